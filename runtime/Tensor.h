@@ -1,0 +1,63 @@
+//===- runtime/Tensor.h - Host tensors for the reference interpreter -*- C++ -*-===//
+//
+// A dense, row-major tensor with a static shape. Float tensors (f32, f16,
+// bf16) keep their values as float, rounded to the element type; integer
+// tensors (i8, u8, i4, i32) keep theirs as int32. Simple on purpose: this is
+// the oracle's storage, not the fast path's.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SQC_RUNTIME_TENSOR_H
+#define SQC_RUNTIME_TENSOR_H
+
+#include "ir/Types.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace sqc {
+
+class Tensor {
+public:
+  Tensor() = default;
+  /// A zero-filled tensor.
+  Tensor(DType dtype, llvm::ArrayRef<int64_t> shape);
+
+  DType dtype() const { return dtype_; }
+  llvm::ArrayRef<int64_t> shape() const { return shape_; }
+  unsigned rank() const { return shape_.size(); }
+  int64_t numElements() const { return numElements_; }
+  TensorType type() const;
+
+  /// Element `i` in row-major order, as a double (exact for every dtype).
+  double get(int64_t i) const {
+    return isFloat(dtype_) ? double(floats_[i]) : double(ints_[i]);
+  }
+  /// Stores `v` into element `i`, rounding to the element type (nearest even)
+  /// and saturating integers.
+  void set(int64_t i, double v);
+
+  std::vector<float> &floats() { return floats_; }
+  const std::vector<float> &floats() const { return floats_; }
+  std::vector<int32_t> &ints() { return ints_; }
+  const std::vector<int32_t> &ints() const { return ints_; }
+
+  /// Row-major strides, in elements.
+  llvm::SmallVector<int64_t, 4> strides() const;
+
+private:
+  DType dtype_ = DType::F32;
+  llvm::SmallVector<int64_t, 4> shape_;
+  int64_t numElements_ = 0;
+  std::vector<float> floats_;
+  std::vector<int32_t> ints_;
+};
+
+/// Rounds to the nearest value of a float element type (ties to even).
+float roundToDType(double v, DType t);
+
+} // namespace sqc
+
+#endif // SQC_RUNTIME_TENSOR_H

@@ -24,10 +24,16 @@ std::string formatFloat(double v, bool asF32) {
     return "nan";
   if (std::isinf(v))
     return v < 0 ? "-inf" : "inf";
-  char buf[64];
-  // to_chars without a format gives the shortest text that reads back exactly.
-  auto r = asF32 ? std::to_chars(buf, buf + sizeof buf, float(v))
-                 : std::to_chars(buf, buf + sizeof buf, v);
+  char buf[400];
+  // Without a precision, to_chars gives the shortest text that reads back
+  // exactly; fixed notation for everyday magnitudes (500000.0, 0.125),
+  // scientific for the rest (1.0e-05, 3.0e+38).
+  double mag = std::fabs(v);
+  auto fmt = (mag == 0 || (mag >= 1e-4 && mag < 1e16))
+                 ? std::chars_format::fixed
+                 : std::chars_format::scientific;
+  auto r = asF32 ? std::to_chars(buf, buf + sizeof buf, float(v), fmt)
+                 : std::to_chars(buf, buf + sizeof buf, v, fmt);
   std::string s(buf, r.ptr);
   if (s.find_first_of(".e") == std::string::npos)
     s += ".0";

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# sqc's one entry point for setting up, building, demonstrating and testing.
+#
+#   ./build.sh demo    install dependencies, build, run the main job
+#   ./build.sh test    install dependencies, build, run every test
+#                      (unit, lit, malformed-input corpus, then the corpus and
+#                      lit again in an ASan/UBSan build)
+#   ./build.sh deps | build | asan
+#
+# Installing needs root on Debian 12 (bookworm); the packages are listed below.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(cmake ninja-build g++ python3 pkg-config
+  llvm-19-dev llvm-19-tools clang-19 libclang-rt-19-dev libzstd-dev
+  libeigen3-dev libfmt-dev nlohmann-json3-dev libgtest-dev libgmock-dev)
+JOBS=${JOBS:-$(nproc)}
+
+deps() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+      missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "== installing: ${missing[*]}"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || {
+      echo "error: missing packages and not root: apt-get install ${missing[*]}" >&2
+      exit 1
+    }
+    sudo=sudo
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+
+build() {
+  echo "== building (build/)"
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build build -j "$JOBS"
+}
+
+# The parser, verifier and passes under AddressSanitizer and UBSan (clang-19).
+asan() {
+  echo "== building with ASan/UBSan (build-asan/)"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSQC_SANITIZE=ON \
+    -DCMAKE_C_COMPILER=clang-19 -DCMAKE_CXX_COMPILER=clang++-19 >/dev/null
+  cmake --build build-asan -j "$JOBS" --target sqc-opt sqc-parse-corpus
+  echo "== tests under ASan/UBSan"
+  ctest --test-dir build-asan -L sanitize --output-on-failure
+}
+
+demo() {
+  echo "== sqc-opt on examples/llama-block.sqir"
+  build/bin/sqc-opt examples/llama-block.sqir \
+    -passes=fold-constants,canonicalize,cse,dce --time-passes
+}
+
+case "${1:-}" in
+deps) deps ;;
+build) deps && build ;;
+demo) deps && build && demo ;;
+test)
+  deps && build
+  echo "== tests"
+  ctest --test-dir build --output-on-failure
+  asan
+  ;;
+asan) deps && asan ;;
+*)
+  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  exit 2
+  ;;
+esac

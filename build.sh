@@ -5,6 +5,7 @@
 #   ./build.sh test    install dependencies, build, run every test
 #                      (unit, lit, malformed-input corpus, then the corpus and
 #                      lit again in an ASan/UBSan build)
+#   ./build.sh fuzz [SECONDS]   fuzz the parser with libFuzzer (default 60 s)
 #   ./build.sh deps | build | asan
 #
 # Installing needs root on Debian 12 (bookworm); the packages are listed below.
@@ -43,14 +44,26 @@ build() {
   cmake --build build -j "$JOBS"
 }
 
+configure_asan() {
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSQC_SANITIZE=ON \
+    -DSQC_FUZZ=ON -DCMAKE_C_COMPILER=clang-19 -DCMAKE_CXX_COMPILER=clang++-19 >/dev/null
+}
+
 # The parser, verifier and passes under AddressSanitizer and UBSan (clang-19).
 asan() {
   echo "== building with ASan/UBSan (build-asan/)"
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSQC_SANITIZE=ON \
-    -DCMAKE_C_COMPILER=clang-19 -DCMAKE_CXX_COMPILER=clang++-19 >/dev/null
+  configure_asan
   cmake --build build-asan -j "$JOBS" --target sqc-opt sqc-parse-corpus
   echo "== tests under ASan/UBSan"
   ctest --test-dir build-asan -L sanitize --output-on-failure
+}
+
+fuzz() {
+  configure_asan
+  cmake --build build-asan -j "$JOBS" --target sqc-parser-fuzzer
+  mkdir -p build-asan/fuzz-corpus
+  build-asan/bin/sqc-parser-fuzzer -max_total_time="${1:-60}" -max_len=4096 \
+    build-asan/fuzz-corpus tests/unit/ops tests/corpus/malformed examples
 }
 
 demo() {
@@ -70,8 +83,9 @@ test)
   asan
   ;;
 asan) deps && asan ;;
+fuzz) deps && fuzz "${2:-60}" ;;
 *)
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
   ;;
 esac

@@ -1,0 +1,122 @@
+//===- tests/unit/SafeTensorsTest.cpp - safetensors reading and writing ---===//
+#include "runtime/SafeTensors.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <cstring>
+
+#include <gtest/gtest.h>
+
+using namespace sqc;
+
+namespace {
+
+/// A safetensors file with `header` as its JSON and `dataSize` zero bytes.
+std::string fileWith(const std::string &header, size_t dataSize,
+                     int64_t lengthOverride = -1) {
+  uint64_t n = lengthOverride >= 0 ? uint64_t(lengthOverride) : header.size();
+  std::string s(8, '\0');
+  std::memcpy(s.data(), &n, 8);
+  return s + header + std::string(dataSize, '\0');
+}
+
+std::string openError(const std::string &bytes) {
+  auto f = SafeTensorsFile::fromBuffer(
+      llvm::MemoryBuffer::getMemBufferCopy(bytes, "m.safetensors"));
+  if (f)
+    return "";
+  return llvm::toString(f.takeError());
+}
+
+TEST(SafeTensorsTest, WritesAndReadsBack) {
+  llvm::SmallString<128> path;
+  ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("sqc", "safetensors", path));
+  std::vector<float> w = {1.5f, -2.0f, 0.25f, 3.0f, 4.0f, 5.0f};
+  std::vector<uint8_t> bf16 = {0x80, 0x3f, 0x00, 0xc0}; // 1.0, -2.0
+  ASSERT_FALSE(bool(writeSafeTensors(
+      path, {{"w", StDType::F32, {2, 3}, f32Bytes(w)},
+             {"b", StDType::BF16, {2}, bf16}},
+      {{"format", "pt"}})));
+  auto f = SafeTensorsFile::open(path);
+  ASSERT_TRUE(bool(f)) << llvm::toString(f.takeError());
+  EXPECT_EQ((*f)->metadata().at("format"), "pt");
+  auto t = (*f)->load("w", DType::F32);
+  ASSERT_TRUE(bool(t));
+  EXPECT_EQ(t->shape(), llvm::ArrayRef<int64_t>({2, 3}));
+  for (int i = 0; i < 6; ++i)
+    EXPECT_EQ(t->get(i), w[i]);
+  auto b = (*f)->load("b", DType::F32);
+  ASSERT_TRUE(bool(b));
+  EXPECT_EQ(b->get(0), 1.0);
+  EXPECT_EQ(b->get(1), -2.0);
+  EXPECT_NE(llvm::toString((*f)->load("nope", DType::F32).takeError())
+                .find("no tensor 'nope'"),
+            std::string::npos);
+  llvm::sys::fs::remove(path);
+}
+
+TEST(SafeTensorsTest, RejectsMalformedFilesWithTheirReason) {
+  const std::string ok = R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+  EXPECT_EQ(openError(fileWith(ok, 8)), "");
+  EXPECT_NE(openError("abc").find("shorter than the 8-byte header length"),
+            std::string::npos);
+  EXPECT_NE(openError(fileWith(ok, 8, 1 << 30)).find("exceeds the file"),
+            std::string::npos);
+  EXPECT_NE(openError(fileWith(ok.substr(0, 20), 8)).find("not valid JSON"),
+            std::string::npos);
+  EXPECT_NE(openError(fileWith("[1,2]", 0)).find("not a JSON object"),
+            std::string::npos);
+  EXPECT_NE(openError(fileWith(R"({"t":{"dtype":"F32"}})", 0))
+                .find("tensor 't': needs dtype, shape and data_offsets"),
+            std::string::npos);
+  EXPECT_NE(openError(fileWith(
+                R"({"t":{"dtype":"Q7","shape":[2],"data_offsets":[0,8]}})", 8))
+                .find("unsupported dtype 'Q7'"),
+            std::string::npos);
+  EXPECT_NE(openError(fileWith(ok, 4)).find("lie outside the data section"),
+            std::string::npos);
+  EXPECT_NE(openError(fileWith(
+                R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", 8))
+                .find("lie outside"),
+            std::string::npos);
+  EXPECT_NE(openError(fileWith(
+                R"({"t":{"dtype":"F16","shape":[2],"data_offsets":[0,8]}})", 8))
+                .find("holds 8 bytes but F16 2 elements need 4"),
+            std::string::npos);
+  EXPECT_NE(openError(fileWith(
+                R"({"t":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8))
+                .find("invalid size"),
+            std::string::npos);
+  EXPECT_NE(openError(fileWith(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                               R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                               8))
+                .find("overlap"),
+            std::string::npos);
+  EXPECT_NE(openError(fileWith(
+                R"({"t":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,8]}})",
+                8))
+                .find("too large"),
+            std::string::npos);
+}
+
+TEST(SafeTensorsTest, EveryTruncationFailsCleanly) {
+  const std::string full = fileWith(
+      R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8);
+  for (size_t n = 0; n < full.size(); ++n)
+    EXPECT_NE(openError(full.substr(0, n)), "") << n;
+}
+
+TEST(SafeTensorsTest, ReadsTheSharedStoriesModel) {
+  const char *path = SQC_TEST_DIR "/../../shared/data/stories260K-hf/model.safetensors";
+  if (!llvm::sys::fs::exists(path))
+    GTEST_SKIP() << "../shared/data is not present";
+  auto f = SafeTensorsFile::open(path);
+  ASSERT_TRUE(bool(f)) << llvm::toString(f.takeError());
+  EXPECT_EQ((*f)->tensors().size(), 47u); // embedding, 5 x 9 per layer, final norm
+  auto emb = (*f)->load("model.embed_tokens.weight", DType::F32);
+  ASSERT_TRUE(bool(emb));
+  EXPECT_EQ(emb->shape(), llvm::ArrayRef<int64_t>({512, 64}));
+}
+
+} // namespace

@@ -15,9 +15,17 @@ llvm::Error fail(const llvm::Twine &msg) {
 
 using Shape = llvm::SmallVector<int64_t, 4>;
 
+/// Operand tensors, indexed like an array of tensors.
+struct Inputs {
+  llvm::ArrayRef<const Tensor *> ptrs;
+  const Tensor &operator[](size_t i) const { return *ptrs[i]; }
+  size_t size() const { return ptrs.size(); }
+  const Tensor *begin() const = delete;
+};
+
 /// Binds the symbols of the operand types to the inputs' sizes and checks
 /// that the inputs fit the types.
-llvm::Error bindSymbols(const Op &op, llvm::ArrayRef<Tensor> inputs,
+llvm::Error bindSymbols(const Op &op, const Inputs &inputs,
                         llvm::StringMap<int64_t> &syms) {
   if (inputs.size() != op.numOperands())
     return fail("'" + op.mnemonic() + "' got " + llvm::Twine(inputs.size()) +
@@ -169,6 +177,15 @@ Tensor constantValue(const Op &constant) {
 
 llvm::Expected<std::vector<Tensor>> evaluateOp(const Op &op,
                                                llvm::ArrayRef<Tensor> in) {
+  std::vector<const Tensor *> ptrs;
+  for (const Tensor &t : in)
+    ptrs.push_back(&t);
+  return evaluateOp(op, llvm::ArrayRef<const Tensor *>(ptrs));
+}
+
+llvm::Expected<std::vector<Tensor>>
+evaluateOp(const Op &op, llvm::ArrayRef<const Tensor *> inPtrs) {
+  Inputs in{inPtrs};
   llvm::StringMap<int64_t> syms;
   if (llvm::Error e = bindSymbols(op, in, syms))
     return e;
@@ -268,8 +285,8 @@ llvm::Expected<std::vector<Tensor>> evaluateOp(const Op &op,
     unsigned axis = unsigned((op.intAttr("axis") + in[0].rank()) % in[0].rank());
     Shape shape(in[0].shape());
     shape[axis] = 0;
-    for (const Tensor &t : in)
-      shape[axis] += t.shape()[axis];
+    for (size_t i = 0; i < in.size(); ++i)
+      shape[axis] += in[i].shape()[axis];
     Tensor r(outType, shape);
     for (int64_t i = 0; i < r.numElements(); ++i) {
       Shape idx = unflatten(i, shape);

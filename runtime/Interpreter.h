@@ -23,6 +23,9 @@ bool interpreterSupports(OpKind kind);
 
 /// Evaluates `op` on `inputs` (one per operand, with static shapes matching
 /// the operand types' ranks). Result shapes are computed from the inputs.
+llvm::Expected<std::vector<Tensor>>
+evaluateOp(const Op &op, llvm::ArrayRef<const Tensor *> inputs);
+/// The same, for inputs held by value.
 llvm::Expected<std::vector<Tensor>> evaluateOp(const Op &op,
                                                llvm::ArrayRef<Tensor> inputs);
 

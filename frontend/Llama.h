@@ -1,0 +1,64 @@
+//===- frontend/Llama.h - LLaMA-family models into the IR -------*- C++ -*-===//
+//
+// One graph serves prefill and decode: its lengths are symbolic, and the KV
+// cache comes in as arguments and goes out as results:
+//
+//   graph @forward(%tokens: i32[?seq], %positions: i32[?seq],
+//                  %past_k.0: f32[?past,KV,hs], %past_v.0: ..., ...)
+//       -> (f32[?seq,vocab], f32[?ctx,KV,hs] (k.0), f32[?ctx,KV,hs] (v.0), ...)
+//
+// Prefill passes empty caches (?past = 0); decode passes one token and the
+// caches the previous call returned.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SQC_FRONTEND_LLAMA_H
+#define SQC_FRONTEND_LLAMA_H
+
+#include "frontend/Tokenizer.h"
+#include "ir/IR.h"
+#include "runtime/Weights.h"
+
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+
+namespace sqc {
+
+struct LlamaConfig {
+  int64_t dim = 0, hidden = 0, layers = 0, heads = 0, kvHeads = 0, vocab = 0,
+          maxSeq = 0;
+  double eps = 1e-5, theta = 10000.0;
+  bool tiedEmbeddings = true;
+  /// "half" (Hugging Face rotate-half) or "interleaved" (llama2.c pairs).
+  std::string ropeStyle = "half";
+  int64_t headSize() const { return dim / heads; }
+  /// Checks the sizes fit together; the message names what does not.
+  llvm::Error validate() const;
+};
+
+/// Hugging Face names of the tensors a LLaMA model needs.
+std::string llamaWeightName(llvm::StringRef what, int64_t layer = -1);
+
+/// Adds graph @forward for `cfg` to `m`, with weights referenced by name.
+llvm::Error buildLlamaGraph(Module &m, const LlamaConfig &cfg);
+
+/// A model ready to run: its IR, weights, tokenizer and configuration.
+struct LoadedModel {
+  std::unique_ptr<Module> module;
+  std::unique_ptr<WeightStore> weights;
+  std::unique_ptr<Tokenizer> tokenizer;
+  LlamaConfig config;
+  std::string description; // e.g. "LlamaForCausalLM (Hugging Face folder)"
+};
+
+/// Loads a Hugging Face folder (config.json + safetensors) or a llama2.c
+/// checkpoint (.bin). `tokenizerPath` overrides the tokenizer the model
+/// brings (llama2.c checkpoints bring none). Errors name the file and, for
+/// weights, the tensor.
+llvm::Expected<LoadedModel> loadModel(llvm::StringRef path,
+                                      llvm::StringRef tokenizerPath = "");
+
+} // namespace sqc
+
+#endif // SQC_FRONTEND_LLAMA_H

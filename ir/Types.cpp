@@ -30,10 +30,6 @@ std::optional<DType> parseDType(llvm::StringRef s) {
       .Default(std::nullopt);
 }
 
-bool isFloat(DType t) {
-  return t == DType::F32 || t == DType::F16 || t == DType::BF16;
-}
-bool isInteger(DType t) { return !isFloat(t); }
 bool isQuantizedInt(DType t) {
   return t == DType::I8 || t == DType::U8 || t == DType::I4;
 }

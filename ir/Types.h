@@ -26,8 +26,10 @@ enum class DType : uint8_t { F32, F16, BF16, I8, U8, I32, I4 };
 llvm::StringRef dtypeName(DType t);
 /// Inverse of dtypeName; nullopt for anything else.
 std::optional<DType> parseDType(llvm::StringRef s);
-bool isFloat(DType t);
-bool isInteger(DType t);
+inline bool isFloat(DType t) {
+  return t == DType::F32 || t == DType::F16 || t == DType::BF16;
+}
+inline bool isInteger(DType t) { return !isFloat(t); }
 /// The element types quantized tensors use (i8, u8, i4).
 bool isQuantizedInt(DType t);
 /// Storage bits per element (4 for i4).

@@ -130,6 +130,28 @@ double applyBinary(OpKind k, double a, double b, DType t) {
   }
 }
 
+/// sum_k a[k] * b[k * strideB] in double. Four partial sums break the
+/// dependency chain; the order is fixed, so results are deterministic.
+template <typename T>
+double dot(const T *a, const T *b, int64_t n, int64_t strideB) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int64_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    s0 += double(a[k]) * double(b[k * strideB]);
+    s1 += double(a[k + 1]) * double(b[(k + 1) * strideB]);
+    s2 += double(a[k + 2]) * double(b[(k + 2) * strideB]);
+    s3 += double(a[k + 3]) * double(b[(k + 3) * strideB]);
+  }
+  for (; k < n; ++k)
+    s0 += double(a[k]) * double(b[k * strideB]);
+  return (s0 + s1) + (s2 + s3);
+}
+
+/// Element pointer of a tensor's storage (floats or ints, by dtype).
+template <typename T> const T *elems(const Tensor &t);
+template <> const float *elems<float>(const Tensor &t) { return t.floats().data(); }
+template <> const int32_t *elems<int32_t>(const Tensor &t) { return t.ints().data(); }
+
 /// a[..., M, K] x b[..., K, N] (or b[..., N, K]) with broadcast batch dims,
 /// accumulated in double (exact for the integer ops).
 Tensor matmul(const Tensor &a, const Tensor &b, bool transposeB, DType out) {
@@ -150,10 +172,11 @@ Tensor matmul(const Tensor &a, const Tensor &b, bool transposeB, DType out) {
     int64_t bOff = broadcastOffset(bBatch, bidx) * K * N;
     for (int64_t m = 0; m < M; ++m)
       for (int64_t n = 0; n < N; ++n) {
-        double acc = 0;
-        for (int64_t k = 0; k < K; ++k)
-          acc += a.get(aOff + m * K + k) *
-                 b.get(bOff + (transposeB ? n * K + k : k * N + n));
+        int64_t bStart = bOff + (transposeB ? n * K : n);
+        int64_t stride = transposeB ? 1 : N;
+        double acc = isFloat(a.dtype())
+                         ? dot(elems<float>(a) + aOff + m * K, elems<float>(b) + bStart, K, stride)
+                         : dot(elems<int32_t>(a) + aOff + m * K, elems<int32_t>(b) + bStart, K, stride);
         r.set((bi * M + m) * N + n, acc);
       }
   }
@@ -211,6 +234,15 @@ evaluateOp(const Op &op, llvm::ArrayRef<const Tensor *> inPtrs) {
   case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Div:
   case OpKind::Maximum: case OpKind::Minimum: {
     Tensor r(outType, broadcastShape(in[0].shape(), in[1].shape()));
+    // Common cases without index arithmetic: equal shapes, scalar rhs.
+    if (in[0].shape() == r.shape() &&
+        (in[1].shape() == r.shape() || in[1].numElements() == 1)) {
+      bool scalar = in[1].shape() != r.shape();
+      for (int64_t i = 0; i < r.numElements(); ++i)
+        r.set(i, applyBinary(k, in[0].get(i), in[1].get(scalar ? 0 : i), outType));
+      out.push_back(std::move(r));
+      return out;
+    }
     for (int64_t i = 0; i < r.numElements(); ++i) {
       Shape idx = unflatten(i, r.shape());
       r.set(i, applyBinary(k, in[0].get(broadcastOffset(in[0], idx)),
@@ -310,11 +342,12 @@ evaluateOp(const Op &op, llvm::ArrayRef<const Tensor *> inPtrs) {
     shape.push_back(N);
     Tensor r(outType, shape);
     int64_t rows = K ? in[0].numElements() / K : r.numElements() / std::max<int64_t>(N, 1);
+    bool fl = isFloat(in[0].dtype());
     for (int64_t row = 0; row < rows; ++row)
       for (int64_t n = 0; n < N; ++n) {
         double acc = in.size() == 3 ? in[2].get(n) : 0.0;
-        for (int64_t kk = 0; kk < K; ++kk)
-          acc += in[0].get(row * K + kk) * in[1].get(n * K + kk);
+        acc += fl ? dot(elems<float>(in[0]) + row * K, elems<float>(in[1]) + n * K, K, 1)
+                  : dot(elems<int32_t>(in[0]) + row * K, elems<int32_t>(in[1]) + n * K, K, 1);
         r.set(row * N + n, acc);
       }
     out.push_back(std::move(r));

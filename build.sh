@@ -53,7 +53,7 @@ configure_asan() {
 asan() {
   echo "== building with ASan/UBSan (build-asan/)"
   configure_asan
-  cmake --build build-asan -j "$JOBS" --target sqc-opt sqc-parse-corpus
+  cmake --build build-asan -j "$JOBS" --target sqc-opt sqc-parse-corpus sqc-unittests
   echo "== tests under ASan/UBSan"
   ctest --test-dir build-asan -L sanitize --output-on-failure
 }
@@ -79,7 +79,7 @@ demo) deps && build && demo ;;
 test)
   deps && build
   echo "== tests"
-  ctest --test-dir build --output-on-failure
+  ctest --test-dir build --output-on-failure -j "$JOBS"
   asan
   ;;
 asan) deps && asan ;;

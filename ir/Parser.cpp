@@ -452,6 +452,9 @@ bool Parser::parseOp(Graph &g) {
                               llvm::Twine(resultToks.size()) + " " +
                               (resultToks.size() == 1 ? "is" : "are") + " named");
 
+  // A lexical error here must be reported as such, not as a missing operand.
+  if (tok_.kind == Tok::Error)
+    return error("");
   std::vector<Value *> operands;
   if (tok_.kind == Tok::PercentId) {
     do {
@@ -464,6 +467,8 @@ bool Parser::parseOp(Graph &g) {
       consume();
     } while (consumeIf(Tok::Comma));
   }
+  if (tok_.kind == Tok::Error)
+    return error("");
   std::vector<NamedAttr> attrs;
   if (tok_.kind == Tok::LBrace && !parseAttrDict(attrs, info))
     return false;

@@ -70,7 +70,7 @@ llvm::Error requireSameDType(const Op &op, unsigned i, unsigned j) {
 llvm::Expected<TensorType> declaredResult(llvm::ArrayRef<TensorType> declared,
                                           const Op &op) {
   if (declared.size() != 1)
-    return fail("'" + op.mnemonic() + "' needs its result type written out");
+    return fail("needs its result type written out");
   return declared[0];
 }
 
@@ -170,13 +170,13 @@ llvm::Error checkAgainstOpTable(const Op &op) {
             ? std::to_string(info.minOperands)
             : std::to_string(info.minOperands) + " or " +
                   std::to_string(info.maxOperands);
-    return fail("'" + info.mnemonic + "' takes " + expected + " operand" +
+    return fail("takes " + expected + " operand" +
                 (expected == "1" ? "" : "s") + ", got " + llvm::Twine(n));
   }
   for (const NamedAttr &a : op.attrs()) {
     const AttrSpec *spec = info.findAttr(a.name);
     if (!spec)
-      return fail("'" + info.mnemonic + "' has no attribute '" + a.name + "'");
+      return fail("has no attribute '" + a.name + "'");
     if (a.value.kind() != spec->kind)
       return fail("attribute '" + a.name + "' must be " + spec->kindText +
                   ", got " + attrKindName(a.value.kind()));
@@ -189,7 +189,7 @@ llvm::Error checkAgainstOpTable(const Op &op) {
   }
   for (const AttrSpec &spec : info.attrs)
     if (spec.required && !op.attr(spec.name))
-      return fail("'" + info.mnemonic + "' needs attribute '" + spec.name + "'");
+      return fail("needs attribute '" + spec.name + "'");
   return llvm::Error::success();
 }
 
@@ -203,6 +203,8 @@ llvm::Error ruleConstant(const Op &op, llvm::ArrayRef<TensorType> declared,
   if (!t) return t.takeError();
   if (auto e = requireStatic(*t, "a constant")) return e;
   const DenseElements &d = op.attr("value")->getDense();
+  if (!t->numElements())
+    return fail("a constant of type " + t->str() + " has too many elements");
   int64_t n = *t->numElements();
   if (d.splat ? d.values.size() != 1 : int64_t(d.values.size()) != n)
     return fail("constant of type " + t->str() + " needs " + llvm::Twine(n) +
@@ -354,18 +356,25 @@ llvm::Error ruleReshape(const Op &op, llvm::ArrayRef<TensorType> declared,
     return fail("reshape cannot change the element type: " + x.str() + " to " +
                 t->str());
   // Same static element count, same symbols with the same multiplicity.
-  auto split = [](const TensorType &ty, std::map<std::string, int> &syms) {
+  auto split = [](const TensorType &ty, std::map<std::string, int> &syms)
+      -> std::optional<int64_t> {
     int64_t n = 1;
     for (const Dim &d : ty.dims()) {
-      if (d.isSymbolic())
+      if (d.isSymbolic()) {
         ++syms[d.symbol().str()];
-      else
-        n = (d.size() != 0 && n > INT64_MAX / d.size()) ? -1 : n * d.size();
+      } else {
+        if (d.size() != 0 && n > INT64_MAX / d.size())
+          return std::nullopt;
+        n *= d.size();
+      }
     }
     return n;
   };
   std::map<std::string, int> sx, st;
-  if (split(x, sx) != split(*t, st) || sx != st)
+  auto nx = split(x, sx), nt = split(*t, st);
+  if (!nx || !nt)
+    return fail("element count of " + (nx ? *t : x).str() + " overflows");
+  if (*nx != *nt || sx != st)
     return fail("reshape must keep the number of elements: " + x.str() +
                 " to " + t->str());
   results.push_back(*t);
@@ -412,7 +421,7 @@ llvm::Error ruleSlice(const Op &op, llvm::ArrayRef<TensorType>,
 llvm::Error ruleConcat(const Op &op, llvm::ArrayRef<TensorType> declared,
                        llvm::SmallVectorImpl<TensorType> &results) {
   if (op.numOperands() == 0)
-    return fail("'concat' needs at least one operand");
+    return fail("needs at least one operand");
   const TensorType &first = operandType(op, 0);
   auto axis = resolveAxis(op.intAttr("axis"), first.rank());
   if (!axis) return axis.takeError();

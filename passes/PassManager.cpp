@@ -234,7 +234,9 @@ PassResult PassManager::runNodes(std::vector<PipelineNode> &nodes, Module &m,
 }
 
 llvm::LogicalResult PassManager::run(Module &m, PassContext &ctx) {
+  // Each run (e.g. each --split-input-file chunk) counts from zero.
   stopped_ = false;
+  executions_ = 0;
   PassResult r = runNodes(nodes_, m, ctx);
   changed_ = r == PassResult::Changed;
   if (stopped_)

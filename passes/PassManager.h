@@ -62,7 +62,7 @@ public:
   llvm::LogicalResult run(Module &m, PassContext &ctx);
   /// Whether the last run changed the module.
   bool changed() const { return changed_; }
-  /// Number of pass executions so far.
+  /// Number of pass executions in the last run.
   int64_t executions() const { return executions_; }
 
 private:

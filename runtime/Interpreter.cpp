@@ -483,8 +483,6 @@ evaluateOp(const Op &op, llvm::ArrayRef<const Tensor *> inPtrs) {
   case OpKind::QuantizeDynamic: {
     bool perToken = op.stringAttr("granularity") == "per-token";
     int64_t D = in[0].shape().back();
-    int64_t rows = perToken ? (D ? in[0].numElements() / D : 0) : 1;
-    int64_t len = perToken ? D : in[0].numElements();
     Tensor q(DType::I8, in[0].shape());
     Shape sShape;
     if (perToken) {
@@ -492,6 +490,9 @@ evaluateOp(const Op &op, llvm::ArrayRef<const Tensor *> inPtrs) {
       sShape.push_back(1);
     }
     Tensor scale(DType::F32, sShape);
+    // One scale per row; a row of zeros (or of no elements) gets scale 1.
+    int64_t rows = scale.numElements();
+    int64_t len = perToken ? D : in[0].numElements();
     for (int64_t row = 0; row < rows; ++row) {
       double amax = 0;
       for (int64_t j = 0; j < len; ++j)

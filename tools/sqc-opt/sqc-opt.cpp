@@ -54,7 +54,8 @@ void listPasses(llvm::raw_ostream &os) {
         "fixpoint(a,b){max-iterations=N}):\n";
   for (const PassRegistryEntry &e : allPasses()) {
     os << "  " << e.name << "\n      " << e.description << "\n";
-    for (const Pass::OptionInfo &o : e.create()->options())
+    std::unique_ptr<Pass> pass = e.create(); // options point into the pass
+    for (const Pass::OptionInfo &o : pass->options())
       os << "      " << o.name << "=<" << o.print() << ">: " << o.description
          << "\n";
   }

@@ -1,6 +1,8 @@
 //===- frontend/Llama.cpp - LLaMA-family models into the IR ---------------===//
 #include "frontend/Llama.h"
 
+#include "ir/Parser.h"
+#include "ir/Printer.h"
 #include "ir/Verifier.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -262,41 +264,11 @@ llvm::Expected<LlamaConfig> readHFConfig(llvm::StringRef dir) {
   return c;
 }
 
-llvm::Expected<std::unique_ptr<SafeTensorsWeights>> openHFWeights(llvm::StringRef dir) {
-  auto store = std::make_unique<SafeTensorsWeights>();
-  llvm::SmallString<256> single(dir), index(dir);
-  llvm::sys::path::append(single, "model.safetensors");
-  llvm::sys::path::append(index, "model.safetensors.index.json");
-  if (llvm::sys::fs::exists(index)) {
-    auto j = readJson(index);
-    if (!j)
-      return j.takeError();
-    if (!j->contains("weight_map") || !(*j)["weight_map"].is_object())
-      return fail(index + ": missing \"weight_map\"");
-    std::set<std::string> files;
-    for (auto &[name, file] : (*j)["weight_map"].items()) {
-      if (!file.is_string())
-        return fail(index + ": weight_map entry '" + name + "' is not a file name");
-      std::string f = file.get<std::string>();
-      if (f.find('/') != std::string::npos || f.find("..") != std::string::npos)
-        return fail(index + ": shard name '" + f + "' must be a plain file name");
-      files.insert(f);
-    }
-    for (const std::string &f : files) {
-      llvm::SmallString<256> p(dir);
-      llvm::sys::path::append(p, f);
-      auto st = SafeTensorsFile::open(p);
-      if (!st)
-        return st.takeError();
-      store->addFile(std::move(*st));
-    }
-  } else {
-    auto st = SafeTensorsFile::open(single);
-    if (!st)
-      return st.takeError();
-    store->addFile(std::move(*st));
-  }
-  return store;
+std::string absolute(llvm::StringRef path) {
+  llvm::SmallString<256> p(path);
+  llvm::sys::fs::make_absolute(p);
+  llvm::sys::path::remove_dots(p, /*remove_dot_dot=*/true);
+  return p.str().str();
 }
 
 llvm::Expected<std::unique_ptr<Tokenizer>> openTokenizer(llvm::StringRef path) {
@@ -332,17 +304,22 @@ llvm::Expected<LoadedModel> loadHF(llvm::StringRef dir, llvm::StringRef tokPath)
   auto cfg = readHFConfig(dir);
   if (!cfg)
     return cfg.takeError();
-  auto store = openHFWeights(dir);
+  llvm::SmallString<256> weightsPath(dir), index(dir);
+  llvm::sys::path::append(weightsPath, "model.safetensors");
+  llvm::sys::path::append(index, "model.safetensors.index.json");
+  if (llvm::sys::fs::exists(index))
+    weightsPath = index;
+  auto store = SafeTensorsWeights::open(weightsPath);
   if (!store)
     return store.takeError();
   if (!cfg->tiedEmbeddings && !(*store)->contains("lm_head.weight"))
     return fail(dir + ": config says tie_word_embeddings is false but there is "
                       "no 'lm_head.weight'");
   LoadedModel lm;
-  lm.config = *cfg;
+  lm.maxSeq = cfg->maxSeq;
   lm.description = "LlamaForCausalLM (Hugging Face folder " + dir.str() + ")";
   lm.module = std::make_unique<Module>();
-  lm.module->attrs().push_back({"weights", "model.safetensors"});
+  lm.module->setAttr("weights", absolute(weightsPath));
   if (llvm::Error e = buildLlamaGraph(*lm.module, *cfg))
     return e;
   if (llvm::Error e = checkWeights(*lm.module, **store))
@@ -357,6 +334,8 @@ llvm::Expected<LoadedModel> loadHF(llvm::StringRef dir, llvm::StringRef tokPath)
   if (!tk)
     return tk.takeError();
   lm.tokenizer = std::move(*tk);
+  lm.module->setAttr("tokenizer", absolute(t));
+  lm.module->setAttr("max_seq", lm.maxSeq);
   return lm;
 }
 
@@ -431,7 +410,7 @@ llvm::Expected<LoadedModel> loadLlama2c(llvm::StringRef path, llvm::StringRef to
     }
   }
   LoadedModel lm;
-  lm.config = c;
+  lm.maxSeq = c.maxSeq;
   lm.description = "llama2.c checkpoint " + path.str();
   lm.module = std::make_unique<Module>();
   if (llvm::Error e = buildLlamaGraph(*lm.module, c))
@@ -457,10 +436,77 @@ llvm::Expected<LoadedModel> loadLlama2c(llvm::StringRef path, llvm::StringRef to
   if (!tk)
     return tk.takeError();
   lm.tokenizer = std::move(*tk);
+  lm.module->setAttr("tokenizer", absolute(t));
+  lm.module->setAttr("max_seq", lm.maxSeq);
+  return lm;
+}
+
+//===----------------------------------------------------------------------===//
+// Modules written by sqc
+//===----------------------------------------------------------------------===//
+
+/// A path from a module attribute: absolute, or relative to the module file.
+std::string resolveBeside(llvm::StringRef modulePath, llvm::StringRef p) {
+  if (llvm::sys::path::is_absolute(p))
+    return p.str();
+  llvm::SmallString<256> r = llvm::sys::path::parent_path(modulePath);
+  llvm::sys::path::append(r, p);
+  return r.str().str();
+}
+
+llvm::Expected<LoadedModel> loadSqir(llvm::StringRef path, llvm::StringRef tokPath) {
+  std::string diagText;
+  llvm::raw_string_ostream os(diagText);
+  DiagnosticEngine diag(os);
+  LoadedModel lm;
+  lm.module = parseFile(path, diag);
+  if (!lm.module || failed(verify(*lm.module, diag)))
+    return fail(llvm::StringRef(diagText).rtrim());
+  const Graph *g = lm.module->lookupGraph("forward");
+  if (!g || g->numArguments() < 2 || g->resultTypes().empty() ||
+      g->numArguments() != g->resultTypes().size() + 1)
+    return fail(path + ": needs graph @forward(%tokens, %positions, caches...) "
+                       "-> (logits, caches...)");
+  lm.description = "sqc module " + path.str();
+  const Attribute *maxSeq = lm.module->attr("max_seq");
+  lm.maxSeq = maxSeq && maxSeq->kind() == AttrKind::Int ? maxSeq->getInt() : 2048;
+  const Attribute *w = lm.module->attr("weights");
+  if (w && w->kind() == AttrKind::String) {
+    auto store = SafeTensorsWeights::open(resolveBeside(path, w->getString()));
+    if (!store)
+      return store.takeError();
+    if (llvm::Error e = checkWeights(*lm.module, **store))
+      return e;
+    lm.weights = std::move(*store);
+  }
+  std::string t = tokPath.str();
+  if (const Attribute *ta = lm.module->attr("tokenizer");
+      t.empty() && ta && ta->kind() == AttrKind::String)
+    t = resolveBeside(path, ta->getString());
+  if (t.empty())
+    return fail(path + ": the module names no tokenizer; pass --tokenizer FILE");
+  auto tk = openTokenizer(t);
+  if (!tk)
+    return tk.takeError();
+  lm.tokenizer = std::move(*tk);
   return lm;
 }
 
 } // namespace
+
+llvm::Error writeModel(const LoadedModel &m, llvm::StringRef path) {
+  if (auto *mem = dynamic_cast<const InMemoryWeights *>(m.weights.get())) {
+    llvm::SmallString<256> st(path);
+    llvm::sys::path::replace_extension(st, "safetensors");
+    if (llvm::Error e = mem->writeTo(st))
+      return e;
+    m.module->setAttr("weights", llvm::sys::path::filename(st).str());
+  }
+  return llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
+    printModule(*m.module, os);
+    return llvm::Error::success();
+  });
+}
 
 llvm::Expected<LoadedModel> loadModel(llvm::StringRef path,
                                       llvm::StringRef tokenizerPath) {
@@ -473,6 +519,8 @@ llvm::Expected<LoadedModel> loadModel(llvm::StringRef path,
   }
   if (!llvm::sys::fs::exists(path))
     return fail(path + ": no such file or folder");
+  if (path.ends_with(".sqir"))
+    return loadSqir(path, tokenizerPath);
   return loadLlama2c(path, tokenizerPath);
 }
 

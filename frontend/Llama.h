@@ -43,21 +43,31 @@ std::string llamaWeightName(llvm::StringRef what, int64_t layer = -1);
 /// Adds graph @forward for `cfg` to `m`, with weights referenced by name.
 llvm::Error buildLlamaGraph(Module &m, const LlamaConfig &cfg);
 
-/// A model ready to run: its IR, weights, tokenizer and configuration.
+/// A model ready to run: its IR, weights and tokenizer. The module's
+/// attributes say where weights and tokenizer live (`weights`, `tokenizer`,
+/// absolute or relative to the .sqir file) and the longest sequence
+/// (`max_seq`), so a written module is a complete model.
 struct LoadedModel {
   std::unique_ptr<Module> module;
   std::unique_ptr<WeightStore> weights;
   std::unique_ptr<Tokenizer> tokenizer;
-  LlamaConfig config;
+  int64_t maxSeq = 0;
   std::string description; // e.g. "LlamaForCausalLM (Hugging Face folder)"
+  /// The graph that runs the model (see the file comment).
+  const Graph &forward() const { return *module->lookupGraph("forward"); }
 };
 
-/// Loads a Hugging Face folder (config.json + safetensors) or a llama2.c
-/// checkpoint (.bin). `tokenizerPath` overrides the tokenizer the model
-/// brings (llama2.c checkpoints bring none). Errors name the file and, for
-/// weights, the tensor.
+/// Loads a Hugging Face folder (config.json + safetensors), a llama2.c
+/// checkpoint (.bin) or a module written by `sqc import` (.sqir).
+/// `tokenizerPath` overrides the tokenizer the model names (llama2.c
+/// checkpoints name none). Errors name the file and, for weights, the tensor.
 llvm::Expected<LoadedModel> loadModel(llvm::StringRef path,
                                       llvm::StringRef tokenizerPath = "");
+
+/// Writes `m` as `path` (.sqir). Weights that live in files stay there and
+/// are referenced; weights held in memory (llama2.c) are written to a
+/// .safetensors file beside it. Both are written atomically.
+llvm::Error writeModel(const LoadedModel &m, llvm::StringRef path);
 
 } // namespace sqc
 

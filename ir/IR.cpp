@@ -178,6 +178,15 @@ Graph *Module::lookupGraph(llvm::StringRef name) const {
   return nullptr;
 }
 
+void Module::setAttr(llvm::StringRef name, Attribute value) {
+  for (NamedAttr &a : attrs_)
+    if (a.name == name) {
+      a.value = std::move(value);
+      return;
+    }
+  attrs_.push_back(NamedAttr{name.str(), std::move(value)});
+}
+
 const Attribute *Module::attr(llvm::StringRef name) const {
   for (const NamedAttr &a : attrs_)
     if (a.name == name)

@@ -186,6 +186,7 @@ public:
   std::vector<NamedAttr> &attrs() { return attrs_; }
   const std::vector<NamedAttr> &attrs() const { return attrs_; }
   const Attribute *attr(llvm::StringRef name) const;
+  void setAttr(llvm::StringRef name, Attribute value);
 
 private:
   std::vector<std::unique_ptr<Graph>> graphs_;

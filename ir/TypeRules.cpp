@@ -208,7 +208,17 @@ llvm::Error ruleConstant(const Op &op, llvm::ArrayRef<TensorType> declared,
   int64_t n = *t->numElements();
   if (d.splat ? d.values.size() != 1 : int64_t(d.values.size()) != n)
     return fail("constant of type " + t->str() + " needs " + llvm::Twine(n) +
-                " values, got " + llvm::Twine(d.values.size()));
+                (n == 1 ? " value" : " values") + ", got " +
+                llvm::Twine(d.values.size()));
+  if (isFloat(t->dtype())) {
+    // A finite literal must not round to infinity in its type (f16 rounds
+    // up to infinity from 65520 on; f32 and bf16 from just past FLT_MAX).
+    for (double v : d.values)
+      if (std::isfinite(v) && (t->dtype() == DType::F16 ? std::fabs(v) >= 65520.0
+                                                       : std::isinf(float(v))))
+        return fail("value " + formatFloat(v) + " is out of range for " +
+                    dtypeName(t->dtype()));
+  }
   if (isInteger(t->dtype()))
     for (double v : d.values)
       if (v != std::floor(v) || v < double(intMin(t->dtype())) ||

@@ -68,9 +68,10 @@ llvm::LogicalResult verify(const Graph &g, DiagnosticEngine &diag) {
     const auto &sig = g.resultTypes();
     if (ret->numOperands() != sig.size()) {
       diag.error(ret->loc(), "'return' has " + llvm::Twine(ret->numOperands()) +
-                                 " operands but graph '@" + g.name() +
-                                 "' returns " + llvm::Twine(sig.size()) +
-                                 " values");
+                                 (ret->numOperands() == 1 ? " operand" : " operands") +
+                                 " but graph '@" + g.name() + "' returns " +
+                                 llvm::Twine(sig.size()) +
+                                 (sig.size() == 1 ? " value" : " values"));
     } else {
       for (unsigned i = 0; i < sig.size(); ++i)
         if (ret->operand(i)->type() != sig[i])

@@ -22,8 +22,15 @@ std::string opKey(const Op &op) {
     key += ',';
   }
   key += "){";
-  for (const NamedAttr &a : op.attrs())
-    key += a.name + "=" + formatAttribute(a.value) + ",";
+  // Every attribute the table declares, explicit or default, so that
+  // `softmax {axis = -1}` and `softmax` merge.
+  for (const AttrSpec &spec : op.info().attrs) {
+    const Attribute *a = op.attr(spec.name);
+    if (!a && spec.defaultValue)
+      a = &*spec.defaultValue;
+    if (a)
+      key += spec.name + "=" + formatAttribute(*a) + ",";
+  }
   key += "}:";
   for (unsigned i = 0; i < op.numResults(); ++i)
     key += op.result(i)->type().str() + ",";

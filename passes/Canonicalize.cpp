@@ -1,7 +1,8 @@
 //===- passes/Canonicalize.cpp - Local simplifications --------------------===//
 //
 // Rewrites that never change numerics:
-//   x + 0, 0 + x, x - 0, x * 1, 1 * x, x / 1      -> x   (same result type)
+//   x + (-0.0), (-0.0) + x, x - 0.0, x * 1, 1 * x, x / 1 -> x (same type)
+//   (for integers, any zero; for floats x + 0.0 stays: -0.0 + 0.0 is +0.0)
 //   reshape/convert to the input's own type        -> x
 //   reshape(reshape(x))                            -> reshape(x)
 //   transpose with the identity permutation        -> x
@@ -13,20 +14,29 @@
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
 
+#include <cmath>
+
 namespace sqc {
 
 namespace {
 
-/// Whether `v` is a constant with every element equal to `x`.
+/// Whether `v` is a constant with every element equal to `x`, including the
+/// sign of a float zero (x + (-0.0) is x for every x; x + 0.0 is not).
 bool isSplatOf(const Value *v, double x) {
   const Op *def = v->definingOp();
   if (!def || def->kind() != OpKind::Constant)
     return false;
+  bool checkSign = isFloat(v->type().dtype());
   const DenseElements &d = def->attr("value")->getDense();
   for (double e : d.values)
-    if (e != x)
+    if (e != x || (checkSign && std::signbit(e) != std::signbit(x)))
       return false;
   return !d.values.empty();
+}
+
+/// The zero that leaves x unchanged under addition: -0.0 for floats.
+double additiveIdentity(const Value *v) {
+  return isFloat(v->type().dtype()) ? -0.0 : 0.0;
 }
 
 /// The value `op` can be replaced by, or null. May instead update `op` in
@@ -35,10 +45,12 @@ Value *simplify(Op &op, bool &changed) {
   const TensorType &type = op.numResults() ? op.result()->type() : TensorType();
   auto sameType = [&](Value *v) { return v->type() == type ? v : nullptr; };
   switch (op.kind()) {
-  case OpKind::Add:
-    if (isSplatOf(op.operand(1), 0)) return sameType(op.operand(0));
-    if (isSplatOf(op.operand(0), 0)) return sameType(op.operand(1));
+  case OpKind::Add: {
+    double zero = additiveIdentity(op.operand(0));
+    if (isSplatOf(op.operand(1), zero)) return sameType(op.operand(0));
+    if (isSplatOf(op.operand(0), zero)) return sameType(op.operand(1));
     return nullptr;
+  }
   case OpKind::Mul:
     if (isSplatOf(op.operand(1), 1)) return sameType(op.operand(0));
     if (isSplatOf(op.operand(0), 1)) return sameType(op.operand(1));

@@ -1,6 +1,14 @@
 //===- runtime/Weights.cpp - Where `weight` ops get their tensors ---------===//
 #include "runtime/Weights.h"
 
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+
 namespace sqc {
 
 static std::string shapeStr(llvm::ArrayRef<int64_t> s) {
@@ -40,6 +48,24 @@ InMemoryWeights::shapeOf(llvm::StringRef name) const {
   return std::vector<int64_t>(it->second.shape().begin(), it->second.shape().end());
 }
 
+llvm::Error InMemoryWeights::writeTo(llvm::StringRef path) const {
+  std::vector<std::string> names;
+  for (const auto &e : tensors_)
+    names.push_back(e.first().str());
+  std::sort(names.begin(), names.end());
+  std::vector<SafeTensorOut> out;
+  for (const std::string &n : names) {
+    const Tensor &t = tensors_.find(n)->second;
+    std::vector<float> v(t.numElements());
+    for (int64_t i = 0; i < t.numElements(); ++i)
+      v[i] = float(t.get(i));
+    out.push_back({n, StDType::F32,
+                   std::vector<int64_t>(t.shape().begin(), t.shape().end()),
+                   f32Bytes(v)});
+  }
+  return writeSafeTensors(path, out);
+}
+
 llvm::Expected<Tensor> InMemoryWeights::load(llvm::StringRef name, DType as) {
   const Tensor &src = tensors_.find(name)->second;
   if (src.dtype() == as)
@@ -48,6 +74,49 @@ llvm::Expected<Tensor> InMemoryWeights::load(llvm::StringRef name, DType as) {
   for (int64_t i = 0; i < out.numElements(); ++i)
     out.set(i, src.get(i));
   return out;
+}
+
+llvm::Expected<std::unique_ptr<SafeTensorsWeights>>
+SafeTensorsWeights::open(llvm::StringRef path) {
+  auto fail = [&](const llvm::Twine &msg) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), path + ": " + msg);
+  };
+  auto store = std::make_unique<SafeTensorsWeights>();
+  if (!path.ends_with(".json")) {
+    auto st = SafeTensorsFile::open(path);
+    if (!st)
+      return st.takeError();
+    store->addFile(std::move(*st));
+    return store;
+  }
+  auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+  if (!buf)
+    return fail(buf.getError().message());
+  nlohmann::json j = nlohmann::json::parse((*buf)->getBuffer().begin(),
+                                           (*buf)->getBuffer().end(), nullptr,
+                                           /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object())
+    return fail("not a JSON object");
+  if (!j.contains("weight_map") || !j["weight_map"].is_object())
+    return fail("missing \"weight_map\"");
+  std::set<std::string> shards;
+  for (auto &[name, file] : j["weight_map"].items()) {
+    if (!file.is_string())
+      return fail("weight_map entry '" + name + "' is not a file name");
+    std::string f = file.get<std::string>();
+    if (f.find('/') != std::string::npos || f.find("..") != std::string::npos)
+      return fail("shard name '" + f + "' must be a plain file name");
+    shards.insert(f);
+  }
+  for (const std::string &f : shards) {
+    llvm::SmallString<256> p = llvm::sys::path::parent_path(path);
+    llvm::sys::path::append(p, f);
+    auto st = SafeTensorsFile::open(p);
+    if (!st)
+      return st.takeError();
+    store->addFile(std::move(*st));
+  }
+  return store;
 }
 
 void SafeTensorsWeights::addFile(std::unique_ptr<SafeTensorsFile> f) {

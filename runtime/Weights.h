@@ -36,6 +36,8 @@ private:
 /// Tensors held in memory (llama2.c checkpoints, tests, transformed weights).
 class InMemoryWeights : public WeightStore {
 public:
+  /// Writes every tensor, as f32, to a safetensors file.
+  llvm::Error writeTo(llvm::StringRef path) const;
   explicit InMemoryWeights(std::string origin) : origin_(std::move(origin)) {}
   void add(llvm::StringRef name, Tensor t) { tensors_[name] = std::move(t); }
   bool contains(llvm::StringRef name) const override { return tensors_.count(name); }
@@ -54,6 +56,9 @@ private:
 /// Tensors in one or more memory-mapped safetensors files (sharded models).
 class SafeTensorsWeights : public WeightStore {
 public:
+  /// Opens a .safetensors file, or every shard a
+  /// model.safetensors.index.json names.
+  static llvm::Expected<std::unique_ptr<SafeTensorsWeights>> open(llvm::StringRef path);
   void addFile(std::unique_ptr<SafeTensorsFile> f);
   bool contains(llvm::StringRef name) const override { return fileOf_.count(name); }
   std::optional<std::vector<int64_t>> shapeOf(llvm::StringRef name) const override;

@@ -30,9 +30,10 @@ bool writeOutput(llvm::StringRef path, llvm::StringRef text,
     return llvm::Error::success();
   });
   if (e) {
+    // The error's own text repeats the path; its error code says why.
+    std::error_code ec = llvm::errorToErrorCode(std::move(e));
     llvm::WithColor::error(llvm::errs(), tool)
-        << "cannot write '" << path << "': " << llvm::toString(std::move(e))
-        << "\n";
+        << "cannot write '" << path << "': " << ec.message() << "\n";
     return false;
   }
   return true;

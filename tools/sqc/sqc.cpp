@@ -4,8 +4,9 @@
 //   sqc generate MODEL [--prompt TEXT] [-n N] [--temperature T] [--seed S]
 //   sqc import MODEL -o OUT.sqir
 //
-// MODEL is a Hugging Face folder (config.json + safetensors) or a llama2.c
-// checkpoint; --tokenizer FILE names the tokenizer where it brings none.
+// MODEL is a Hugging Face folder (config.json + safetensors), a llama2.c
+// checkpoint or a module written by `sqc import`; --tokenizer FILE names the
+// tokenizer where the model brings none.
 //
 //===----------------------------------------------------------------------===//
 #include "frontend/Llama.h"
@@ -40,11 +41,12 @@ int error(const llvm::Twine &msg) {
   return 1;
 }
 
-/// Runs the model on `tokens` at positions start.., extending `cache` (K and
-/// V per layer, in graph argument order). Returns the logits [n, vocab].
+/// Runs @forward on `tokens` at positions start.., extending `cache` (one
+/// tensor per cache argument, in order; empty means start from nothing).
+/// Returns the logits [n, vocab].
 llvm::Expected<Tensor> step(LoadedModel &m, llvm::ArrayRef<int32_t> tokens,
                             int64_t start, std::vector<Tensor> &cache) {
-  const LlamaConfig &c = m.config;
+  const Graph &g = m.forward();
   int64_t n = tokens.size();
   Tensor tok(DType::I32, {n}), pos(DType::I32, {n});
   for (int64_t i = 0; i < n; ++i) {
@@ -52,13 +54,17 @@ llvm::Expected<Tensor> step(LoadedModel &m, llvm::ArrayRef<int32_t> tokens,
     pos.ints()[i] = int32_t(start + i);
   }
   if (cache.empty())
-    for (int64_t l = 0; l < 2 * c.layers; ++l)
-      cache.emplace_back(DType::F32, llvm::ArrayRef<int64_t>{0, c.kvHeads, c.headSize()});
+    for (unsigned a = 2; a < g.numArguments(); ++a) {
+      // A cache argument is [?past, ...static]: start with zero rows.
+      llvm::SmallVector<int64_t, 4> shape = {0};
+      for (const Dim &d : g.argument(a)->type().dims().drop_front())
+        shape.push_back(d.isStatic() ? d.size() : 0);
+      cache.emplace_back(g.argument(a)->type().dtype(), shape);
+    }
   std::vector<Tensor> inputs = {std::move(tok), std::move(pos)};
   for (Tensor &t : cache)
     inputs.push_back(std::move(t));
-  auto out = runGraph(*m.module->lookupGraph("forward"), std::move(inputs),
-                      m.weights.get());
+  auto out = runGraph(g, std::move(inputs), m.weights.get());
   if (!out)
     return out.takeError();
   cache.assign(std::make_move_iterator(out->begin() + 1),
@@ -177,7 +183,7 @@ int runGenerate(LoadedModel &m, llvm::StringRef prompt, int64_t steps,
     llvm::outs() << tok.decode(toks.back(), next);
     llvm::outs().flush();
     toks.push_back(next);
-    if (int64_t(toks.size()) >= m.config.maxSeq)
+    if (int64_t(toks.size()) >= m.maxSeq)
       break;
     logits = step(m, {next}, toks.size() - 1, cache);
     if (!logits)
@@ -202,7 +208,7 @@ int main(int argc, char **argv) {
 
   cl::SubCommand evalCmd("eval", "Perplexity of a model on a text file");
   cl::SubCommand genCmd("generate", "Generate text from a prompt");
-  cl::SubCommand importCmd("import", "Write a model's IR (weights referenced, not copied)");
+  cl::SubCommand importCmd("import", "Write a model as a .sqir module (weights referenced, not copied)");
   auto all = {&evalCmd, &genCmd, &importCmd};
   cl::OptionCategory cat("sqc options");
   cl::opt<std::string> model(cl::Positional, cl::desc("<model folder or llama2.c .bin>"),
@@ -211,7 +217,7 @@ int main(int argc, char **argv) {
   cl::opt<std::string> tokenizer("tokenizer",
                                  cl::desc("Tokenizer file (llama2.c tokenizer.bin)"),
                                  cl::value_desc("file"), cl::sub(evalCmd),
-                                 cl::sub(genCmd), cl::cat(cat));
+                                 cl::sub(genCmd), cl::sub(importCmd), cl::cat(cat));
   cl::opt<std::string> text("text", cl::desc("Text file to measure perplexity on"),
                             cl::value_desc("file"), cl::Required, cl::sub(evalCmd),
                             cl::cat(cat));
@@ -237,8 +243,8 @@ int main(int argc, char **argv) {
       "  sqc eval MODEL --text FILE [--window 256] [--max-tokens N]\n"
       "  sqc generate MODEL [--prompt TEXT] [-n N] [--temperature T] [--seed S]\n"
       "  sqc import MODEL -o OUT.sqir\n\n"
-      "MODEL is a Hugging Face folder (config.json + *.safetensors) or a "
-      "llama2.c checkpoint.\n");
+      "MODEL is a Hugging Face folder (config.json + *.safetensors), a "
+      "llama2.c checkpoint or a .sqir module written by `sqc import`.\n");
 
   if (!evalCmd && !genCmd && !importCmd)
     return error("name a command: eval, generate or import (see sqc --help)");
@@ -252,5 +258,7 @@ int main(int argc, char **argv) {
     return runEval(*m, text, window, maxTokens);
   if (genCmd)
     return runGenerate(*m, prompt, steps, temperature, seed);
-  return writeOutput(output, toString(*m->module), "sqc") ? 0 : 1;
+  if (llvm::Error e = writeModel(*m, output))
+    return error(output + ": " + llvm::toString(std::move(e)));
+  return 0;
 }

@@ -3,6 +3,7 @@
 
   check_sqc.py SQC ppl MODEL TEXT EXPECTED [--tokenizer F] [--max-tokens N]
   check_sqc.py SQC generate MODEL EXPECTED_PREFIX [--tokenizer F]
+  check_sqc.py SQC import-generate MODEL EXPECTED_PREFIX [--tokenizer F]
 
 Exits 77 (ctest's skip code) when the shared data is absent, as in a user's
 fresh clone."""
@@ -38,6 +39,19 @@ def main():
         if out.returncode != 0:
             return 1
         return 0 if out.stdout.startswith(expected) else 1
+    if mode == "import-generate":
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "model.sqir")
+            r = subprocess.run([sqc, "import", model, "-o", out] + opts,
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                print(r.stderr)
+                return 1
+            gen = subprocess.run([sqc, "generate", out, "-n", "80"],
+                                 capture_output=True, text=True)
+            print(gen.stdout, gen.stderr)
+            return 0 if gen.returncode == 0 and gen.stdout.startswith(rest[0]) else 1
     print("unknown mode", mode)
     return 2
 

@@ -1,26 +1,11 @@
 //===- frontend/Llama.h - LLaMA-family models into the IR -------*- C++ -*-===//
-//
-// One graph serves prefill and decode: its lengths are symbolic, and the KV
-// cache comes in as arguments and goes out as results:
-//
-//   graph @forward(%tokens: i32[?seq], %positions: i32[?seq],
-//                  %past_k.0: f32[?past,KV,hs], %past_v.0: ..., ...)
-//       -> (f32[?seq,vocab], f32[?ctx,KV,hs] (k.0), f32[?ctx,KV,hs] (v.0), ...)
-//
-// Prefill passes empty caches (?past = 0); decode passes one token and the
-// caches the previous call returned.
-//
-//===----------------------------------------------------------------------===//
 #ifndef SQC_FRONTEND_LLAMA_H
 #define SQC_FRONTEND_LLAMA_H
 
-#include "frontend/Tokenizer.h"
 #include "ir/IR.h"
-#include "runtime/Weights.h"
 
 #include "llvm/Support/Error.h"
 
-#include <memory>
 #include <string>
 
 namespace sqc {
@@ -37,37 +22,12 @@ struct LlamaConfig {
   llvm::Error validate() const;
 };
 
-/// Hugging Face names of the tensors a LLaMA model needs.
+/// Hugging Face name of a LLaMA tensor (`layer` < 0: not per layer).
 std::string llamaWeightName(llvm::StringRef what, int64_t layer = -1);
 
-/// Adds graph @forward for `cfg` to `m`, with weights referenced by name.
+/// Adds graph @forward (see frontend/Model.h) for `cfg` to `m`, with weights
+/// referenced by their Hugging Face names.
 llvm::Error buildLlamaGraph(Module &m, const LlamaConfig &cfg);
-
-/// A model ready to run: its IR, weights and tokenizer. The module's
-/// attributes say where weights and tokenizer live (`weights`, `tokenizer`,
-/// absolute or relative to the .sqir file) and the longest sequence
-/// (`max_seq`), so a written module is a complete model.
-struct LoadedModel {
-  std::unique_ptr<Module> module;
-  std::unique_ptr<WeightStore> weights;
-  std::unique_ptr<Tokenizer> tokenizer;
-  int64_t maxSeq = 0;
-  std::string description; // e.g. "LlamaForCausalLM (Hugging Face folder)"
-  /// The graph that runs the model (see the file comment).
-  const Graph &forward() const { return *module->lookupGraph("forward"); }
-};
-
-/// Loads a Hugging Face folder (config.json + safetensors), a llama2.c
-/// checkpoint (.bin) or a module written by `sqc import` (.sqir).
-/// `tokenizerPath` overrides the tokenizer the model names (llama2.c
-/// checkpoints name none). Errors name the file and, for weights, the tensor.
-llvm::Expected<LoadedModel> loadModel(llvm::StringRef path,
-                                      llvm::StringRef tokenizerPath = "");
-
-/// Writes `m` as `path` (.sqir). Weights that live in files stay there and
-/// are referenced; weights held in memory (llama2.c) are written to a
-/// .safetensors file beside it. Both are written atomically.
-llvm::Error writeModel(const LoadedModel &m, llvm::StringRef path);
 
 } // namespace sqc
 

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "frontend/Llama.h"
+#include "frontend/Model.h"
 #include "ir/Verifier.h"
 #include "runtime/Executor.h"
 

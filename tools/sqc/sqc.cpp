@@ -9,7 +9,7 @@
 // tokenizer where the model brings none.
 //
 //===----------------------------------------------------------------------===//
-#include "frontend/Llama.h"
+#include "frontend/Model.h"
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
 #include "runtime/Executor.h"

@@ -1,0 +1,200 @@
+//===- frontend/Model.cpp - Loading and writing whole models --------------===//
+#include "frontend/Model.h"
+
+#include "frontend/Importers.h"
+#include "ir/Parser.h"
+#include "ir/Printer.h"
+#include "ir/Verifier.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+namespace sqc {
+
+namespace {
+
+std::string join(llvm::StringRef dir, llvm::StringRef name) {
+  llvm::SmallString<256> p(dir);
+  llvm::sys::path::append(p, name);
+  return p.str().str();
+}
+
+std::string absolute(llvm::StringRef path) {
+  llvm::SmallString<256> p(path);
+  llvm::sys::fs::make_absolute(p);
+  llvm::sys::path::remove_dots(p, /*remove_dot_dot=*/true);
+  return p.str().str();
+}
+
+/// A path from a module attribute: absolute, or relative to the module file.
+std::string resolveBeside(llvm::StringRef modulePath, llvm::StringRef p) {
+  if (llvm::sys::path::is_absolute(p))
+    return p.str();
+  return join(llvm::sys::path::parent_path(modulePath), p);
+}
+
+llvm::Expected<std::unique_ptr<Tokenizer>> openTokenizer(llvm::StringRef path) {
+  auto t = Llama2cTokenizer::load(path);
+  if (!t)
+    return t.takeError();
+  return std::unique_ptr<Tokenizer>(std::move(*t));
+}
+
+/// The tokenizer a Hugging Face folder brings.
+std::string findTokenizer(llvm::StringRef dir) {
+  for (const char *name : {"tokenizer.bin"})
+    if (llvm::sys::fs::exists(join(dir, name)))
+      return join(dir, name);
+  return "";
+}
+
+llvm::Expected<LoadedModel> loadHF(llvm::StringRef dir, llvm::StringRef tokPath) {
+  std::string configPath = join(dir, "config.json");
+  auto config = readJsonFile(configPath);
+  if (!config)
+    return config.takeError();
+  std::string arch = "?";
+  const nlohmann::json &archs = (*config)["architectures"];
+  if (archs.is_array() && !archs.empty() && archs[0].is_string())
+    arch = archs[0].get<std::string>();
+  HFImporter importer = importerFor(arch);
+  if (!importer)
+    return importError(configPath + ": unknown architecture '" + arch +
+                       "' (sqc imports LlamaForCausalLM, OPTForCausalLM, "
+                       "GPT2LMHeadModel)");
+  std::string weightsPath = join(dir, "model.safetensors");
+  if (llvm::sys::fs::exists(join(dir, "model.safetensors.index.json")))
+    weightsPath = join(dir, "model.safetensors.index.json");
+  auto store = SafeTensorsWeights::open(weightsPath);
+  if (!store)
+    return store.takeError();
+
+  LoadedModel lm;
+  lm.module = std::make_unique<Module>();
+  auto maxSeq = importer(HFModelFiles{configPath, *config, **store}, *lm.module);
+  if (!maxSeq)
+    return maxSeq.takeError();
+  if (llvm::Error e = checkWeights(*lm.module, **store))
+    return e;
+  lm.maxSeq = *maxSeq;
+  lm.description = arch + " (Hugging Face folder " + dir.str() + ")";
+  lm.weights = std::move(*store);
+  lm.module->setAttr("weights", absolute(weightsPath));
+  std::string t = tokPath.empty() ? findTokenizer(dir) : tokPath.str();
+  if (t.empty())
+    return importError(dir + ": no tokenizer found (tokenizer.bin); pass --tokenizer FILE");
+  auto tk = openTokenizer(t);
+  if (!tk)
+    return tk.takeError();
+  lm.tokenizer = std::move(*tk);
+  lm.module->setAttr("tokenizer", absolute(t));
+  lm.module->setAttr("max_seq", lm.maxSeq);
+  return lm;
+}
+
+llvm::Expected<LoadedModel> loadLlama2c(llvm::StringRef path, llvm::StringRef tokPath) {
+  auto lm = loadLlama2cCheckpoint(path);
+  if (!lm)
+    return lm.takeError();
+  std::string t = tokPath.str();
+  if (t.empty()) {
+    // llama2.c keeps its tokenizer beside the model under a few names.
+    for (const char *name : {"tokenizer.bin", "tok512.bin"}) {
+      std::string cand = join(llvm::sys::path::parent_path(path), name);
+      if (llvm::sys::fs::exists(cand)) {
+        t = cand;
+        break;
+      }
+    }
+    if (t.empty())
+      return importError(path + ": a llama2.c checkpoint brings no tokenizer; "
+                                "pass --tokenizer FILE");
+  }
+  auto tk = openTokenizer(t);
+  if (!tk)
+    return tk.takeError();
+  lm->tokenizer = std::move(*tk);
+  lm->module->setAttr("tokenizer", absolute(t));
+  lm->module->setAttr("max_seq", lm->maxSeq);
+  return lm;
+}
+
+llvm::Expected<LoadedModel> loadSqir(llvm::StringRef path, llvm::StringRef tokPath) {
+  std::string diagText;
+  llvm::raw_string_ostream os(diagText);
+  DiagnosticEngine diag(os);
+  LoadedModel lm;
+  lm.module = parseFile(path, diag);
+  if (!lm.module || failed(verify(*lm.module, diag)))
+    return importError(llvm::StringRef(diagText).rtrim());
+  const Graph *g = lm.module->lookupGraph("forward");
+  if (!g || g->numArguments() < 2 || g->resultTypes().empty() ||
+      g->numArguments() != g->resultTypes().size() + 1)
+    return importError(path + ": needs graph @forward(%tokens, %positions, "
+                              "caches...) -> (logits, caches...)");
+  lm.description = "sqc module " + path.str();
+  const Attribute *maxSeq = lm.module->attr("max_seq");
+  lm.maxSeq = maxSeq && maxSeq->kind() == AttrKind::Int ? maxSeq->getInt() : 2048;
+  const Attribute *w = lm.module->attr("weights");
+  if (w && w->kind() == AttrKind::String) {
+    auto store = SafeTensorsWeights::open(resolveBeside(path, w->getString()));
+    if (!store)
+      return store.takeError();
+    if (llvm::Error e = checkWeights(*lm.module, **store))
+      return e;
+    lm.weights = std::move(*store);
+  }
+  std::string t = tokPath.str();
+  if (const Attribute *ta = lm.module->attr("tokenizer");
+      t.empty() && ta && ta->kind() == AttrKind::String)
+    t = resolveBeside(path, ta->getString());
+  if (t.empty())
+    return importError(path + ": the module names no tokenizer; pass --tokenizer FILE");
+  auto tk = openTokenizer(t);
+  if (!tk)
+    return tk.takeError();
+  lm.tokenizer = std::move(*tk);
+  return lm;
+}
+
+} // namespace
+
+HFImporter importerFor(llvm::StringRef architecture) {
+  if (architecture == "LlamaForCausalLM")
+    return importLlama;
+  if (architecture == "OPTForCausalLM")
+    return importOpt;
+  if (architecture == "GPT2LMHeadModel")
+    return importGpt2;
+  return nullptr;
+}
+
+llvm::Expected<LoadedModel> loadModel(llvm::StringRef path,
+                                      llvm::StringRef tokenizerPath) {
+  if (llvm::sys::fs::is_directory(path)) {
+    if (!llvm::sys::fs::exists(join(path, "config.json")))
+      return importError(path + ": not a model folder (no config.json)");
+    return loadHF(path, tokenizerPath);
+  }
+  if (!llvm::sys::fs::exists(path))
+    return importError(path + ": no such file or folder");
+  if (path.ends_with(".sqir"))
+    return loadSqir(path, tokenizerPath);
+  return loadLlama2c(path, tokenizerPath);
+}
+
+llvm::Error writeModel(const LoadedModel &m, llvm::StringRef path) {
+  if (auto *mem = dynamic_cast<const InMemoryWeights *>(m.weights.get())) {
+    llvm::SmallString<256> st(path);
+    llvm::sys::path::replace_extension(st, "safetensors");
+    if (llvm::Error e = mem->writeTo(st))
+      return e;
+    m.module->setAttr("weights", llvm::sys::path::filename(st).str());
+  }
+  return llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
+    printModule(*m.module, os);
+    return llvm::Error::success();
+  });
+}
+
+} // namespace sqc

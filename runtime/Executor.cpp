@@ -9,7 +9,8 @@ namespace sqc {
 
 llvm::Expected<std::vector<Tensor>> runGraph(const Graph &g,
                                              std::vector<Tensor> inputs,
-                                             WeightStore *weights) {
+                                             WeightStore *weights,
+                                             const ValueObserver *observe) {
   auto fail = [&](const Op *op, const llvm::Twine &msg) {
     std::string where = op ? op->loc().str() + ": '" + op->mnemonic().str() + "': " : "";
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
@@ -57,8 +58,11 @@ llvm::Expected<std::vector<Tensor>> runGraph(const Graph &g,
     for (const Value *v : op.operands())
       if (--usesLeft[v] == 0)
         env.erase(v);
-    for (unsigned i = 0; i < op.numResults(); ++i)
+    for (unsigned i = 0; i < op.numResults(); ++i) {
+      if (observe)
+        (*observe)(*op.result(i), (*out)[i]);
       env[op.result(i)] = std::move((*out)[i]);
+    }
   }
   return fail(nullptr, "does not end with 'return'");
 }

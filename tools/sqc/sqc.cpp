@@ -2,6 +2,7 @@
 //
 //   sqc eval MODEL --text FILE [--window 256] [--max-tokens N]
 //   sqc generate MODEL [--prompt TEXT] [-n N] [--temperature T] [--seed S]
+//   sqc calibrate MODEL --text FILE [--samples N --seq-len L] -o stats.json
 //   sqc import MODEL -o OUT.sqir
 //
 // MODEL is a Hugging Face folder (config.json + safetensors), a llama2.c
@@ -12,9 +13,11 @@
 #include "frontend/Model.h"
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
+#include "runtime/Calibration.h"
 #include "runtime/Executor.h"
 #include "tools/ToolSupport.h"
 
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -45,7 +48,8 @@ int error(const llvm::Twine &msg) {
 /// tensor per cache argument, in order; empty means start from nothing).
 /// Returns the logits [n, vocab].
 llvm::Expected<Tensor> step(LoadedModel &m, llvm::ArrayRef<int32_t> tokens,
-                            int64_t start, std::vector<Tensor> &cache) {
+                            int64_t start, std::vector<Tensor> &cache,
+                            const ValueObserver *observe = nullptr) {
   const Graph &g = m.forward();
   int64_t n = tokens.size();
   Tensor tok(DType::I32, {n}), pos(DType::I32, {n});
@@ -64,7 +68,7 @@ llvm::Expected<Tensor> step(LoadedModel &m, llvm::ArrayRef<int32_t> tokens,
   std::vector<Tensor> inputs = {std::move(tok), std::move(pos)};
   for (Tensor &t : cache)
     inputs.push_back(std::move(t));
-  auto out = runGraph(g, std::move(inputs), m.weights.get());
+  auto out = runGraph(g, std::move(inputs), m.weights.get(), observe);
   if (!out)
     return out.takeError();
   cache.assign(std::make_move_iterator(out->begin() + 1),
@@ -147,6 +151,47 @@ int runEval(LoadedModel &m, llvm::StringRef textPath, int64_t window,
   return 0;
 }
 
+int runCalibrate(LoadedModel &m, llvm::StringRef textPath, int64_t samples,
+                 int64_t seqLen, double percentile, llvm::StringRef output) {
+  auto buf = llvm::MemoryBuffer::getFile(textPath, /*IsText=*/true);
+  if (!buf)
+    return error(textPath + ": " + buf.getError().message());
+  if (samples < 1 || seqLen < 1)
+    return error("--samples and --seq-len must be at least 1");
+  if (!(percentile > 0 && percentile <= 100))
+    return error("--percentile must be in (0, 100]");
+  std::vector<int32_t> toks =
+      tokenizeText(*m.tokenizer, (*buf)->getBuffer().str(), samples * seqLen);
+  if (toks.empty())
+    return error(textPath + ": no tokens");
+  CalibrationStats stats;
+  llvm::DenseSet<const Value *> wanted;
+  for (const Value *v : CalibrationStats::observedValues(m.forward()))
+    wanted.insert(v);
+  ValueObserver observe = [&](const Value &v, const Tensor &t) {
+    if (wanted.contains(&v))
+      stats.observe(v, t);
+  };
+  auto t0 = Clock::now();
+  int64_t windows = (int64_t(toks.size()) + seqLen - 1) / seqLen;
+  for (int64_t w = 0; w < windows; ++w) {
+    int64_t s = w * seqLen, len = std::min<int64_t>(seqLen, toks.size() - s);
+    std::vector<Tensor> cache;
+    auto r = step(m, llvm::ArrayRef<int32_t>(toks).slice(s, len), 0, cache, &observe);
+    if (!r)
+      return error(llvm::toString(r.takeError()));
+    llvm::errs() << llvm::format("\r  sample %lld/%lld  %.1f s", (long long)(w + 1),
+                                 (long long)windows, secondsSince(t0));
+  }
+  llvm::errs() << "\n";
+  if (llvm::Error e = stats.save(output, percentile, m.description))
+    return error(output + ": " + llvm::toString(std::move(e)));
+  llvm::outs() << "calibrated " << stats.all().size() << " activations on "
+               << toks.size() << " tokens (" << windows << " samples) -> " << output
+               << "\n";
+  return 0;
+}
+
 int runGenerate(LoadedModel &m, llvm::StringRef prompt, int64_t steps,
                 double temperature, uint64_t seed) {
   Tokenizer &tok = *m.tokenizer;
@@ -208,19 +253,27 @@ int main(int argc, char **argv) {
 
   cl::SubCommand evalCmd("eval", "Perplexity of a model on a text file");
   cl::SubCommand genCmd("generate", "Generate text from a prompt");
+  cl::SubCommand calibCmd("calibrate", "Record activation statistics on text, for quantization");
   cl::SubCommand importCmd("import", "Write a model as a .sqir module (weights referenced, not copied)");
   auto all = {&evalCmd, &genCmd, &importCmd};
   cl::OptionCategory cat("sqc options");
   cl::opt<std::string> model(cl::Positional, cl::desc("<model folder or llama2.c .bin>"),
                              cl::Required, cl::sub(evalCmd), cl::sub(genCmd),
-                             cl::sub(importCmd), cl::cat(cat));
+                             cl::sub(importCmd), cl::sub(calibCmd), cl::cat(cat));
   cl::opt<std::string> tokenizer("tokenizer",
                                  cl::desc("Tokenizer file (llama2.c tokenizer.bin)"),
                                  cl::value_desc("file"), cl::sub(evalCmd),
-                                 cl::sub(genCmd), cl::sub(importCmd), cl::cat(cat));
-  cl::opt<std::string> text("text", cl::desc("Text file to measure perplexity on"),
+                                 cl::sub(genCmd), cl::sub(importCmd),
+                                 cl::sub(calibCmd), cl::cat(cat));
+  cl::opt<std::string> text("text", cl::desc("Text file (perplexity, calibration)"),
                             cl::value_desc("file"), cl::Required, cl::sub(evalCmd),
-                            cl::cat(cat));
+                            cl::sub(calibCmd), cl::cat(cat));
+  cl::opt<int64_t> samples("samples", cl::desc("Calibration samples (windows of --seq-len tokens)"),
+                           cl::init(64), cl::sub(calibCmd), cl::cat(cat));
+  cl::opt<int64_t> seqLen("seq-len", cl::desc("Tokens per calibration sample"),
+                          cl::init(256), cl::sub(calibCmd), cl::cat(cat));
+  cl::opt<double> percentile("percentile", cl::desc("Percentile of |x| to record per tensor"),
+                             cl::init(99.99), cl::sub(calibCmd), cl::cat(cat));
   cl::opt<int64_t> window("window", cl::desc("Tokens per window; each starts from an empty context"),
                           cl::init(256), cl::sub(evalCmd), cl::cat(cat));
   cl::opt<int64_t> maxTokens("max-tokens", cl::desc("Use only the first N tokens of the text (0: all)"),
@@ -233,8 +286,9 @@ int main(int argc, char **argv) {
                               cl::init(0.0), cl::sub(genCmd), cl::cat(cat));
   cl::opt<uint64_t> seed("seed", cl::desc("Sampling seed"), cl::init(42),
                          cl::sub(genCmd), cl::cat(cat));
-  cl::opt<std::string> output("o", cl::desc("Output .sqir file"), cl::value_desc("file"),
-                              cl::Required, cl::sub(importCmd), cl::cat(cat));
+  cl::opt<std::string> output("o", cl::desc("Output file"), cl::value_desc("file"),
+                              cl::Required, cl::sub(importCmd), cl::sub(calibCmd),
+                              cl::cat(cat));
   (void)all;
   cl::HideUnrelatedOptions(cat);
   cl::ParseCommandLineOptions(
@@ -242,12 +296,13 @@ int main(int argc, char **argv) {
       "sqc: quantize, run and measure transformer models on the CPU.\n\n"
       "  sqc eval MODEL --text FILE [--window 256] [--max-tokens N]\n"
       "  sqc generate MODEL [--prompt TEXT] [-n N] [--temperature T] [--seed S]\n"
+      "  sqc calibrate MODEL --text FILE [--samples N --seq-len L] -o stats.json\n"
       "  sqc import MODEL -o OUT.sqir\n\n"
       "MODEL is a Hugging Face folder (config.json + *.safetensors), a "
       "llama2.c checkpoint or a .sqir module written by `sqc import`.\n");
 
-  if (!evalCmd && !genCmd && !importCmd)
-    return error("name a command: eval, generate or import (see sqc --help)");
+  if (!evalCmd && !genCmd && !importCmd && !calibCmd)
+    return error("name a command: eval, generate, calibrate or import (see sqc --help)");
   auto m = loadModel(model, tokenizer);
   if (!m)
     return error(llvm::toString(m.takeError()));
@@ -258,6 +313,8 @@ int main(int argc, char **argv) {
     return runEval(*m, text, window, maxTokens);
   if (genCmd)
     return runGenerate(*m, prompt, steps, temperature, seed);
+  if (calibCmd)
+    return runCalibrate(*m, text, samples, seqLen, percentile, output);
   if (llvm::Error e = writeModel(*m, output))
     return error(output + ": " + llvm::toString(std::move(e)));
   return 0;

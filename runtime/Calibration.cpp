@@ -1,0 +1,139 @@
+//===- runtime/Calibration.cpp - Activation statistics --------------------===//
+#include "runtime/Calibration.h"
+
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+
+namespace sqc {
+
+void AbsHistogram::add(double v) {
+  if (!(v >= 0) || std::isinf(v))
+    return; // NaN or inf: not a magnitude a scale can represent
+  if (range_ == 0)
+    range_ = v > 0 ? v * 2 : 1e-30;
+  while (v >= range_) {
+    for (int i = 0; i < kBins / 2; ++i)
+      bins_[i] = bins_[2 * i] + bins_[2 * i + 1];
+    std::fill(bins_.begin() + kBins / 2, bins_.end(), 0);
+    range_ *= 2;
+  }
+  ++bins_[std::min(kBins - 1, int(v / range_ * kBins))];
+  ++count_;
+}
+
+double AbsHistogram::percentile(double fraction) const {
+  uint64_t want = uint64_t(std::ceil(fraction * double(count_))), seen = 0;
+  for (int i = 0; i < kBins; ++i) {
+    seen += bins_[i];
+    if (seen >= want && seen > 0)
+      return range_ * double(i + 1) / kBins;
+  }
+  return range_;
+}
+
+void ActivationStats::observe(const Tensor &t) {
+  int64_t C = t.rank() ? t.shape().back() : 1;
+  // A last dimension that varies (attention over a context) grows the vector;
+  // channel i keeps the maximum of every tensor that had one.
+  if (int64_t(channelAbsMax.size()) < C)
+    channelAbsMax.resize(C, 0.0);
+  for (int64_t i = 0; i < t.numElements(); ++i) {
+    double a = std::fabs(t.get(i));
+    double &c = channelAbsMax[C ? i % C : 0];
+    c = std::max(c, a);
+    absMax = std::max(absMax, a);
+    histogram.add(a);
+  }
+  ++observations;
+}
+
+std::vector<const Value *> CalibrationStats::observedValues(const Graph &g) {
+  std::vector<const Value *> values;
+  auto add = [&](const Value *v) {
+    if (!v->name().empty() && llvm::find(values, v) == values.end())
+      values.push_back(v);
+  };
+  for (const Op &op : g.ops()) {
+    if (op.kind() == OpKind::Linear)
+      add(op.operand(0));
+    if (op.kind() == OpKind::MatMul) {
+      add(op.operand(0));
+      add(op.operand(1));
+    }
+  }
+  return values;
+}
+
+const ActivationStats *CalibrationStats::find(llvm::StringRef name) const {
+  auto it = stats_.find(name);
+  return it == stats_.end() ? nullptr : &it->second;
+}
+
+double CalibrationStats::percentileValue(llvm::StringRef name) const {
+  auto it = loadedPercentile_.find(name);
+  if (it != loadedPercentile_.end())
+    return it->second;
+  const ActivationStats *s = find(name);
+  return s ? s->absMax : 0;
+}
+
+llvm::Error CalibrationStats::save(llvm::StringRef path, double percentile,
+                                   const std::string &description) const {
+  nlohmann::ordered_json j;
+  j["model"] = description;
+  j["percentile"] = percentile;
+  nlohmann::ordered_json acts = nlohmann::ordered_json::object();
+  std::vector<std::string> names;
+  for (const auto &e : stats_)
+    names.push_back(e.first().str());
+  std::sort(names.begin(), names.end());
+  for (const std::string &n : names) {
+    const ActivationStats &s = stats_.find(n)->second;
+    acts[n] = {{"absmax", s.absMax},
+               {"percentile", s.histogram.percentile(percentile / 100.0)},
+               {"observations", s.observations},
+               {"channel_absmax", s.channelAbsMax}};
+  }
+  j["activations"] = acts;
+  return llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
+    os << j.dump(1) << "\n";
+    return llvm::Error::success();
+  });
+}
+
+llvm::Expected<CalibrationStats> CalibrationStats::load(llvm::StringRef path) {
+  auto fail = [&](const llvm::Twine &msg) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), path + ": " + msg);
+  };
+  auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+  if (!buf)
+    return fail(buf.getError().message());
+  nlohmann::json j = nlohmann::json::parse((*buf)->getBuffer().begin(),
+                                           (*buf)->getBuffer().end(), nullptr,
+                                           /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("activations") ||
+      !j["activations"].is_object())
+    return fail("not a calibration file (expected {\"activations\": {...}})");
+  CalibrationStats stats;
+  for (auto &[name, e] : j["activations"].items()) {
+    if (!e.is_object() || !e.contains("absmax") || !e["absmax"].is_number() ||
+        !e.contains("channel_absmax") || !e["channel_absmax"].is_array())
+      return fail("activation '" + name + "' needs absmax and channel_absmax");
+    ActivationStats &s = stats.stats_[name];
+    s.absMax = e["absmax"].get<double>();
+    for (const auto &c : e["channel_absmax"]) {
+      if (!c.is_number() || c.get<double>() < 0)
+        return fail("activation '" + name + "': channel_absmax holds a non-number");
+      s.channelAbsMax.push_back(c.get<double>());
+    }
+    if (e.contains("percentile") && e["percentile"].is_number())
+      stats.loadedPercentile_[name] = e["percentile"].get<double>();
+  }
+  return stats;
+}
+
+} // namespace sqc

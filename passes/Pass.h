@@ -23,9 +23,17 @@ namespace sqc {
 
 enum class PassResult { Unchanged, Changed, Failed };
 
-/// What a pass may use besides the module.
+class WeightStore;
+class CalibrationStats;
+
+/// What a pass may use besides the module. Passes that need weight values or
+/// activation statistics fail with a message when they are absent.
 struct PassContext {
   DiagnosticEngine &diag;
+  /// The tensors behind `weight` ops (sqc quantize; sqc-opt --weights).
+  WeightStore *weights = nullptr;
+  /// Calibration statistics (sqc quantize; or a pass's calib= option).
+  const CalibrationStats *calib = nullptr;
 };
 
 class Pass {

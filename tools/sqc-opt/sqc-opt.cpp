@@ -13,6 +13,7 @@
 #include "ir/Verifier.h"
 #include "passes/PassManager.h"
 #include "passes/Passes.h"
+#include "runtime/Weights.h"
 #include "tools/ToolSupport.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -138,6 +139,11 @@ int main(int argc, char **argv) {
       "print-pipeline",
       cl::desc("Print the parsed pipeline with all option values to stderr"),
       cl::cat(cat));
+  cl::opt<std::string> weightsPath(
+      "weights",
+      cl::desc("Safetensors file (or model.safetensors.index.json) holding the "
+               "tensors of `weight` ops, for passes that read weight values"),
+      cl::value_desc("file"), cl::cat(cat));
   cl::opt<bool> splitInputFile(
       "split-input-file",
       cl::desc("Process each '// -----'-separated chunk of the input on its own"),
@@ -173,6 +179,16 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  std::unique_ptr<SafeTensorsWeights> weights;
+  if (!weightsPath.empty()) {
+    auto w = SafeTensorsWeights::open(weightsPath);
+    if (!w) {
+      llvm::WithColor::error(llvm::errs(), "sqc-opt") << llvm::toString(w.takeError()) << "\n";
+      return 1;
+    }
+    weights = std::move(*w);
+  }
+
   PassManagerOptions pmOpts;
   pmOpts.verifyEach = verifyEach;
   pmOpts.printAfter.assign(printAfter.begin(), printAfter.end());
@@ -195,7 +211,7 @@ int main(int argc, char **argv) {
       ok = false;
       continue;
     }
-    PassContext ctx{diag};
+    PassContext ctx{diag, weights.get()};
     if (failed(pm.run(*m, ctx)) || (pm.changed() && failed(verify(*m, diag))) ||
         diag.numErrors() != errorsBefore) {
       ok = false;

@@ -217,7 +217,7 @@ TEST_F(BPETokenizerTest, SpecialTokensAndBos) {
   EXPECT_EQ(tok->encode("the<|endoftext|> the", false), (Ids{'t', 257, kEndOfText, 258}));
   EXPECT_EQ(tok->decode(-1, kEndOfText), "<|endoftext|>");
   EXPECT_EQ(tok->decode(-1, 258), " the");
-  EXPECT_EQ(tok->decode(-1, '\n'), "");
+  EXPECT_EQ(tok->decode(-1, '\n'), "\n");
   EXPECT_EQ(tok->decode(-1, 265), "\n\n");
   EXPECT_EQ(tok->decode(-1, -1), "");
   EXPECT_EQ(tok->decode(-1, 100000), "");
@@ -289,10 +289,7 @@ TEST_F(BPETokenizerTest, TokenizerJsonOptions) {
   tok = loadJson(j);
   ASSERT_TRUE(tok);
   EXPECT_EQ(tok->encode(" the", false), (Ids{258}));
-  EXPECT_EQ(tok->encode(" then", false), (Ids{' ' + 256 - 32 * 0, 't', 'h', 'e', 'n'})
-                                              .size() == 5
-                ? tok->encode(" then", false)
-                : Ids{});
+  EXPECT_EQ(tok->encode(" then", false), (Ids{' ', 't', 'h', 'e', 'n'}));
 
   // A template that puts <s> first names the BOS; lstrip eats the space.
   j = tokenizerJson();
@@ -374,7 +371,7 @@ TEST_F(BPETokenizerTest, Gpt2FileErrors) {
   expectError(R"({"a": 1.5})", "", v + ": token 'a' has id 1.5, not an integer");
   expectError(R"({"a": 0, "b": 0})", "", v + ": token 'b' has id 0, already used by 'a'");
   expectError(R"({"a": -1})", "", v + ": token 'a' has an id outside [0, 2097152)");
-  expectError(R"({"a": 99999999999999999999})", "", v + ": token 'a' has an id outside");
+  expectError(R"({"a": 9999999999999})", "", v + ": token 'a' has an id outside");
   expectError(R"({"": 0})", "", v + ": a token is the empty string");
 
   expectError(good, "#version: 0.2\nh e\nl\n",
@@ -416,8 +413,8 @@ TEST_F(BPETokenizerTest, TokenizerJsonErrors) {
   j["model"]["vocab"]["x"] = "7";
   expectError(j, p + ": token 'x' has id \"7\", not an integer");
   j = tokenizerJson();
-  j["model"]["vocab"]["xyz"] = 5;
-  expectError(j, p + ": token 'xyz' has id 5, already used by");
+  j["model"]["vocab"]["xyz"] = 'a';
+  expectError(j, p + ": token 'xyz' has id 97, already used by 'a'");
   j = tokenizerJson();
   j["model"].erase("merges");
   expectError(j, p + ": model.merges must be an array");
@@ -446,7 +443,8 @@ TEST_F(BPETokenizerTest, TokenizerJsonErrors) {
   j["pre_tokenizer"]["use_regex"] = false;
   expectError(j, p + ": a ByteLevel pre_tokenizer without use_regex is not supported");
   j = tokenizerJson();
-  j["added_tokens"] = {{"content", "<x>"}, {"id", 3}};
+  j["added_tokens"] = nlohmann::json::array();
+  j["added_tokens"].push_back({{"content", "<x>"}});
   expectError(j, p + ": added_tokens[0]: \"id\" must be an integer");
   j = tokenizerJson();
   j["added_tokens"][0]["id"] = "266";

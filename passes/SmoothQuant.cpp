@@ -72,6 +72,8 @@ public:
     addOption("alpha", &alphaText_,
               "Migration strength in [0, 1]: 0 leaves activations, 1 moves all "
               "of their range into weights");
+    addOption("paths", &paths_,
+              "Which producers to fold into: any of norms, gated, attention");
     addOption("calib", &calibPath_,
               "Calibration statistics (sqc calibrate); defaults to the ones "
               "the driver provides");
@@ -143,12 +145,18 @@ private:
         continue;
       }
       if (def->kind() == OpKind::RmsNorm || def->kind() == OpKind::LayerNorm) {
+        if (!wants("norms"))
+          continue;
         group.kind = ProducerKind::Norm;
         group.producer = def;
       } else if (Op *up = gatedUp(def)) {
+        if (!wants("gated"))
+          continue;
         group.kind = ProducerKind::GatedUp;
         group.producer = up;
       } else if (Op *v = attentionV(x, group.rowOf)) {
+        if (!wants("attention"))
+          continue;
         group.kind = ProducerKind::AttentionV;
         group.producer = v;
       } else {
@@ -320,7 +328,14 @@ private:
     return true;
   }
 
+  bool wants(llvm::StringRef path) const {
+    llvm::SmallVector<llvm::StringRef, 3> parts;
+    llvm::StringRef(paths_).split(parts, ',');
+    return llvm::is_contained(parts, path);
+  }
+
   std::string alphaText_ = "0.5";
+  std::string paths_ = "norms,gated,attention";
   std::string calibPath_;
   std::optional<CalibrationStats> loaded_;
 };

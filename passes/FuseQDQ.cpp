@@ -1,0 +1,130 @@
+//===- passes/FuseQDQ.cpp - Fake quantization into integer arithmetic -----===//
+//
+//   linear(dequantize(xq, xs), dequantize(wq, ws) [, b])
+//     -> acc = int_linear(xq, wq)                      i8 x i8 -> i32
+//        y   = dequantize(acc, xs) * ws^T [+ b]        per token x per channel
+//   matmul(dequantize(aq, as), dequantize(bq, bs))
+//     -> dequantize(int_matmul(aq, bq), as) * bs       per-tensor scales
+//
+// The integer product equals the sum of the fake-quantized products up to
+// float rounding, so the graph now does real INT8 arithmetic. Only symmetric
+// scales (no zero point) are fused; the weight scale must be a constant, and
+// the matmul scales per tensor.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+
+namespace sqc {
+
+namespace {
+
+/// If `v` is dequantize(q, scale) without zero point: {q, scale}.
+std::optional<std::pair<Value *, Value *>> dequantized(Value *v) {
+  Op *d = v->definingOp();
+  DType t = d ? d->operand(0)->type().dtype() : DType::F32;
+  if (!d || d->kind() != OpKind::Dequantize || d->numOperands() != 2 ||
+      (t != DType::I8 && t != DType::U8))
+    return std::nullopt;
+  return std::make_pair(d->operand(0), d->operand(1));
+}
+
+/// The values of a constant op.
+const DenseElements *constantValues(Value *v) {
+  Op *d = v->definingOp();
+  if (!d || d->kind() != OpKind::Constant)
+    return nullptr;
+  return &d->attr("value")->getDense();
+}
+
+class FuseQDQPass : public Pass {
+public:
+  FuseQDQPass() : Pass("fuse-qdq") {}
+
+  PassResult run(Module &m, PassContext &) override {
+    bool changed = false;
+    for (auto &g : m.graphs()) {
+      std::vector<Op *> ops;
+      for (Op &op : g->ops())
+        if (op.kind() == OpKind::Linear || op.kind() == OpKind::MatMul)
+          ops.push_back(&op);
+      for (Op *op : ops)
+        changed |= op->kind() == OpKind::Linear ? fuseLinear(op) : fuseMatMul(op);
+    }
+    return changed ? PassResult::Changed : PassResult::Unchanged;
+  }
+
+private:
+  static bool fuseLinear(Op *lin) {
+    auto x = dequantized(lin->operand(0));
+    auto w = dequantized(lin->operand(1));
+    if (!x || !w || w->first->type().dtype() != DType::I8)
+      return false;
+    const DenseElements *ws = constantValues(w->second);
+    int64_t N = lin->result()->type().dims().back().size();
+    if (!ws)
+      return false;
+    OpBuilder b = OpBuilder::before(lin);
+    Value *acc = cantFail(b.value(OpKind::IntLinear, {x->first, w->first}));
+    acc->setName(lin->result()->name().str() + ".acc");
+    Value *y = cantFail(b.value(OpKind::Dequantize, {acc, x->second}));
+    // The weight scale as a row vector over the output channels.
+    DenseElements row;
+    row.splat = ws->splat || ws->values.size() == 1;
+    row.values = row.splat ? std::vector<double>{ws->values[0]} : ws->values;
+    Value *wsRow = cantFail(b.value(
+        OpKind::Constant, {}, {{"value", row}},
+        {TensorType(DType::F32, row.splat ? llvm::ArrayRef<Dim>{} : llvm::ArrayRef<Dim>{N})}));
+    Value *out = cantFail(b.value(OpKind::Mul, {y, wsRow}));
+    if (lin->numOperands() == 3)
+      out = cantFail(b.value(OpKind::Add, {out, lin->operand(2)}));
+    out->setName(lin->result()->name().str());
+    lin->result()->setName("");
+    lin->result()->replaceAllUsesWith(out);
+    lin->erase();
+    return true;
+  }
+
+  /// Whether `scale` is one value per row of `q` ([..., rows, 1]).
+  static bool perRow(const Value *scale, const Value *q) {
+    const TensorType &s = scale->type(), &t = q->type();
+    return s.rank() == t.rank() && s.dims().back() == Dim(1) &&
+           s.dims().drop_back() == t.dims().drop_back();
+  }
+
+  static bool fuseMatMul(Op *mm) {
+    auto a = dequantized(mm->operand(0));
+    auto c = dequantized(mm->operand(1));
+    bool tb = mm->boolAttr("transpose_b");
+    // A per tensor or per row; B per tensor, or per row when transposed (its
+    // rows are then the output's columns).
+    if (!a || !c || (a->second->type().rank() != 0 && !perRow(a->second, a->first)) ||
+        (c->second->type().rank() != 0 && !(tb && perRow(c->second, c->first))))
+      return false;
+    OpBuilder b = OpBuilder::before(mm);
+    Value *acc = cantFail(b.value(OpKind::IntMatMul, {a->first, c->first},
+                                  {{"transpose_b", tb}}));
+    acc->setName(mm->result()->name().str() + ".acc");
+    Value *y = cantFail(b.value(OpKind::Dequantize, {acc, a->second}));
+    Value *colScale = c->second;
+    if (colScale->type().rank() != 0) {
+      // [..., N, 1] -> [..., 1, N]: one scale per output column.
+      llvm::SmallVector<Dim, 4> dims(colScale->type().dims().drop_back(2));
+      dims.push_back(Dim(1));
+      dims.push_back(colScale->type().dims()[colScale->type().rank() - 2]);
+      colScale = cantFail(b.value(OpKind::Reshape, {colScale}, {},
+                                  {TensorType(DType::F32, dims)}));
+    }
+    Value *out = cantFail(b.value(OpKind::Mul, {y, colScale}));
+    out->setName(mm->result()->name().str());
+    mm->result()->setName("");
+    mm->result()->replaceAllUsesWith(out);
+    mm->erase();
+    return true;
+  }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> createFuseQDQPass() { return std::make_unique<FuseQDQPass>(); }
+
+} // namespace sqc

@@ -1,0 +1,211 @@
+//===- passes/Quantize.cpp - Insert W8A8 quantize/dequantize pairs --------===//
+//
+// Every linear whose weight is known at compile time gets symmetric INT8
+// fake quantization on both inputs:
+//
+//   w  -> dequantize(quantize(w, ws), ws)      ws: per output channel [N,1]
+//                                                  or per tensor []
+//   x  -> dequantize(quantize_dynamic(x))      per token, or per tensor,
+//         dequantize(quantize(x, xs), xs)      or per tensor with a static
+//                                              scale from calibration
+//
+// With bmm=true the two activations of each attention matmul are quantized
+// per tensor as well. The paper's levels: O1 = per-token dynamic, O2 =
+// per-tensor dynamic, O3 = per-tensor static activations. Numerics change by
+// exactly the rounding this makes explicit; fuse-qdq then turns the patterns
+// into integer arithmetic. Norms, softmax and residual adds stay FP32.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+
+#include "runtime/Calibration.h"
+#include "runtime/ConstEval.h"
+
+#include <cmath>
+
+namespace sqc {
+
+namespace {
+
+class QuantizePass : public Pass {
+public:
+  QuantizePass() : Pass("quantize") {
+    addOption("weights", &weights_, "per-channel or per-tensor weight scales");
+    addOption("acts", &acts_,
+              "per-token, per-tensor-dynamic or per-tensor-static activation scales");
+    addOption("bmm", &bmm_, "Also quantize the attention matmuls (Q K^T and P V)");
+    addOption("calib", &calibPath_,
+              "Calibration statistics, for per-tensor-static (sqc calibrate)");
+    addOption("percentile", &usePercentile_,
+              "Static scales from the recorded percentile instead of the max");
+  }
+
+  PassResult run(Module &m, PassContext &ctx) override {
+    if (weights_ != "per-channel" && weights_ != "per-tensor")
+      return fail(ctx, "weights must be per-channel or per-tensor, got '" + weights_ + "'");
+    if (acts_ != "per-token" && acts_ != "per-tensor-dynamic" &&
+        acts_ != "per-tensor-static")
+      return fail(ctx, "acts must be per-token, per-tensor-dynamic or "
+                       "per-tensor-static, got '" + acts_ + "'");
+    stats_ = ctx.calib;
+    if (!calibPath_.empty()) {
+      auto loaded = CalibrationStats::load(calibPath_);
+      if (!loaded)
+        return fail(ctx, llvm::toString(loaded.takeError()));
+      loaded_ = std::move(*loaded);
+      stats_ = &*loaded_;
+    }
+    if (acts_ == "per-tensor-static" && !stats_)
+      return fail(ctx, "acts=per-tensor-static needs calibration statistics "
+                       "(quantize{calib=stats.json})");
+    ConstEvaluator eval(ctx.weights);
+    bool changed = false;
+    for (auto &g : m.graphs()) {
+      std::vector<Op *> targets;
+      for (Op &op : g->ops())
+        if (op.kind() == OpKind::Linear || (bmm_ && op.kind() == OpKind::MatMul))
+          targets.push_back(&op);
+      for (Op *op : targets) {
+        auto r = op->kind() == OpKind::Linear ? quantizeLinear(op, eval, ctx)
+                                              : quantizeMatMul(op, ctx);
+        if (!r) { // already reported
+          llvm::consumeError(r.takeError());
+          return PassResult::Failed;
+        }
+        changed |= *r;
+      }
+    }
+    return changed ? PassResult::Changed : PassResult::Unchanged;
+  }
+
+private:
+  PassResult fail(PassContext &ctx, const llvm::Twine &msg) {
+    ctx.diag.error(Location::unknown(), "quantize: " + msg);
+    return PassResult::Failed;
+  }
+
+  static Value *constant(OpBuilder &b, std::vector<double> values,
+                         llvm::ArrayRef<Dim> dims) {
+    for (double &v : values)
+      v = double(float(v));
+    bool splat = values.size() == 1 && dims.empty();
+    return cantFail(b.value(OpKind::Constant, {},
+                            {{"value", DenseElements{std::move(values), splat}}},
+                            {TensorType(DType::F32, dims)}));
+  }
+
+  /// Fake-quantizes activation `x` for use by `user`; nullopt (after a
+  /// remark) when a static scale is missing.
+  std::optional<Value *> quantizeActivation(Value *x, Op *user, PassContext &ctx) {
+    OpBuilder b = OpBuilder::before(user);
+    std::string n = x->name().empty() ? "" : x->name().str() + ".q";
+    if (acts_ == "per-tensor-static") {
+      const ActivationStats *s = stats_->find(x->name());
+      double range = s ? (usePercentile_ ? stats_->percentileValue(x->name()) : s->absMax)
+                       : 0;
+      if (!s || !(range > 0)) {
+        ctx.diag.remark(user->loc(), "quantize: no calibration range for %" +
+                                         x->name() + "; left in FP32");
+        return std::nullopt;
+      }
+      Value *scale = constant(b, {range / 127.0}, {});
+      Value *q = cantFail(b.value(OpKind::Quantize, {x, scale}, {},
+                                  {x->type().withDType(DType::I8)}));
+      q->setName(n);
+      return cantFail(b.value(OpKind::Dequantize, {q, scale}));
+    }
+    Op *qd = cantFail(b.create(
+        OpKind::QuantizeDynamic, {x},
+        {{"granularity", acts_ == "per-token" ? "per-token" : "per-tensor"}}));
+    qd->result(0)->setName(n);
+    return cantFail(b.value(OpKind::Dequantize, {qd->result(0), qd->result(1)}));
+  }
+
+  /// Per-tensor dynamic or static quantization of a matmul operand.
+  std::optional<Value *> quantizeBmmOperand(Value *x, Op *user, PassContext &ctx) {
+    // Softmax output lies in [0, 1] by construction: u8 with the fixed scale
+    // 1/255 uses the whole code range and needs no statistics.
+    if (const Op *d = x->definingOp(); d && d->kind() == OpKind::Softmax) {
+      OpBuilder b = OpBuilder::before(user);
+      Value *scale = constant(b, {1.0 / 255.0}, {});
+      Value *q = cantFail(b.value(OpKind::Quantize, {x, scale}, {},
+                                  {x->type().withDType(DType::U8)}));
+      q->setName(x->name().empty() ? "" : x->name().str() + ".q");
+      return cantFail(b.value(OpKind::Dequantize, {q, scale}));
+    }
+    // Per-token scales factor out of the product only for rows that run
+    // along the contraction: A's rows, and B's rows when B is transposed
+    // (keys). V's rows do not, so V is quantized per tensor.
+    bool rowsContract = x == user->operand(0) || user->boolAttr("transpose_b");
+    std::string saved = acts_;
+    if (acts_ == "per-token" && !rowsContract)
+      acts_ = "per-tensor-dynamic";
+    auto r = quantizeActivation(x, user, ctx);
+    acts_ = saved;
+    return r;
+  }
+
+  llvm::Expected<bool> quantizeLinear(Op *lin, ConstEvaluator &eval, PassContext &ctx) {
+    Value *w = lin->operand(1);
+    if (!isCompileTimeValue(w) || isQuantized(lin->operand(0))) {
+      return false;
+    }
+    auto wt = eval.evaluate(w);
+    if (!wt) {
+      ctx.diag.error(lin->loc(), "quantize: " + llvm::toString(wt.takeError()));
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), "failed");
+    }
+    int64_t N = (*wt)->shape()[0], K = (*wt)->shape()[1];
+    bool perChannel = weights_ == "per-channel";
+    std::vector<double> ws(perChannel ? N : 1, 0.0);
+    for (int64_t i = 0; i < N * K; ++i) {
+      double &s = ws[perChannel ? i / K : 0];
+      s = std::max(s, std::fabs((*wt)->get(i)));
+    }
+    for (double &s : ws)
+      s = s > 0 ? s / 127.0 : 1.0;
+    auto x = quantizeActivation(lin->operand(0), lin, ctx);
+    if (!x)
+      return false;
+    OpBuilder b = OpBuilder::before(lin);
+    Value *scale = perChannel ? constant(b, ws, {N, 1}) : constant(b, ws, {});
+    Value *wq = cantFail(b.value(OpKind::Quantize, {w, scale}, {},
+                                 {w->type().withDType(DType::I8)}));
+    wq->setName(w->name().empty() ? "" : w->name().str() + ".q");
+    Value *wdq = cantFail(b.value(OpKind::Dequantize, {wq, scale}));
+    lin->setOperand(0, *x);
+    lin->setOperand(1, wdq);
+    return true;
+  }
+
+  llvm::Expected<bool> quantizeMatMul(Op *mm, PassContext &ctx) {
+    if (isQuantized(mm->operand(0)) || isQuantized(mm->operand(1)))
+      return false;
+    auto a = quantizeBmmOperand(mm->operand(0), mm, ctx);
+    auto c = a ? quantizeBmmOperand(mm->operand(1), mm, ctx) : std::nullopt;
+    if (!a || !c)
+      return false;
+    mm->setOperand(0, *a);
+    mm->setOperand(1, *c);
+    return true;
+  }
+
+  /// Already quantized by an earlier run of the pass.
+  static bool isQuantized(const Value *v) {
+    return v->definingOp() && v->definingOp()->kind() == OpKind::Dequantize;
+  }
+
+  std::string weights_ = "per-channel";
+  std::string acts_ = "per-token";
+  bool bmm_ = false;
+  bool usePercentile_ = false;
+  std::string calibPath_;
+  const CalibrationStats *stats_ = nullptr;
+  std::optional<CalibrationStats> loaded_;
+};
+
+} // namespace
+
+std::unique_ptr<Pass> createQuantizePass() { return std::make_unique<QuantizePass>(); }
+
+} // namespace sqc

@@ -34,8 +34,15 @@ public:
   loadGpt2(llvm::StringRef vocabJson, llvm::StringRef mergesTxt);
 
   /// A Hugging Face tokenizer.json with a "BPE" model and the ByteLevel
-  /// pre-tokenizer; its added_tokens are matched whole in the text (lstrip
-  /// and rstrip are honoured, single_word is not).
+  /// pre-tokenizer (its add_prefix_space and the model's ignore_merges are
+  /// honoured). Refused, as they would change the tokens: other model types,
+  /// any normalizer, other pre-tokenizers or ByteLevel without use_regex, and
+  /// a continuing_subword_prefix or end_of_word_suffix. added_tokens are
+  /// matched whole in the text; lstrip and rstrip take ASCII whitespace along,
+  /// single_word is ignored.
+  ///
+  /// Both loaders refuse ids outside [0, 2^21), two tokens with one id, and
+  /// merges whose symbols or result are not in the vocabulary.
   static llvm::Expected<std::unique_ptr<ByteLevelBPETokenizer>>
   loadTokenizerJson(llvm::StringRef path);
 
@@ -56,8 +63,9 @@ public:
 
   /// The words of `text` under GPT-2's pattern
   ///   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-  /// with Unicode 14 letters, numbers and White_Space. Bytes that are not
-  /// valid UTF-8 count one by one as neither letter, number nor space.
+  /// with Unicode 14's letters, numbers and White_Space (code points assigned
+  /// since then take the class of the code point before them). Bytes that are
+  /// not valid UTF-8 count one by one as neither letter, number nor space.
   static std::vector<llvm::StringRef> preTokenize(llvm::StringRef text);
 
 private:

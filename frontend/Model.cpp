@@ -1,6 +1,7 @@
 //===- frontend/Model.cpp - Loading and writing whole models --------------===//
 #include "frontend/Model.h"
 
+#include "frontend/BPETokenizer.h"
 #include "frontend/Importers.h"
 #include "ir/Parser.h"
 #include "ir/Printer.h"
@@ -33,16 +34,26 @@ std::string resolveBeside(llvm::StringRef modulePath, llvm::StringRef p) {
   return join(llvm::sys::path::parent_path(modulePath), p);
 }
 
+/// Opens a tokenizer by its file: tokenizer.json (byte-level BPE),
+/// vocab.json (GPT-2, with merges.txt beside it) or a llama2.c tokenizer.bin.
 llvm::Expected<std::unique_ptr<Tokenizer>> openTokenizer(llvm::StringRef path) {
-  auto t = Llama2cTokenizer::load(path);
-  if (!t)
-    return t.takeError();
-  return std::unique_ptr<Tokenizer>(std::move(*t));
+  auto wrap = [](auto t) -> llvm::Expected<std::unique_ptr<Tokenizer>> {
+    if (!t)
+      return t.takeError();
+    return std::unique_ptr<Tokenizer>(std::move(*t));
+  };
+  llvm::StringRef file = llvm::sys::path::filename(path);
+  if (file == "vocab.json")
+    return wrap(ByteLevelBPETokenizer::loadGpt2(
+        path, join(llvm::sys::path::parent_path(path), "merges.txt")));
+  if (file.ends_with(".json"))
+    return wrap(ByteLevelBPETokenizer::loadTokenizerJson(path));
+  return wrap(Llama2cTokenizer::load(path));
 }
 
-/// The tokenizer a Hugging Face folder brings.
+/// The tokenizer a Hugging Face folder brings, in order of preference.
 std::string findTokenizer(llvm::StringRef dir) {
-  for (const char *name : {"tokenizer.bin"})
+  for (const char *name : {"tokenizer.json", "vocab.json", "tokenizer.bin"})
     if (llvm::sys::fs::exists(join(dir, name)))
       return join(dir, name);
   return "";
@@ -82,7 +93,7 @@ llvm::Expected<LoadedModel> loadHF(llvm::StringRef dir, llvm::StringRef tokPath)
   lm.module->setAttr("weights", absolute(weightsPath));
   std::string t = tokPath.empty() ? findTokenizer(dir) : tokPath.str();
   if (t.empty())
-    return importError(dir + ": no tokenizer found (tokenizer.bin); pass --tokenizer FILE");
+    return importError(dir + ": no tokenizer found (tokenizer.json, vocab.json + merges.txt or tokenizer.bin); pass --tokenizer FILE");
   auto tk = openTokenizer(t);
   if (!tk)
     return tk.takeError();

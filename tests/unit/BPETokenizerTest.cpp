@@ -106,8 +106,12 @@ protected:
     nlohmann::json j = {
         {"version", "1.0"},
         {"added_tokens",
-         {{{"id", kEndOfText}, {"content", "<|endoftext|>"}, {"single_word", false},
-           {"lstrip", false}, {"rstrip", false}, {"normalized", true},
+         {{{"id", kEndOfText},
+           {"content", "<|endoftext|>"},
+           {"single_word", false},
+           {"lstrip", false},
+           {"rstrip", false},
+           {"normalized", true},
            {"special", true}}}},
         {"normalizer", nullptr},
         {"pre_tokenizer",
@@ -115,9 +119,13 @@ protected:
         {"post_processor", {{"type", "ByteLevel"}, {"trim_offsets", false}}},
         {"decoder", {{"type", "ByteLevel"}}},
         {"model",
-         {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
-          {"continuing_subword_prefix", ""}, {"end_of_word_suffix", ""},
-          {"vocab", vocab}, {"merges", m}}}};
+         {{"type", "BPE"},
+          {"dropout", nullptr},
+          {"unk_token", nullptr},
+          {"continuing_subword_prefix", ""},
+          {"end_of_word_suffix", ""},
+          {"vocab", vocab},
+          {"merges", m}}}};
     return j;
   }
   std::unique_ptr<ByteLevelBPETokenizer> loadJson(const nlohmann::json &j) {
@@ -167,8 +175,7 @@ std::vector<std::string> words(llvm::StringRef text) {
 // Expected splits are what Python's `regex` module gives for GPT-2's pattern.
 TEST(BPEPreTokenizeTest, MatchesGpt2Pattern) {
   using V = std::vector<std::string>;
-  EXPECT_EQ(words("I'm   here\n\n  now"),
-            (V{"I", "'m", "  ", " here", "\n\n ", " now"}));
+  EXPECT_EQ(words("I'm   here\n\n  now"), (V{"I", "'m", "  ", " here", "\n\n ", " now"}));
   EXPECT_EQ(words("don't?'s 'LL we'll"),
             (V{"don", "'t", "?'", "s", " '", "LL", " we", "'ll"}));
   EXPECT_EQ(words("a\n\nb"), (V{"a", "\n", "\n", "b"}));
@@ -177,11 +184,13 @@ TEST(BPEPreTokenizeTest, MatchesGpt2Pattern) {
             (V{"h\xC3\xA9llo", " w\xC3\xB6rld", " \xE6\x97\xA5\xE6\x9C\xAC",
                " \xF0\x9F\x98\x80"}));
   // “Hi”—it’s 3.14 km²: curly quotes and dashes are punctuation, ² a number.
-  EXPECT_EQ(words("\xE2\x80\x9CHi\xE2\x80\x9D\xE2\x80\x94it\xE2\x80\x99s 3.14 km\xC2\xB2"),
-            (V{"\xE2\x80\x9C", "Hi", "\xE2\x80\x9D\xE2\x80\x94", "it", "\xE2\x80\x99",
-               "s", " 3", ".", "14", " km", "\xC2\xB2"}));
+  EXPECT_EQ(
+      words("\xE2\x80\x9CHi\xE2\x80\x9D\xE2\x80\x94it\xE2\x80\x99s 3.14 km\xC2\xB2"),
+      (V{"\xE2\x80\x9C", "Hi", "\xE2\x80\x9D\xE2\x80\x94", "it", "\xE2\x80\x99", "s",
+         " 3", ".", "14", " km", "\xC2\xB2"}));
   // NBSP and U+3000 are spaces; a combining accent is none of the classes.
-  EXPECT_EQ(words("a\xC2\xA0" "b\xE3\x80\x80 c\xCC\x81"),
+  EXPECT_EQ(words("a\xC2\xA0"
+                  "b\xE3\x80\x80 c\xCC\x81"),
             (V{"a", "\xC2\xA0", "b", "\xE3\x80\x80", " c", "\xCC\x81"}));
   EXPECT_EQ(words(""), V{});
   // Invalid UTF-8 bytes are punctuation-like, one by one.
@@ -267,8 +276,9 @@ TEST_F(BPETokenizerTest, TokenizerJsonLoadsTheSame) {
   EXPECT_EQ(a->vocabSize(), b->vocabSize());
   EXPECT_EQ(a->bosId(), b->bosId());
   EXPECT_EQ(a->eosId(), b->eosId());
-  for (const char *t : {"the world's", "hello\n\n there", " the<|endoftext|>the",
-                        "h\xC3\xA9llo w\xC3\xB6rld \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x98\x80"})
+  for (const char *t :
+       {"the world's", "hello\n\n there", " the<|endoftext|>the",
+        "h\xC3\xA9llo w\xC3\xB6rld \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x98\x80"})
     EXPECT_EQ(a->encode(t, true), b->encode(t, true)) << t;
   for (int32_t id = 0; id < a->vocabSize(); ++id)
     EXPECT_EQ(a->decode(-1, id), b->decode(-1, id)) << id;
@@ -298,9 +308,11 @@ TEST_F(BPETokenizerTest, TokenizerJsonOptions) {
   j["added_tokens"].push_back({{"id", 301}, {"content", "<mask>"}, {"lstrip", true}});
   j["post_processor"] = {
       {"type", "TemplateProcessing"},
-      {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
-                  {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
-      {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {300}}, {"tokens", {"<s>"}}}}}}};
+      {"single",
+       {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
+        {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+      {"special_tokens",
+       {{"<s>", {{"id", "<s>"}, {"ids", {300}}, {"tokens", {"<s>"}}}}}}};
   tok = loadJson(j);
   ASSERT_TRUE(tok);
   EXPECT_EQ(tok->bosId(), 300);
@@ -367,11 +379,13 @@ TEST_F(BPETokenizerTest, Gpt2FileErrors) {
   expectError(good.substr(0, good.size() / 2), merges, v + ": not valid JSON");
   expectError("[1, 2]", merges, v + ": expected a JSON object");
   expectError("{}", "", v + ": the vocabulary is empty");
-  expectError(R"({"a": 0, "b": "1"})", "", v + ": token 'b' has id \"1\", not an integer");
+  expectError(R"({"a": 0, "b": "1"})", "",
+              v + ": token 'b' has id \"1\", not an integer");
   expectError(R"({"a": 1.5})", "", v + ": token 'a' has id 1.5, not an integer");
   expectError(R"({"a": 0, "b": 0})", "", v + ": token 'b' has id 0, already used by 'a'");
-  expectError(R"({"a": -1})", "", v + ": token 'a' has an id outside [0, 2097152)");
-  expectError(R"({"a": 9999999999999})", "", v + ": token 'a' has an id outside");
+  expectError(R"({"a": -1})", "", v + ": token 'a' has id -1, outside [0, 2097152)");
+  expectError(R"({"a": 9999999999999})", "",
+              v + ": token 'a' has id 9999999999999, outside [0, 2097152)");
   expectError(R"({"": 0})", "", v + ": a token is the empty string");
 
   expectError(good, "#version: 0.2\nh e\nl\n",
@@ -457,7 +471,8 @@ TEST_F(BPETokenizerTest, TokenizerJsonErrors) {
   expectError(j, p + ": added_tokens[0]: \"content\" must be a string");
   j = tokenizerJson();
   j["added_tokens"].push_back({{"id", kEndOfText}, {"content", "<other>"}});
-  expectError(j, p + ": added_tokens[1]: id 266 is used by both '<|endoftext|>' and '<other>'");
+  expectError(
+      j, p + ": added_tokens[1]: id 266 is used by both '<|endoftext|>' and '<other>'");
   j = tokenizerJson();
   j["post_processor"] = {
       {"type", "RobertaProcessing"}, {"cls", {"<s>", 5000}}, {"sep", {"</s>", 2}}};
@@ -472,9 +487,10 @@ TEST_F(BPETokenizerTest, EveryPrefixFailsCleanly) {
   for (size_t n = 0; n <= good.size(); ++n) {
     writeFile("merges.txt", good.substr(0, n));
     auto tok = ByteLevelBPETokenizer::loadGpt2(path("vocab.json"), path("merges.txt"));
-    if (!tok)
+    if (!tok) {
       EXPECT_NE(llvm::toString(tok.takeError()).find(path("merges.txt") + ":"),
                 std::string::npos);
+    }
   }
   std::string text = tokenizerJson().dump();
   for (size_t n = 0; n < text.size(); n += 97)

@@ -6,6 +6,9 @@
 #include "ir/Parser.h"
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
+#include "runtime/ConstEval.h"
+
+#include "llvm/ADT/StringSet.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -192,6 +195,65 @@ llvm::Expected<LoadedModel> loadModel(llvm::StringRef path,
   if (path.ends_with(".sqir"))
     return loadSqir(path, tokenizerPath);
   return loadLlama2c(path, tokenizerPath);
+}
+
+llvm::Error materializeWeights(LoadedModel &m) {
+  ConstEvaluator eval(m.weights.get());
+  auto out = std::make_unique<InMemoryWeights>(m.description);
+  llvm::StringSet<> used;
+  auto uniqueName = [&](std::string n) {
+    std::string base = n.empty() ? "materialized" : n;
+    n = base;
+    for (int k = 1; used.contains(n); ++k)
+      n = base + "." + std::to_string(k);
+    used.insert(n);
+    return n;
+  };
+  for (auto &g : m.module->graphs()) {
+    std::vector<Op *> ops;
+    for (Op &op : g->ops())
+      ops.push_back(&op);
+    for (Op *op : ops) {
+      if (op->kind() == OpKind::Constant || op->numResults() != 1 ||
+          !isCompileTimeValue(op->result()))
+        continue;
+      // Only the frontier: values some run-time op reads.
+      bool feedsRunTime = false;
+      for (const Op *u : op->result()->users())
+        feedsRunTime |= u->kind() == OpKind::Return || u->numResults() == 0 ||
+                        !isCompileTimeValue(u->result());
+      if (!feedsRunTime)
+        continue;
+      auto t = eval.evaluate(op->result());
+      if (!t)
+        return t.takeError();
+      std::string name = uniqueName(op->kind() == OpKind::Weight
+                                        ? op->stringAttr("name").str()
+                                        : op->result()->name().str());
+      out->add(name, **t);
+      if (op->kind() == OpKind::Weight) {
+        op->setAttr("name", name);
+        continue;
+      }
+      OpBuilder b = OpBuilder::before(op);
+      Value *w = cantFail(b.value(OpKind::Weight, {}, {{"name", name}},
+                                  {op->result()->type()}));
+      w->setName(op->result()->name().str());
+      op->result()->setName("");
+      op->result()->replaceAllUsesWith(w);
+    }
+    // What only fed the materialized values is dead now.
+    for (auto it = g->ops().rbegin(); it != g->ops().rend();) {
+      Op &op = *it++;
+      bool used = op.kind() == OpKind::Return;
+      for (unsigned i = 0; i < op.numResults(); ++i)
+        used |= op.result(i)->hasUses();
+      if (!used)
+        op.erase();
+    }
+  }
+  m.weights = std::move(out);
+  return llvm::Error::success();
 }
 
 llvm::Error writeModel(const LoadedModel &m, llvm::StringRef path) {

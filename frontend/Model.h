@@ -46,6 +46,12 @@ struct LoadedModel {
 llvm::Expected<LoadedModel> loadModel(llvm::StringRef path,
                                       llvm::StringRef tokenizerPath = "");
 
+/// Replaces every value computed from weights and constants alone (quantized
+/// weights, smoothed gains, ...) that a run-time op uses by a `weight` op
+/// holding its value, evaluated now, and moves all weights the graph still
+/// uses into memory, so that writeModel() writes one self-contained file.
+llvm::Error materializeWeights(LoadedModel &m);
+
 /// Writes `m` as `path` (.sqir). Weights that live in files stay there and
 /// are referenced; weights held in memory (llama2.c) are written to a
 /// .safetensors file beside it. Both are written atomically.

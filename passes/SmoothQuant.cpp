@@ -73,7 +73,7 @@ public:
               "Migration strength in [0, 1]: 0 leaves activations, 1 moves all "
               "of their range into weights");
     addOption("paths", &paths_,
-              "Which producers to fold into: any of norms, gated, attention");
+              "Which producers to fold into, joined by +: norms+gated+attention");
     addOption("calib", &calibPath_,
               "Calibration statistics (sqc calibrate); defaults to the ones "
               "the driver provides");
@@ -330,12 +330,12 @@ private:
 
   bool wants(llvm::StringRef path) const {
     llvm::SmallVector<llvm::StringRef, 3> parts;
-    llvm::StringRef(paths_).split(parts, ',');
+    llvm::StringRef(paths_).split(parts, '+');
     return llvm::is_contained(parts, path);
   }
 
   std::string alphaText_ = "0.5";
-  std::string paths_ = "norms,gated,attention";
+  std::string paths_ = "norms+gated+attention";
   std::string calibPath_;
   std::optional<CalibrationStats> loaded_;
 };

@@ -13,7 +13,7 @@
 #include "runtime/Tensor.h"
 #include "runtime/Weights.h"
 
-#include "llvm/ADT/DenseMap.h"
+#include <unordered_map>
 #include "llvm/Support/Error.h"
 
 namespace sqc {
@@ -32,7 +32,8 @@ public:
 
 private:
   WeightStore *weights_;
-  llvm::DenseMap<const Value *, Tensor> cache_;
+  /// Node-based, so tensors handed out stay put as the cache grows.
+  std::unordered_map<const Value *, Tensor> cache_;
 };
 
 } // namespace sqc

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <set>
 
 namespace sqc {
@@ -56,12 +57,25 @@ llvm::Error InMemoryWeights::writeTo(llvm::StringRef path) const {
   std::vector<SafeTensorOut> out;
   for (const std::string &n : names) {
     const Tensor &t = tensors_.find(n)->second;
+    std::vector<int64_t> shape(t.shape().begin(), t.shape().end());
+    if (t.dtype() == DType::I8 || t.dtype() == DType::U8) {
+      // Integer weights stay one byte per element: that is the point.
+      std::vector<uint8_t> b(t.numElements());
+      for (int64_t i = 0; i < t.numElements(); ++i)
+        b[i] = uint8_t(int8_t(t.ints()[i]) & 0xff);
+      out.push_back({n, t.dtype() == DType::I8 ? StDType::I8 : StDType::U8, shape, b});
+      continue;
+    }
+    if (t.dtype() == DType::I32) {
+      std::vector<uint8_t> b(t.numElements() * 4);
+      std::memcpy(b.data(), t.ints().data(), b.size());
+      out.push_back({n, StDType::I32, shape, b});
+      continue;
+    }
     std::vector<float> v(t.numElements());
     for (int64_t i = 0; i < t.numElements(); ++i)
       v[i] = float(t.get(i));
-    out.push_back({n, StDType::F32,
-                   std::vector<int64_t>(t.shape().begin(), t.shape().end()),
-                   f32Bytes(v)});
+    out.push_back({n, StDType::F32, shape, f32Bytes(v)});
   }
   return writeSafeTensors(path, out);
 }

@@ -3,6 +3,7 @@
 //   sqc eval MODEL --text FILE [--window 256] [--max-tokens N]
 //   sqc generate MODEL [--prompt TEXT] [-n N] [--temperature T] [--seed S]
 //   sqc calibrate MODEL --text FILE [--samples N --seq-len L] -o stats.json
+//   sqc quantize MODEL --calib-text FILE [--alpha A] [--level O1|O2|O3] -o OUTDIR
 //   sqc import MODEL -o OUT.sqir
 //
 // MODEL is a Hugging Face folder (config.json + safetensors), a llama2.c
@@ -12,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 #include "frontend/Model.h"
 #include "ir/Printer.h"
+#include "passes/PassManager.h"
 #include "ir/Verifier.h"
 #include "runtime/Calibration.h"
 #include "runtime/Executor.h"
@@ -20,7 +22,9 @@
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -151,19 +155,22 @@ int runEval(LoadedModel &m, llvm::StringRef textPath, int64_t window,
   return 0;
 }
 
-int runCalibrate(LoadedModel &m, llvm::StringRef textPath, int64_t samples,
-                 int64_t seqLen, double percentile, llvm::StringRef output) {
+/// Runs the model on `samples` windows of `seqLen` tokens of the text and
+/// records statistics of every activation that feeds a linear or matmul.
+llvm::Expected<CalibrationStats> calibrate(LoadedModel &m, llvm::StringRef textPath,
+                                           int64_t samples, int64_t seqLen) {
   auto buf = llvm::MemoryBuffer::getFile(textPath, /*IsText=*/true);
   if (!buf)
-    return error(textPath + ": " + buf.getError().message());
+    return llvm::createStringError(buf.getError(), textPath + ": " +
+                                                       buf.getError().message());
   if (samples < 1 || seqLen < 1)
-    return error("--samples and --seq-len must be at least 1");
-  if (!(percentile > 0 && percentile <= 100))
-    return error("--percentile must be in (0, 100]");
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "--samples and --seq-len must be at least 1");
   std::vector<int32_t> toks =
       tokenizeText(*m.tokenizer, (*buf)->getBuffer().str(), samples * seqLen);
   if (toks.empty())
-    return error(textPath + ": no tokens");
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   textPath + ": no tokens");
   CalibrationStats stats;
   llvm::DenseSet<const Value *> wanted;
   for (const Value *v : CalibrationStats::observedValues(m.forward()))
@@ -179,16 +186,111 @@ int runCalibrate(LoadedModel &m, llvm::StringRef textPath, int64_t samples,
     std::vector<Tensor> cache;
     auto r = step(m, llvm::ArrayRef<int32_t>(toks).slice(s, len), 0, cache, &observe);
     if (!r)
-      return error(llvm::toString(r.takeError()));
-    llvm::errs() << llvm::format("\r  sample %lld/%lld  %.1f s", (long long)(w + 1),
-                                 (long long)windows, secondsSince(t0));
+      return r.takeError();
+    llvm::errs() << llvm::format("\r  calibration sample %lld/%lld  %.1f s",
+                                 (long long)(w + 1), (long long)windows,
+                                 secondsSince(t0));
   }
   llvm::errs() << "\n";
-  if (llvm::Error e = stats.save(output, percentile, m.description))
+  return stats;
+}
+
+int runCalibrate(LoadedModel &m, llvm::StringRef textPath, int64_t samples,
+                 int64_t seqLen, double percentile, llvm::StringRef output) {
+  if (!(percentile > 0 && percentile <= 100))
+    return error("--percentile must be in (0, 100]");
+  auto stats = calibrate(m, textPath, samples, seqLen);
+  if (!stats)
+    return error(llvm::toString(stats.takeError()));
+  if (llvm::Error e = stats->save(output, percentile, m.description))
     return error(output + ": " + llvm::toString(std::move(e)));
-  llvm::outs() << "calibrated " << stats.all().size() << " activations on "
-               << toks.size() << " tokens (" << windows << " samples) -> " << output
-               << "\n";
+  llvm::outs() << "calibrated " << stats->all().size() << " activations -> "
+               << output << "\n";
+  return 0;
+}
+
+struct QuantizeOptions {
+  std::string calibText;
+  int64_t samples, seqLen;
+  std::string alpha, level, weightScales, smoothPaths;
+  bool smooth;
+};
+
+/// Runs a pipeline string on the model with its weights and `stats`.
+bool runPipeline(LoadedModel &m, llvm::StringRef pipeline, const CalibrationStats *stats) {
+  DiagnosticEngine diag;
+  auto nodes = parsePipeline(pipeline, diag);
+  if (!nodes)
+    return false;
+  PassManager pm;
+  pm.setPipeline(std::move(*nodes));
+  PassContext ctx{diag, m.weights.get(), stats};
+  return succeeded(pm.run(*m.module, ctx)) && succeeded(verify(*m.module, diag));
+}
+
+int runQuantize(LoadedModel &m, const QuantizeOptions &o, llvm::StringRef outDir) {
+  std::string acts = o.level == "O1"   ? "per-token"
+                     : o.level == "O2" ? "per-tensor-dynamic"
+                     : o.level == "O3" ? "per-tensor-static"
+                                       : "";
+  if (acts.empty())
+    return error("--level must be O1, O2 or O3, got '" + o.level + "'");
+  auto t0 = Clock::now();
+  llvm::errs() << "calibrating on " << o.calibText << "\n";
+  auto stats = calibrate(m, o.calibText, o.samples, o.seqLen);
+  if (!stats)
+    return error(llvm::toString(stats.takeError()));
+  if (o.smooth) {
+    llvm::errs() << "smoothing (alpha " << o.alpha << ")\n";
+    if (!runPipeline(m, "smooth-quant{alpha=" + o.alpha + ",paths=" + o.smoothPaths + "}",
+                     &*stats))
+      return error("smoothing failed");
+    if (acts == "per-tensor-static") {
+      // Static scales must describe the smoothed activations.
+      llvm::errs() << "recalibrating the smoothed model\n";
+      stats = calibrate(m, o.calibText, o.samples, o.seqLen);
+      if (!stats)
+        return error(llvm::toString(stats.takeError()));
+    }
+  }
+  std::string pipeline = "quantize{weights=" + o.weightScales + ",acts=" + acts +
+                         ",bmm=true},fuse-qdq,dce";
+  llvm::errs() << "quantizing: " << pipeline << "\n";
+  if (!runPipeline(m, pipeline, &*stats))
+    return error("quantization failed");
+  if (llvm::Error e = materializeWeights(m))
+    return error(llvm::toString(std::move(e)));
+  if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
+    return error(outDir + ": " + ec.message());
+  // The tokenizer travels with the model.
+  if (const Attribute *t = m.module->attr("tokenizer")) {
+    llvm::StringRef src = t->getString();
+    llvm::SmallString<256> dst(outDir);
+    llvm::sys::path::append(dst, llvm::sys::path::filename(src));
+    if (std::error_code ec = llvm::sys::fs::copy_file(src, dst))
+      return error(dst + ": " + ec.message());
+    if (llvm::sys::path::filename(src) == "vocab.json") {
+      llvm::SmallString<256> ms = llvm::sys::path::parent_path(src), md(outDir);
+      llvm::sys::path::append(ms, "merges.txt");
+      llvm::sys::path::append(md, "merges.txt");
+      if (std::error_code ec = llvm::sys::fs::copy_file(ms, md))
+        return error(md + ": " + ec.message());
+    }
+    m.module->setAttr("tokenizer", llvm::sys::path::filename(src).str());
+  }
+  m.module->setAttr("quantization", (o.smooth ? "smoothquant alpha=" + o.alpha + " "
+                                             : std::string("naive ")) +
+                                        "W8A8 " + o.level + " weights " + o.weightScales);
+  llvm::SmallString<256> sqir(outDir);
+  llvm::sys::path::append(sqir, "model.sqir");
+  if (llvm::Error e = writeModel(m, sqir))
+    return error(sqir + ": " + llvm::toString(std::move(e)));
+  uint64_t bytes = 0;
+  llvm::SmallString<256> st(outDir);
+  llvm::sys::path::append(st, "model.safetensors");
+  llvm::sys::fs::file_size(st, bytes);
+  llvm::outs() << llvm::format("wrote %s (weights %.2f MB) in %.1f s\n", sqir.c_str(),
+                               bytes / 1e6, secondsSince(t0));
   return 0;
 }
 
@@ -254,24 +356,44 @@ int main(int argc, char **argv) {
   cl::SubCommand evalCmd("eval", "Perplexity of a model on a text file");
   cl::SubCommand genCmd("generate", "Generate text from a prompt");
   cl::SubCommand calibCmd("calibrate", "Record activation statistics on text, for quantization");
+  cl::SubCommand quantCmd("quantize", "SmoothQuant W8A8: calibrate, smooth, quantize and write a model folder");
   cl::SubCommand importCmd("import", "Write a model as a .sqir module (weights referenced, not copied)");
   auto all = {&evalCmd, &genCmd, &importCmd};
   cl::OptionCategory cat("sqc options");
   cl::opt<std::string> model(cl::Positional, cl::desc("<model folder or llama2.c .bin>"),
                              cl::Required, cl::sub(evalCmd), cl::sub(genCmd),
-                             cl::sub(importCmd), cl::sub(calibCmd), cl::cat(cat));
+                             cl::sub(importCmd), cl::sub(calibCmd), cl::sub(quantCmd),
+                             cl::cat(cat));
   cl::opt<std::string> tokenizer("tokenizer",
                                  cl::desc("Tokenizer file (llama2.c tokenizer.bin)"),
                                  cl::value_desc("file"), cl::sub(evalCmd),
                                  cl::sub(genCmd), cl::sub(importCmd),
-                                 cl::sub(calibCmd), cl::cat(cat));
+                                 cl::sub(calibCmd), cl::sub(quantCmd), cl::cat(cat));
   cl::opt<std::string> text("text", cl::desc("Text file (perplexity, calibration)"),
                             cl::value_desc("file"), cl::Required, cl::sub(evalCmd),
                             cl::sub(calibCmd), cl::cat(cat));
   cl::opt<int64_t> samples("samples", cl::desc("Calibration samples (windows of --seq-len tokens)"),
-                           cl::init(64), cl::sub(calibCmd), cl::cat(cat));
+                           cl::init(64), cl::sub(calibCmd), cl::sub(quantCmd), cl::cat(cat));
   cl::opt<int64_t> seqLen("seq-len", cl::desc("Tokens per calibration sample"),
-                          cl::init(256), cl::sub(calibCmd), cl::cat(cat));
+                          cl::init(256), cl::sub(calibCmd), cl::sub(quantCmd), cl::cat(cat));
+  cl::opt<std::string> calibText("calib-text", cl::desc("Text to calibrate on"),
+                                 cl::value_desc("file"), cl::Required, cl::sub(quantCmd),
+                                 cl::cat(cat));
+  cl::opt<std::string> alpha("alpha", cl::desc("SmoothQuant migration strength in [0, 1]"),
+                             cl::init("0.5"), cl::sub(quantCmd), cl::cat(cat));
+  cl::opt<std::string> level("level",
+                             cl::desc("O1: per-token dynamic, O2: per-tensor dynamic, "
+                                      "O3: per-tensor static activation scales"),
+                             cl::init("O1"), cl::sub(quantCmd), cl::cat(cat));
+  cl::opt<std::string> weightScales("weight-scales",
+                                    cl::desc("per-channel (default) or per-tensor"),
+                                    cl::init("per-channel"), cl::sub(quantCmd), cl::cat(cat));
+  cl::opt<std::string> smoothPaths("smooth-paths",
+                                   cl::desc("Where smoothing folds scales, joined by +: norms+gated+attention"),
+                                   cl::init("norms+gated+attention"), cl::sub(quantCmd),
+                                   cl::cat(cat));
+  cl::opt<bool> noSmooth("no-smooth", cl::desc("Naive W8A8 at the same level (baseline)"),
+                         cl::sub(quantCmd), cl::cat(cat));
   cl::opt<double> percentile("percentile", cl::desc("Percentile of |x| to record per tensor"),
                              cl::init(99.99), cl::sub(calibCmd), cl::cat(cat));
   cl::opt<int64_t> window("window", cl::desc("Tokens per window; each starts from an empty context"),
@@ -288,7 +410,7 @@ int main(int argc, char **argv) {
                          cl::sub(genCmd), cl::cat(cat));
   cl::opt<std::string> output("o", cl::desc("Output file"), cl::value_desc("file"),
                               cl::Required, cl::sub(importCmd), cl::sub(calibCmd),
-                              cl::cat(cat));
+                              cl::sub(quantCmd), cl::cat(cat));
   (void)all;
   cl::HideUnrelatedOptions(cat);
   cl::ParseCommandLineOptions(
@@ -297,12 +419,14 @@ int main(int argc, char **argv) {
       "  sqc eval MODEL --text FILE [--window 256] [--max-tokens N]\n"
       "  sqc generate MODEL [--prompt TEXT] [-n N] [--temperature T] [--seed S]\n"
       "  sqc calibrate MODEL --text FILE [--samples N --seq-len L] -o stats.json\n"
+      "  sqc quantize MODEL --calib-text FILE [--alpha A] [--level O1|O2|O3] [--no-smooth] -o OUTDIR\n"
       "  sqc import MODEL -o OUT.sqir\n\n"
       "MODEL is a Hugging Face folder (config.json + *.safetensors), a "
       "llama2.c checkpoint or a .sqir module written by `sqc import`.\n");
 
-  if (!evalCmd && !genCmd && !importCmd && !calibCmd)
-    return error("name a command: eval, generate, calibrate or import (see sqc --help)");
+  if (!evalCmd && !genCmd && !importCmd && !calibCmd && !quantCmd)
+    return error("name a command: eval, generate, calibrate, quantize or import "
+                 "(see sqc --help)");
   auto m = loadModel(model, tokenizer);
   if (!m)
     return error(llvm::toString(m.takeError()));
@@ -315,6 +439,10 @@ int main(int argc, char **argv) {
     return runGenerate(*m, prompt, steps, temperature, seed);
   if (calibCmd)
     return runCalibrate(*m, text, samples, seqLen, percentile, output);
+  if (quantCmd)
+    return runQuantize(*m, QuantizeOptions{calibText, samples, seqLen, alpha, level,
+                                          weightScales, smoothPaths, !noSmooth},
+                       output);
   if (llvm::Error e = writeModel(*m, output))
     return error(output + ": " + llvm::toString(std::move(e)));
   return 0;

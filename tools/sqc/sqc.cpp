@@ -18,6 +18,7 @@
 #include "runtime/Calibration.h"
 #include "runtime/Executor.h"
 #include "tools/ToolSupport.h"
+#include "tools/sqc/InjectOutliers.h"
 
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/Support/CommandLine.h"
@@ -357,13 +358,16 @@ int main(int argc, char **argv) {
   cl::SubCommand genCmd("generate", "Generate text from a prompt");
   cl::SubCommand calibCmd("calibrate", "Record activation statistics on text, for quantization");
   cl::SubCommand quantCmd("quantize", "SmoothQuant W8A8: calibrate, smooth, quantize and write a model folder");
+  cl::SubCommand injectCmd("inject-outliers",
+                            "Copy a LLaMA folder with LLM-like activation outliers "
+                            "(same FP32 function), for testing SmoothQuant");
   cl::SubCommand importCmd("import", "Write a model as a .sqir module (weights referenced, not copied)");
   auto all = {&evalCmd, &genCmd, &importCmd};
   cl::OptionCategory cat("sqc options");
   cl::opt<std::string> model(cl::Positional, cl::desc("<model folder or llama2.c .bin>"),
                              cl::Required, cl::sub(evalCmd), cl::sub(genCmd),
                              cl::sub(importCmd), cl::sub(calibCmd), cl::sub(quantCmd),
-                             cl::cat(cat));
+                             cl::sub(injectCmd), cl::cat(cat));
   cl::opt<std::string> tokenizer("tokenizer",
                                  cl::desc("Tokenizer file (llama2.c tokenizer.bin)"),
                                  cl::value_desc("file"), cl::sub(evalCmd),
@@ -410,7 +414,9 @@ int main(int argc, char **argv) {
                          cl::sub(genCmd), cl::cat(cat));
   cl::opt<std::string> output("o", cl::desc("Output file"), cl::value_desc("file"),
                               cl::Required, cl::sub(importCmd), cl::sub(calibCmd),
-                              cl::sub(quantCmd), cl::cat(cat));
+                              cl::sub(quantCmd), cl::sub(injectCmd), cl::cat(cat));
+  cl::opt<double> gain("gain", cl::desc("Outlier gain (a power of two keeps FP32 bit-identical)"),
+                       cl::init(64.0), cl::sub(injectCmd), cl::cat(cat));
   (void)all;
   cl::HideUnrelatedOptions(cat);
   cl::ParseCommandLineOptions(
@@ -420,10 +426,17 @@ int main(int argc, char **argv) {
       "  sqc generate MODEL [--prompt TEXT] [-n N] [--temperature T] [--seed S]\n"
       "  sqc calibrate MODEL --text FILE [--samples N --seq-len L] -o stats.json\n"
       "  sqc quantize MODEL --calib-text FILE [--alpha A] [--level O1|O2|O3] [--no-smooth] -o OUTDIR\n"
-      "  sqc import MODEL -o OUT.sqir\n\n"
+      "  sqc import MODEL -o OUT.sqir\n"
+      "  sqc inject-outliers HF_LLAMA_DIR [--gain 64] -o OUTDIR\n\n"
       "MODEL is a Hugging Face folder (config.json + *.safetensors), a "
       "llama2.c checkpoint or a .sqir module written by `sqc import`.\n");
 
+  if (injectCmd) {
+    if (llvm::Error e = injectOutliers(model, output, gain))
+      return error(llvm::toString(std::move(e)));
+    llvm::outs() << "wrote " << output << "\n";
+    return 0;
+  }
   if (!evalCmd && !genCmd && !importCmd && !calibCmd && !quantCmd)
     return error("name a command: eval, generate, calibrate, quantize or import "
                  "(see sqc --help)");

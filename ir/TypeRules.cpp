@@ -524,9 +524,16 @@ llvm::Error ruleQuantizeDynamic(const Op &op, llvm::ArrayRef<TensorType>,
   if (auto e = requireRankAtLeast(op, 0, 1)) return e;
   const TensorType &x = operandType(op, 0);
   results.push_back(x.withDType(DType::I8));
-  if (op.stringAttr("granularity") == "per-token") {
+  llvm::StringRef g = op.stringAttr("granularity");
+  if (g == "per-token") {
     llvm::SmallVector<Dim, 4> dims(x.dims().drop_back());
     dims.push_back(Dim(1));
+    results.push_back(TensorType(DType::F32, dims));
+  } else if (g == "per-column") {
+    if (x.rank() < 2)
+      return fail("per-column needs rank >= 2, got " + x.str());
+    llvm::SmallVector<Dim, 4> dims(x.dims());
+    dims[x.rank() - 2] = Dim(1);
     results.push_back(TensorType(DType::F32, dims));
   } else {
     results.push_back(TensorType(DType::F32, {}));

@@ -91,14 +91,23 @@ private:
            s.dims().drop_back() == t.dims().drop_back();
   }
 
+  /// Whether `scale` is one value per column of `q` ([..., 1, cols]).
+  static bool perColumn(const Value *scale, const Value *q) {
+    const TensorType &s = scale->type(), &t = q->type();
+    return s.rank() == t.rank() && s.rank() >= 2 && s.dims()[s.rank() - 2] == Dim(1) &&
+           s.dims().back() == t.dims().back() &&
+           s.dims().drop_back(2) == t.dims().drop_back(2);
+  }
+
   static bool fuseMatMul(Op *mm) {
     auto a = dequantized(mm->operand(0));
     auto c = dequantized(mm->operand(1));
     bool tb = mm->boolAttr("transpose_b");
-    // A per tensor or per row; B per tensor, or per row when transposed (its
-    // rows are then the output's columns).
+    // A per tensor or per row; B per tensor, per row when transposed (its
+    // rows are then the output's columns) or per column when not.
     if (!a || !c || (a->second->type().rank() != 0 && !perRow(a->second, a->first)) ||
-        (c->second->type().rank() != 0 && !(tb && perRow(c->second, c->first))))
+        (c->second->type().rank() != 0 && !(tb ? perRow(c->second, c->first)
+                                               : perColumn(c->second, c->first))))
       return false;
     OpBuilder b = OpBuilder::before(mm);
     Value *acc = cantFail(b.value(OpKind::IntMatMul, {a->first, c->first},
@@ -106,7 +115,7 @@ private:
     acc->setName(mm->result()->name().str() + ".acc");
     Value *y = cantFail(b.value(OpKind::Dequantize, {acc, a->second}));
     Value *colScale = c->second;
-    if (colScale->type().rank() != 0) {
+    if (tb && colScale->type().rank() != 0) {
       // [..., N, 1] -> [..., 1, N]: one scale per output column.
       llvm::SmallVector<Dim, 4> dims(colScale->type().dims().drop_back(2));
       dims.push_back(Dim(1));

@@ -133,16 +133,17 @@ private:
       q->setName(x->name().empty() ? "" : x->name().str() + ".q");
       return cantFail(b.value(OpKind::Dequantize, {q, scale}));
     }
-    // Per-token scales factor out of the product only for rows that run
-    // along the contraction: A's rows, and B's rows when B is transposed
-    // (keys). V's rows do not, so V is quantized per tensor.
     bool rowsContract = x == user->operand(0) || user->boolAttr("transpose_b");
-    std::string saved = acts_;
-    if (acts_ == "per-token" && !rowsContract)
-      acts_ = "per-tensor-dynamic";
-    auto r = quantizeActivation(x, user, ctx);
-    acts_ = saved;
-    return r;
+    // Per token: A's rows (queries, probabilities) and transposed B's rows
+    // (keys) factor out of the product; B's columns (values) do too.
+    if (acts_ == "per-token") {
+      OpBuilder b = OpBuilder::before(user);
+      Op *qd = cantFail(b.create(OpKind::QuantizeDynamic, {x},
+                                 {{"granularity", rowsContract ? "per-token" : "per-column"}}));
+      qd->result(0)->setName(x->name().empty() ? "" : x->name().str() + ".q");
+      return cantFail(b.value(OpKind::Dequantize, {qd->result(0), qd->result(1)}));
+    }
+    return quantizeActivation(x, user, ctx);
   }
 
   llvm::Expected<bool> quantizeLinear(Op *lin, ConstEvaluator &eval, PassContext &ctx) {

@@ -70,8 +70,11 @@ class SmoothQuantPass : public Pass {
 public:
   SmoothQuantPass() : Pass("smooth-quant") {
     addOption("alpha", &alphaText_,
-              "Migration strength in [0, 1]: 0 leaves activations, 1 moves all "
-              "of their range into weights");
+              "Migration strength in [0, 1] (0 leaves activations, 1 moves all "
+              "of their range into weights), or auto: per group, the grid value "
+              "with the least quantized output error on calibration rows");
+    addOption("auto-acts", &autoActs_,
+              "Activation scales alpha=auto assumes: per-token or per-tensor");
     addOption("paths", &paths_,
               "Which producers to fold into, joined by +: norms+gated+attention");
     addOption("calib", &calibPath_,
@@ -80,10 +83,11 @@ public:
   }
 
   PassResult run(Module &m, PassContext &ctx) override {
-    double alpha;
-    if (llvm::StringRef(alphaText_).getAsDouble(alpha) || alpha < 0 || alpha > 1) {
+    double alpha = -1; // auto
+    if (alphaText_ != "auto" &&
+        (llvm::StringRef(alphaText_).getAsDouble(alpha) || alpha < 0 || alpha > 1)) {
       ctx.diag.error(Location::unknown(),
-                     "smooth-quant: alpha must be a number in [0, 1], got '" +
+                     "smooth-quant: alpha must be a number in [0, 1] or auto, got '" +
                          alphaText_ + "'");
       return PassResult::Failed;
     }
@@ -253,6 +257,75 @@ private:
     return r;
   }
 
+  /// s_j for `alpha`; for attention, the scales of query heads that share a
+  /// KV head are made equal (their maximum).
+  static std::vector<double> scales(const Group &group, double alpha,
+                                    const ActivationStats &xs,
+                                    const std::vector<double> &wmax) {
+    size_t C = wmax.size();
+    std::vector<double> s(C, 1.0);
+    for (size_t j = 0; j < C; ++j) {
+      double a = xs.channelAbsMax[j], w = wmax[j];
+      if (a > 0 && w > 0)
+        s[j] = std::clamp(std::pow(a, alpha) / std::pow(w, 1 - alpha), 1e-5, 1e5);
+    }
+    if (group.kind == ProducerKind::AttentionV) {
+      std::map<int64_t, double> perRow;
+      for (size_t c = 0; c < C; ++c)
+        perRow[group.rowOf[c]] = std::max(perRow[group.rowOf[c]], s[c]);
+      for (size_t c = 0; c < C; ++c)
+        s[c] = perRow[group.rowOf[c]];
+    }
+    return s;
+  }
+
+  /// Symmetric INT8 rounding of `v` with step `scale`.
+  static double fakeQuant(double v, double scale) {
+    return scale > 0 ? std::clamp(std::nearbyint(v / scale), -127.0, 127.0) * scale : 0;
+  }
+
+  /// Squared error of the consumers' outputs on the sample rows when X / s is
+  /// quantized (per token or per tensor) and W s per output channel.
+  double quantizedError(const ActivationStats &xs,
+                        const std::vector<std::pair<Op *, const Tensor *>> &weights,
+                        const std::vector<double> &s) const {
+    size_t C = s.size(), R = xs.rows.size();
+    std::vector<std::vector<double>> xq(R, std::vector<double>(C));
+    double tensorMax = 0;
+    for (const auto &row : xs.rows)
+      for (size_t j = 0; j < C; ++j)
+        tensorMax = std::max(tensorMax, std::fabs(row[j] / s[j]));
+    for (size_t r = 0; r < R; ++r) {
+      double rowMax = 0;
+      for (size_t j = 0; j < C; ++j)
+        rowMax = std::max(rowMax, std::fabs(xs.rows[r][j] / s[j]));
+      double scale = (autoActs_ == "per-tensor" ? tensorMax : rowMax) / 127.0;
+      for (size_t j = 0; j < C; ++j)
+        xq[r][j] = fakeQuant(xs.rows[r][j] / s[j], scale);
+    }
+    double err = 0;
+    for (const auto &[lin, w] : weights) {
+      int64_t N = w->shape()[0];
+      std::vector<double> wq(C);
+      for (int64_t n = 0; n < N; ++n) {
+        double rowMax = 0;
+        for (size_t j = 0; j < C; ++j)
+          rowMax = std::max(rowMax, std::fabs(w->get(n * C + j) * s[j]));
+        for (size_t j = 0; j < C; ++j)
+          wq[j] = fakeQuant(w->get(n * C + j) * s[j], rowMax / 127.0);
+        for (size_t r = 0; r < R; ++r) {
+          double exact = 0, quant = 0;
+          for (size_t j = 0; j < C; ++j) {
+            exact += double(xs.rows[r][j]) * w->get(n * C + j);
+            quant += xq[r][j] * wq[j];
+          }
+          err += (exact - quant) * (exact - quant);
+        }
+      }
+    }
+    return err;
+  }
+
   llvm::Expected<bool> smooth(Group &group, double alpha,
                               const CalibrationStats &stats, ConstEvaluator &eval,
                               PassContext &ctx) {
@@ -282,20 +355,26 @@ private:
       for (int64_t i = 0; i < (*w)->numElements(); ++i)
         wmax[i % C] = std::max(wmax[i % C], std::fabs((*w)->get(i)));
     }
-    std::vector<double> s(C, 1.0);
-    for (int64_t j = 0; j < C; ++j) {
-      double a = xs->channelAbsMax[j], w = wmax[j];
-      if (a > 0 && w > 0)
-        s[j] = std::clamp(std::pow(a, alpha) / std::pow(w, 1 - alpha), 1e-5, 1e5);
+    std::vector<std::pair<Op *, const Tensor *>> weights;
+    for (Op *lin : group.consumers)
+      weights.push_back({lin, cantFail(eval.evaluate(lin->operand(1)))}); // cached above
+    if (alpha < 0) {
+      if (xs->rows.empty()) {
+        ctx.diag.error(loc, "smooth-quant: alpha=auto needs sample rows of %" +
+                                x->name() + " (sqc calibrate --keep-rows N)");
+        return llvm::createStringError(llvm::inconvertibleErrorCode(), "failed");
+      }
+      double best = INFINITY;
+      for (int step = 0; step <= 10; ++step) {
+        double a = step / 10.0;
+        double err = quantizedError(*xs, weights, scales(group, a, *xs, wmax));
+        if (err < best) {
+          best = err;
+          alpha = a;
+        }
+      }
     }
-    if (group.kind == ProducerKind::AttentionV) {
-      // One scale per producer row: the largest its query heads asked for.
-      std::map<int64_t, double> perRow;
-      for (int64_t c = 0; c < C; ++c)
-        perRow[group.rowOf[c]] = std::max(perRow[group.rowOf[c]], s[c]);
-      for (int64_t c = 0; c < C; ++c)
-        s[c] = perRow[group.rowOf[c]];
-    }
+    std::vector<double> s = scales(group, alpha, *xs, wmax);
     std::vector<double> inv(C);
     for (int64_t j = 0; j < C; ++j)
       inv[j] = 1.0 / s[j];
@@ -335,6 +414,7 @@ private:
   }
 
   std::string alphaText_ = "0.5";
+  std::string autoActs_ = "per-token";
   std::string paths_ = "norms+gated+attention";
   std::string calibPath_;
   std::optional<CalibrationStats> loaded_;

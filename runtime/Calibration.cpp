@@ -35,7 +35,7 @@ double AbsHistogram::percentile(double fraction) const {
   return range_;
 }
 
-void ActivationStats::observe(const Tensor &t) {
+void ActivationStats::observe(const Tensor &t, unsigned keepRows) {
   int64_t C = t.rank() ? t.shape().back() : 1;
   // A last dimension that varies (attention over a context) grows the vector;
   // channel i keeps the maximum of every tensor that had one.
@@ -49,6 +49,25 @@ void ActivationStats::observe(const Tensor &t) {
     histogram.add(a);
   }
   ++observations;
+  if (keepRows == 0 || C == 0)
+    return;
+  // Reservoir sampling with a fixed-seed generator: the same text gives the
+  // same sample.
+  for (int64_t r = 0; r < t.numElements() / C; ++r, ++rowsSeen) {
+    uint64_t slot = rowsSeen < keepRows
+                        ? rowsSeen
+                        : (rowsSeen * 6364136223846793005ull + 1442695040888963407ull) %
+                              (rowsSeen + 1);
+    if (slot >= keepRows)
+      continue;
+    std::vector<float> row(C);
+    for (int64_t j = 0; j < C; ++j)
+      row[j] = float(t.get(r * C + j));
+    if (slot < rows.size())
+      rows[slot] = std::move(row);
+    else
+      rows.push_back(std::move(row));
+  }
 }
 
 std::vector<const Value *> CalibrationStats::observedValues(const Graph &g) {
@@ -97,6 +116,8 @@ llvm::Error CalibrationStats::save(llvm::StringRef path, double percentile,
                {"percentile", s.histogram.percentile(percentile / 100.0)},
                {"observations", s.observations},
                {"channel_absmax", s.channelAbsMax}};
+    if (!s.rows.empty())
+      acts[n]["rows"] = s.rows;
   }
   j["activations"] = acts;
   return llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
@@ -130,6 +151,18 @@ llvm::Expected<CalibrationStats> CalibrationStats::load(llvm::StringRef path) {
         return fail("activation '" + name + "': channel_absmax holds a non-number");
       s.channelAbsMax.push_back(c.get<double>());
     }
+    if (e.contains("rows") && e["rows"].is_array())
+      for (const auto &row : e["rows"]) {
+        if (!row.is_array() || row.size() != s.channelAbsMax.size())
+          return fail("activation '" + name + "': a sample row has the wrong length");
+        std::vector<float> r;
+        for (const auto &x : row) {
+          if (!x.is_number())
+            return fail("activation '" + name + "': a sample row holds a non-number");
+          r.push_back(x.get<float>());
+        }
+        s.rows.push_back(std::move(r));
+      }
     if (e.contains("percentile") && e["percentile"].is_number())
       stats.loadedPercentile_[name] = e["percentile"].get<double>();
   }

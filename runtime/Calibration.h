@@ -44,7 +44,12 @@ struct ActivationStats {
   double absMax = 0;
   AbsHistogram histogram;
   uint64_t observations = 0; // tensors seen
-  void observe(const Tensor &t);
+  /// A uniform sample of rows (vectors along the last dimension), at most
+  /// `keepRows` of them, for passes that measure quantization error on real
+  /// activations (smooth-quant{alpha=auto}).
+  std::vector<std::vector<float>> rows;
+  uint64_t rowsSeen = 0;
+  void observe(const Tensor &t, unsigned keepRows);
 };
 
 class CalibrationStats {
@@ -53,7 +58,11 @@ public:
   /// operands of matmul, that have names.
   static std::vector<const Value *> observedValues(const Graph &g);
 
-  void observe(const Value &v, const Tensor &t) { stats_[v.name()].observe(t); }
+  void observe(const Value &v, const Tensor &t) {
+    stats_[v.name()].observe(t, keepRows_);
+  }
+  /// Keep up to `n` sample rows per activation (0: none).
+  void setKeepRows(unsigned n) { keepRows_ = n; }
   const ActivationStats *find(llvm::StringRef name) const;
   const llvm::StringMap<ActivationStats> &all() const { return stats_; }
 
@@ -68,6 +77,7 @@ public:
 private:
   llvm::StringMap<ActivationStats> stats_;
   llvm::StringMap<double> loadedPercentile_;
+  unsigned keepRows_ = 0;
 };
 
 } // namespace sqc

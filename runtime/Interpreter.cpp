@@ -481,27 +481,28 @@ evaluateOp(const Op &op, llvm::ArrayRef<const Tensor *> inPtrs) {
   }
 
   case OpKind::QuantizeDynamic: {
-    bool perToken = op.stringAttr("granularity") == "per-token";
-    int64_t D = in[0].shape().back();
-    Tensor q(DType::I8, in[0].shape());
-    Shape sShape;
-    if (perToken) {
-      sShape.assign(in[0].shape().begin(), in[0].shape().end() - 1);
-      sShape.push_back(1);
+    // Each element belongs to one scale group; a group of zeros (or of no
+    // elements) gets scale 1.
+    llvm::StringRef g = op.stringAttr("granularity");
+    const Tensor &x = in[0];
+    Shape sShape(x.shape());
+    if (g == "per-token")
+      sShape.back() = 1;
+    else if (g == "per-column")
+      sShape[x.rank() - 2] = 1;
+    else
+      sShape.clear();
+    Tensor q(DType::I8, x.shape()), scale(DType::F32, sShape);
+    std::vector<double> amax(scale.numElements(), 0.0);
+    auto group = [&](int64_t i) { return broadcastOffset(scale, unflatten(i, x.shape())); };
+    for (int64_t i = 0; i < x.numElements(); ++i) {
+      double &a = amax[group(i)];
+      a = std::max(a, std::fabs(x.get(i)));
     }
-    Tensor scale(DType::F32, sShape);
-    // One scale per row; a row of zeros (or of no elements) gets scale 1.
-    int64_t rows = scale.numElements();
-    int64_t len = perToken ? D : in[0].numElements();
-    for (int64_t row = 0; row < rows; ++row) {
-      double amax = 0;
-      for (int64_t j = 0; j < len; ++j)
-        amax = std::max(amax, std::fabs(in[0].get(row * len + j)));
-      scale.set(row, amax > 0 ? amax / 127.0 : 1.0);
-      double s = scale.get(row);
-      for (int64_t j = 0; j < len; ++j)
-        q.set(row * len + j, std::nearbyint(in[0].get(row * len + j) / s));
-    }
+    for (int64_t k = 0; k < scale.numElements(); ++k)
+      scale.set(k, amax[k] > 0 ? amax[k] / 127.0 : 1.0);
+    for (int64_t i = 0; i < x.numElements(); ++i)
+      q.set(i, std::nearbyint(x.get(i) / scale.get(group(i))));
     out.push_back(std::move(q));
     out.push_back(std::move(scale));
     return out;

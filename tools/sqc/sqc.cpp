@@ -159,7 +159,8 @@ int runEval(LoadedModel &m, llvm::StringRef textPath, int64_t window,
 /// Runs the model on `samples` windows of `seqLen` tokens of the text and
 /// records statistics of every activation that feeds a linear or matmul.
 llvm::Expected<CalibrationStats> calibrate(LoadedModel &m, llvm::StringRef textPath,
-                                           int64_t samples, int64_t seqLen) {
+                                           int64_t samples, int64_t seqLen,
+                                           unsigned keepRows = 0) {
   auto buf = llvm::MemoryBuffer::getFile(textPath, /*IsText=*/true);
   if (!buf)
     return llvm::createStringError(buf.getError(), textPath + ": " +
@@ -173,6 +174,7 @@ llvm::Expected<CalibrationStats> calibrate(LoadedModel &m, llvm::StringRef textP
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    textPath + ": no tokens");
   CalibrationStats stats;
+  stats.setKeepRows(keepRows);
   llvm::DenseSet<const Value *> wanted;
   for (const Value *v : CalibrationStats::observedValues(m.forward()))
     wanted.insert(v);
@@ -197,10 +199,11 @@ llvm::Expected<CalibrationStats> calibrate(LoadedModel &m, llvm::StringRef textP
 }
 
 int runCalibrate(LoadedModel &m, llvm::StringRef textPath, int64_t samples,
-                 int64_t seqLen, double percentile, llvm::StringRef output) {
+                 int64_t seqLen, double percentile, unsigned keepRows,
+                 llvm::StringRef output) {
   if (!(percentile > 0 && percentile <= 100))
     return error("--percentile must be in (0, 100]");
-  auto stats = calibrate(m, textPath, samples, seqLen);
+  auto stats = calibrate(m, textPath, samples, seqLen, keepRows);
   if (!stats)
     return error(llvm::toString(stats.takeError()));
   if (llvm::Error e = stats->save(output, percentile, m.description))
@@ -238,12 +241,15 @@ int runQuantize(LoadedModel &m, const QuantizeOptions &o, llvm::StringRef outDir
     return error("--level must be O1, O2 or O3, got '" + o.level + "'");
   auto t0 = Clock::now();
   llvm::errs() << "calibrating on " << o.calibText << "\n";
-  auto stats = calibrate(m, o.calibText, o.samples, o.seqLen);
+  // alpha=auto measures quantization error on sample activation rows.
+  auto stats = calibrate(m, o.calibText, o.samples, o.seqLen, o.alpha == "auto" ? 128 : 0);
   if (!stats)
     return error(llvm::toString(stats.takeError()));
   if (o.smooth) {
     llvm::errs() << "smoothing (alpha " << o.alpha << ")\n";
-    if (!runPipeline(m, "smooth-quant{alpha=" + o.alpha + ",paths=" + o.smoothPaths + "}",
+    std::string autoActs = acts == "per-token" ? "per-token" : "per-tensor";
+    if (!runPipeline(m, "smooth-quant{alpha=" + o.alpha + ",paths=" + o.smoothPaths +
+                            ",auto-acts=" + autoActs + "}",
                      &*stats))
       return error("smoothing failed");
     if (acts == "per-tensor-static") {
@@ -383,7 +389,7 @@ int main(int argc, char **argv) {
   cl::opt<std::string> calibText("calib-text", cl::desc("Text to calibrate on"),
                                  cl::value_desc("file"), cl::Required, cl::sub(quantCmd),
                                  cl::cat(cat));
-  cl::opt<std::string> alpha("alpha", cl::desc("SmoothQuant migration strength in [0, 1]"),
+  cl::opt<std::string> alpha("alpha", cl::desc("SmoothQuant migration strength in [0, 1], or auto"),
                              cl::init("0.5"), cl::sub(quantCmd), cl::cat(cat));
   cl::opt<std::string> level("level",
                              cl::desc("O1: per-token dynamic, O2: per-tensor dynamic, "
@@ -400,6 +406,10 @@ int main(int argc, char **argv) {
                          cl::sub(quantCmd), cl::cat(cat));
   cl::opt<double> percentile("percentile", cl::desc("Percentile of |x| to record per tensor"),
                              cl::init(99.99), cl::sub(calibCmd), cl::cat(cat));
+  cl::opt<unsigned> keepRows("keep-rows",
+                             cl::desc("Sample activation rows to keep per tensor "
+                                      "(for smooth-quant{alpha=auto})"),
+                             cl::init(0), cl::sub(calibCmd), cl::cat(cat));
   cl::opt<int64_t> window("window", cl::desc("Tokens per window; each starts from an empty context"),
                           cl::init(256), cl::sub(evalCmd), cl::cat(cat));
   cl::opt<int64_t> maxTokens("max-tokens", cl::desc("Use only the first N tokens of the text (0: all)"),
@@ -451,7 +461,7 @@ int main(int argc, char **argv) {
   if (genCmd)
     return runGenerate(*m, prompt, steps, temperature, seed);
   if (calibCmd)
-    return runCalibrate(*m, text, samples, seqLen, percentile, output);
+    return runCalibrate(*m, text, samples, seqLen, percentile, keepRows, output);
   if (quantCmd)
     return runQuantize(*m, QuantizeOptions{calibText, samples, seqLen, alpha, level,
                                           weightScales, smoothPaths, !noSmooth},

@@ -110,8 +110,10 @@ private:
                                                : perColumn(c->second, c->first))))
       return false;
     OpBuilder b = OpBuilder::before(mm);
-    Value *acc = cantFail(b.value(OpKind::IntMatMul, {a->first, c->first},
-                                  {{"transpose_b", tb}}));
+    std::vector<NamedAttr> attrs;
+    if (tb)
+      attrs.push_back({"transpose_b", true});
+    Value *acc = cantFail(b.value(OpKind::IntMatMul, {a->first, c->first}, attrs));
     acc->setName(mm->result()->name().str() + ".acc");
     Value *y = cantFail(b.value(OpKind::Dequantize, {acc, a->second}));
     Value *colScale = c->second;

@@ -114,9 +114,10 @@ private:
       q->setName(n);
       return cantFail(b.value(OpKind::Dequantize, {q, scale}));
     }
-    Op *qd = cantFail(b.create(
-        OpKind::QuantizeDynamic, {x},
-        {{"granularity", acts_ == "per-token" ? "per-token" : "per-tensor"}}));
+    std::vector<NamedAttr> attrs; // per-token is the default
+    if (acts_ != "per-token")
+      attrs.push_back({"granularity", "per-tensor"});
+    Op *qd = cantFail(b.create(OpKind::QuantizeDynamic, {x}, attrs));
     qd->result(0)->setName(n);
     return cantFail(b.value(OpKind::Dequantize, {qd->result(0), qd->result(1)}));
   }
@@ -138,8 +139,10 @@ private:
     // (keys) factor out of the product; B's columns (values) do too.
     if (acts_ == "per-token") {
       OpBuilder b = OpBuilder::before(user);
-      Op *qd = cantFail(b.create(OpKind::QuantizeDynamic, {x},
-                                 {{"granularity", rowsContract ? "per-token" : "per-column"}}));
+      std::vector<NamedAttr> attrs;
+      if (!rowsContract)
+        attrs.push_back({"granularity", "per-column"});
+      Op *qd = cantFail(b.create(OpKind::QuantizeDynamic, {x}, attrs));
       qd->result(0)->setName(x->name().empty() ? "" : x->name().str() + ".q");
       return cantFail(b.value(OpKind::Dequantize, {qd->result(0), qd->result(1)}));
     }

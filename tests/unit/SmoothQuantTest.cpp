@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "frontend/Model.h"
+#include "ir/Printer.h"
 #include "passes/PassManager.h"
 #include "runtime/Calibration.h"
 #include "runtime/Executor.h"
@@ -81,6 +82,40 @@ TEST(SmoothQuantTest, KeepsRealModelOutputs) {
   // ffn_norm (gamma + gate,up), gate/up (up rows + down); plus the final norm
   // (gamma + head).
   EXPECT_EQ(muls, 5 * (4 + 2 + 3 + 2) + 2);
+}
+
+/// Integer arithmetic (fuse-qdq) computes what fake quantization describes:
+/// the same logits up to float rounding of the rescale.
+TEST(SmoothQuantTest, FusedIntegerGraphMatchesFakeQuantization) {
+  if (!llvm::sys::fs::exists(kModel))
+    GTEST_SKIP() << "../shared/data is not present";
+  std::vector<int32_t> probe;
+  auto run = [&](llvm::StringRef pipeline, std::string &text) {
+    auto m = loadModel(kModel);
+    EXPECT_TRUE(bool(m));
+    if (probe.empty())
+      probe = m->tokenizer->encode("The cat sat on the mat and looked at the sun.", true);
+    DiagnosticEngine diag;
+    PassManager pm;
+    pm.setPipeline(std::move(*parsePipeline(pipeline, diag)));
+    PassContext ctx{diag, m->weights.get()};
+    EXPECT_TRUE(succeeded(pm.run(*m->module, ctx)));
+    text = toString(*m->module);
+    return logitsOf(*m, probe);
+  };
+  std::string fake, fused;
+  Tensor a = run("quantize{bmm=true}", fake);
+  Tensor b = run("quantize{bmm=true},fuse-qdq,dce", fused);
+  EXPECT_EQ(fake.find("int_linear"), std::string::npos);
+  EXPECT_NE(fused.find("int_linear"), std::string::npos);
+  EXPECT_NE(fused.find("int_matmul"), std::string::npos);
+  EXPECT_EQ(fused.find(" linear "), std::string::npos) << "every linear is integer";
+  double maxAbs = 0, maxDiff = 0;
+  for (int64_t i = 0; i < a.numElements(); ++i) {
+    maxAbs = std::max(maxAbs, std::fabs(a.get(i)));
+    maxDiff = std::max(maxDiff, std::fabs(a.get(i) - b.get(i)));
+  }
+  EXPECT_LT(maxDiff / maxAbs, 1e-4) << "max |diff| " << maxDiff;
 }
 
 } // namespace

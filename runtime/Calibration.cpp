@@ -96,8 +96,13 @@ double CalibrationStats::percentileValue(llvm::StringRef name) const {
   auto it = loadedPercentile_.find(name);
   if (it != loadedPercentile_.end())
     return it->second;
+  // Statistics collected in this process: the 99.99th percentile (the
+  // default of `sqc calibrate`) from the histogram.
   const ActivationStats *s = find(name);
-  return s ? s->absMax : 0;
+  if (!s)
+    return 0;
+  return s->histogram.count() ? std::min(s->absMax, s->histogram.percentile(0.9999))
+                              : s->absMax;
 }
 
 llvm::Error CalibrationStats::save(llvm::StringRef path, double percentile,

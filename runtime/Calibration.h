@@ -71,7 +71,8 @@ public:
   llvm::Error save(llvm::StringRef path, double percentile,
                    const std::string &description) const;
   static llvm::Expected<CalibrationStats> load(llvm::StringRef path);
-  /// The percentile value stored by load() (absent: the absmax).
+  /// The percentile value stored by load(); for statistics collected here,
+  /// the 99.99th percentile of the histogram.
   double percentileValue(llvm::StringRef name) const;
 
 private:

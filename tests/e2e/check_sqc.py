@@ -4,6 +4,11 @@
   check_sqc.py SQC ppl MODEL TEXT EXPECTED [--tokenizer F] [--max-tokens N]
   check_sqc.py SQC generate MODEL EXPECTED_PREFIX [--tokenizer F]
   check_sqc.py SQC import-generate MODEL EXPECTED_PREFIX [--tokenizer F]
+  check_sqc.py SQC quantize HF_LLAMA_DIR TEXT TOKENS (LEVEL SMOOTH MIN% MAX%)...
+      Injects outliers into a copy of the model (its FP32 perplexity must not
+      change), then for each group quantizes it at LEVEL (SMOOTH: smooth or
+      naive) and checks that the perplexity change from FP32 lies in
+      [MIN%, MAX%].
 
 Exits 77 (ctest's skip code) when the shared data is absent, as in a user's
 fresh clone."""
@@ -52,6 +57,45 @@ def main():
                                  capture_output=True, text=True)
             print(gen.stdout, gen.stderr)
             return 0 if gen.returncode == 0 and gen.stdout.startswith(rest[0]) else 1
+    if mode == "quantize":
+        import tempfile
+        text, tokens = rest[0], rest[1]
+        groups = rest[2:]
+        def ppl(m):
+            r = subprocess.run([sqc, "eval", m, "--text", text, "--max-tokens", tokens],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                print(r.stderr)
+                return None
+            return float(re.search(r"^PPL:\s+([0-9.]+)", r.stdout, re.M).group(1))
+        with tempfile.TemporaryDirectory() as d:
+            inj = os.path.join(d, "injected")
+            r = subprocess.run([sqc, "inject-outliers", model, "-o", inj],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                print(r.stderr)
+                return 1
+            base, injected = ppl(model), ppl(inj)
+            print(f"FP32 {base}, with injected outliers {injected}")
+            ok = base is not None and base == injected
+            for i in range(0, len(groups), 4):
+                level, smooth, lo, hi = groups[i], groups[i + 1], float(groups[i + 2]), float(groups[i + 3])
+                out = os.path.join(d, f"q-{level}-{smooth}")
+                args = [sqc, "quantize", inj, "--calib-text", text, "--samples", "16",
+                        "--level", level, "-o", out]
+                if smooth == "naive":
+                    args.append("--no-smooth")
+                r = subprocess.run(args, capture_output=True, text=True)
+                if r.returncode != 0:
+                    print(r.stderr)
+                    return 1
+                q = ppl(os.path.join(out, "model.sqir"))
+                change = (q / base - 1) * 100 if q else float("inf")
+                good = lo <= change <= hi
+                ok &= good
+                print(f"{level} {smooth}: PPL {q} ({change:+.2f}%, want [{lo}, {hi}]) "
+                      f"{'ok' if good else 'FAIL'}")
+            return 0 if ok else 1
     print("unknown mode", mode)
     return 2
 

@@ -218,6 +218,7 @@ struct QuantizeOptions {
   int64_t samples, seqLen;
   std::string alpha, level, weightScales, smoothPaths;
   bool smooth;
+  bool clip;
 };
 
 /// Runs a pipeline string on the model with its weights and `stats`.
@@ -261,7 +262,8 @@ int runQuantize(LoadedModel &m, const QuantizeOptions &o, llvm::StringRef outDir
     }
   }
   std::string pipeline = "quantize{weights=" + o.weightScales + ",acts=" + acts +
-                         ",bmm=true},fuse-qdq,dce";
+                         ",bmm=true" + (o.clip ? ",percentile=true" : "") +
+                         "},fuse-qdq,dce";
   llvm::errs() << "quantizing: " << pipeline << "\n";
   if (!runPipeline(m, pipeline, &*stats))
     return error("quantization failed");
@@ -404,6 +406,10 @@ int main(int argc, char **argv) {
                                    cl::cat(cat));
   cl::opt<bool> noSmooth("no-smooth", cl::desc("Naive W8A8 at the same level (baseline)"),
                          cl::sub(quantCmd), cl::cat(cat));
+  cl::opt<bool> clip("clip",
+                     cl::desc("O3: static scales from the 99.99th percentile of |x| "
+                              "instead of the maximum (default; --clip=false for the max)"),
+                     cl::init(true), cl::sub(quantCmd), cl::cat(cat));
   cl::opt<double> percentile("percentile", cl::desc("Percentile of |x| to record per tensor"),
                              cl::init(99.99), cl::sub(calibCmd), cl::cat(cat));
   cl::opt<unsigned> keepRows("keep-rows",
@@ -464,7 +470,7 @@ int main(int argc, char **argv) {
     return runCalibrate(*m, text, samples, seqLen, percentile, keepRows, output);
   if (quantCmd)
     return runQuantize(*m, QuantizeOptions{calibText, samples, seqLen, alpha, level,
-                                          weightScales, smoothPaths, !noSmooth},
+                                          weightScales, smoothPaths, !noSmooth, clip},
                        output);
   if (llvm::Error e = writeModel(*m, output))
     return error(output + ": " + llvm::toString(std::move(e)));

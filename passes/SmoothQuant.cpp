@@ -73,6 +73,9 @@ public:
               "Migration strength in [0, 1] (0 leaves activations, 1 moves all "
               "of their range into weights), or auto: per group, the grid value "
               "with the least quantized output error on calibration rows");
+    addOption("min-outlier-ratio", &minOutlierRatio_,
+              "Leave activations whose largest channel max is less than this "
+              "many times the median channel max (no outliers to migrate)");
     addOption("auto-acts", &autoActs_,
               "Activation scales alpha=auto assumes: per-token or per-tensor");
     addOption("paths", &paths_,
@@ -338,6 +341,18 @@ private:
                                x->name() + " with " + llvm::Twine(C) + " channels");
       return false;
     }
+    if (minOutlierRatio_ > 0) {
+      std::vector<double> sorted = xs->channelAbsMax;
+      std::nth_element(sorted.begin(), sorted.begin() + C / 2, sorted.end());
+      double median = sorted[C / 2];
+      double peak = *std::max_element(xs->channelAbsMax.begin(), xs->channelAbsMax.end());
+      if (median > 0 && peak / median < minOutlierRatio_) {
+        ctx.diag.remark(loc, "smooth-quant: not smoothing %" + x->name() +
+                                 ": channel max/median " + formatFloat(peak / median) +
+                                 " is below min-outlier-ratio");
+        return false;
+      }
+    }
     // max |W_:j| over every consumer's weight.
     std::vector<double> wmax(C, 0.0);
     for (Op *lin : group.consumers) {
@@ -415,6 +430,7 @@ private:
 
   std::string alphaText_ = "0.5";
   std::string autoActs_ = "per-token";
+  double minOutlierRatio_ = 0;
   std::string paths_ = "norms+gated+attention";
   std::string calibPath_;
   std::optional<CalibrationStats> loaded_;

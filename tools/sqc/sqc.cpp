@@ -219,6 +219,7 @@ struct QuantizeOptions {
   std::string alpha, level, weightScales, smoothPaths;
   bool smooth;
   bool clip;
+  double minOutlierRatio;
 };
 
 /// Runs a pipeline string on the model with its weights and `stats`.
@@ -250,7 +251,8 @@ int runQuantize(LoadedModel &m, const QuantizeOptions &o, llvm::StringRef outDir
     llvm::errs() << "smoothing (alpha " << o.alpha << ")\n";
     std::string autoActs = acts == "per-token" ? "per-token" : "per-tensor";
     if (!runPipeline(m, "smooth-quant{alpha=" + o.alpha + ",paths=" + o.smoothPaths +
-                            ",auto-acts=" + autoActs + "}",
+                            ",auto-acts=" + autoActs + ",min-outlier-ratio=" +
+                            formatFloat(o.minOutlierRatio) + "}",
                      &*stats))
       return error("smoothing failed");
     if (acts == "per-tensor-static") {
@@ -406,6 +408,11 @@ int main(int argc, char **argv) {
                                    cl::cat(cat));
   cl::opt<bool> noSmooth("no-smooth", cl::desc("Naive W8A8 at the same level (baseline)"),
                          cl::sub(quantCmd), cl::cat(cat));
+  cl::opt<double> minOutlierRatio(
+      "min-outlier-ratio",
+      cl::desc("Smooth only activations whose largest channel max is at least "
+               "this many times the median (0: smooth everything)"),
+      cl::init(8.0), cl::sub(quantCmd), cl::cat(cat));
   cl::opt<bool> clip("clip",
                      cl::desc("O3: static scales from the 99.99th percentile of |x| "
                               "instead of the maximum (default; --clip=false for the max)"),
@@ -470,7 +477,8 @@ int main(int argc, char **argv) {
     return runCalibrate(*m, text, samples, seqLen, percentile, keepRows, output);
   if (quantCmd)
     return runQuantize(*m, QuantizeOptions{calibText, samples, seqLen, alpha, level,
-                                          weightScales, smoothPaths, !noSmooth, clip},
+                                          weightScales, smoothPaths, !noSmooth, clip,
+                                          minOutlierRatio},
                        output);
   if (llvm::Error e = writeModel(*m, output))
     return error(output + ": " + llvm::toString(std::move(e)));

@@ -105,6 +105,47 @@ std::vector<int32_t> tokenizeText(Tokenizer &tok, std::string text,
   return toks;
 }
 
+struct Perplexity {
+  double nll = 0;
+  int64_t scored = 0;
+  double seconds = 0;
+  double ppl() const { return std::exp(nll / scored); }
+};
+
+/// Perplexity over non-overlapping windows, each from an empty context.
+llvm::Expected<Perplexity> perplexity(LoadedModel &m, llvm::ArrayRef<int32_t> toks,
+                                      int64_t window, llvm::StringRef label) {
+  Perplexity r;
+  auto t0 = Clock::now();
+  int64_t windows = (int64_t(toks.size()) - 1 + window - 1) / window;
+  for (int64_t w = 0, s = 0; s + 1 < int64_t(toks.size()); ++w, s += window) {
+    int64_t len = std::min<int64_t>(window, toks.size() - 1 - s);
+    std::vector<Tensor> cache;
+    auto logits = step(m, toks.slice(s, len), 0, cache);
+    if (!logits)
+      return logits.takeError();
+    int64_t V = logits->shape()[1];
+    const float *z = logits->floats().data();
+    for (int64_t i = 0; i < len; ++i, z += V) {
+      double mx = -INFINITY, sum = 0;
+      for (int64_t j = 0; j < V; ++j)
+        mx = std::max(mx, double(z[j]));
+      for (int64_t j = 0; j < V; ++j)
+        sum += std::exp(double(z[j]) - mx);
+      r.nll -= double(z[toks[s + i + 1]]) - mx - std::log(sum);
+    }
+    r.scored += len;
+    if ((w + 1) % 20 == 0 || w + 1 == windows)
+      llvm::errs() << llvm::format("\r  %s window %lld/%lld  tokens %lld  PPL %.4f  "
+                                   "%.0f tok/s", label.str().c_str(), (long long)(w + 1),
+                                   (long long)windows, (long long)r.scored, r.ppl(),
+                                   r.scored / secondsSince(t0));
+  }
+  llvm::errs() << "\n";
+  r.seconds = secondsSince(t0);
+  return r;
+}
+
 int runEval(LoadedModel &m, llvm::StringRef textPath, int64_t window,
             int64_t maxTokens) {
   auto buf = llvm::MemoryBuffer::getFile(textPath, /*IsText=*/true);
@@ -115,44 +156,18 @@ int runEval(LoadedModel &m, llvm::StringRef textPath, int64_t window,
   std::vector<int32_t> toks = tokenizeText(*m.tokenizer, (*buf)->getBuffer().str(), maxTokens);
   if (toks.size() < 2)
     return error(textPath + ": fewer than two tokens to score");
-  auto t0 = Clock::now();
-  double nll = 0;
-  int64_t scored = 0;
-  int64_t windows = (int64_t(toks.size()) - 1 + window - 1) / window;
-  for (int64_t w = 0, s = 0; s + 1 < int64_t(toks.size()); ++w, s += window) {
-    int64_t len = std::min<int64_t>(window, toks.size() - 1 - s);
-    std::vector<Tensor> cache;
-    auto logits = step(m, llvm::ArrayRef<int32_t>(toks).slice(s, len), 0, cache);
-    if (!logits)
-      return error(llvm::toString(logits.takeError()));
-    int64_t V = logits->shape()[1];
-    const float *z = logits->floats().data();
-    for (int64_t i = 0; i < len; ++i, z += V) {
-      double mx = -INFINITY, sum = 0;
-      for (int64_t j = 0; j < V; ++j)
-        mx = std::max(mx, double(z[j]));
-      for (int64_t j = 0; j < V; ++j)
-        sum += std::exp(double(z[j]) - mx);
-      nll -= double(z[toks[s + i + 1]]) - mx - std::log(sum);
-    }
-    scored += len;
-    if ((w + 1) % 20 == 0 || w + 1 == windows)
-      llvm::errs() << llvm::format("\r  window %lld/%lld  tokens %lld  PPL %.4f  "
-                                   "%.0f tok/s", (long long)(w + 1),
-                                   (long long)windows, (long long)scored,
-                                   std::exp(nll / scored), scored / secondsSince(t0));
-  }
-  llvm::errs() << "\n";
-  double secs = secondsSince(t0);
+  auto r = perplexity(m, toks, window, "");
+  if (!r)
+    return error(llvm::toString(r.takeError()));
   llvm::outs() << "model:    " << m.description << "\n"
                << "text:     " << textPath << "\n"
                << llvm::format("tokens:   %lld (scored %lld, window %lld)\n",
-                               (long long)toks.size(), (long long)scored,
+                               (long long)toks.size(), (long long)r->scored,
                                (long long)window)
-               << llvm::format("NLL:      %.6f\n", nll / scored)
-               << llvm::format("PPL:      %.4f\n", std::exp(nll / scored))
-               << llvm::format("time:     %.2f s (%.0f tokens/s)\n", secs,
-                               scored / secs);
+               << llvm::format("NLL:      %.6f\n", r->nll / r->scored)
+               << llvm::format("PPL:      %.4f\n", r->ppl())
+               << llvm::format("time:     %.2f s (%.0f tokens/s)\n", r->seconds,
+                               r->scored / r->seconds);
   return 0;
 }
 
@@ -223,52 +238,71 @@ struct QuantizeOptions {
 };
 
 /// Runs a pipeline string on the model with its weights and `stats`.
-bool runPipeline(LoadedModel &m, llvm::StringRef pipeline, const CalibrationStats *stats) {
-  DiagnosticEngine diag;
+bool runPipeline(LoadedModel &m, llvm::StringRef pipeline, const CalibrationStats *stats,
+                 bool quiet = false) {
+  // Quiet: only errors (the remarks of a comparison run are noise).
+  std::string remarks;
+  llvm::raw_string_ostream remarkStream(remarks);
+  DiagnosticEngine diag(quiet ? static_cast<llvm::raw_ostream &>(remarkStream) : llvm::errs());
   auto nodes = parsePipeline(pipeline, diag);
   if (!nodes)
     return false;
   PassManager pm;
   pm.setPipeline(std::move(*nodes));
   PassContext ctx{diag, m.weights.get(), stats};
-  return succeeded(pm.run(*m.module, ctx)) && succeeded(verify(*m.module, diag));
+  bool ok = succeeded(pm.run(*m.module, ctx)) && succeeded(verify(*m.module, diag));
+  if (!ok && quiet)
+    llvm::errs() << remarks;
+  return ok;
 }
 
-int runQuantize(LoadedModel &m, const QuantizeOptions &o, llvm::StringRef outDir) {
+/// Calibrates, smooths (unless naive) and quantizes `m` in place; the
+/// graph then runs INT8 arithmetic. Reports errors itself.
+bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false) {
   std::string acts = o.level == "O1"   ? "per-token"
                      : o.level == "O2" ? "per-tensor-dynamic"
                      : o.level == "O3" ? "per-tensor-static"
                                        : "";
   if (acts.empty())
-    return error("--level must be O1, O2 or O3, got '" + o.level + "'");
-  auto t0 = Clock::now();
-  llvm::errs() << "calibrating on " << o.calibText << "\n";
+    return error("--level must be O1, O2 or O3, got '" + o.level + "'"), false;
+  auto say = [&](const llvm::Twine &msg) {
+    if (!quiet)
+      llvm::errs() << msg << "\n";
+  };
+  say("calibrating on " + o.calibText);
   // alpha=auto measures quantization error on sample activation rows.
   auto stats = calibrate(m, o.calibText, o.samples, o.seqLen, o.alpha == "auto" ? 128 : 0);
   if (!stats)
-    return error(llvm::toString(stats.takeError()));
+    return error(llvm::toString(stats.takeError())), false;
   if (o.smooth) {
-    llvm::errs() << "smoothing (alpha " << o.alpha << ")\n";
+    say("smoothing (alpha " + o.alpha + ")");
     std::string autoActs = acts == "per-token" ? "per-token" : "per-tensor";
     if (!runPipeline(m, "smooth-quant{alpha=" + o.alpha + ",paths=" + o.smoothPaths +
                             ",auto-acts=" + autoActs + ",min-outlier-ratio=" +
                             formatFloat(o.minOutlierRatio) + "}",
-                     &*stats))
-      return error("smoothing failed");
+                     &*stats, quiet))
+      return error("smoothing failed"), false;
     if (acts == "per-tensor-static") {
       // Static scales must describe the smoothed activations.
-      llvm::errs() << "recalibrating the smoothed model\n";
+      say("recalibrating the smoothed model");
       stats = calibrate(m, o.calibText, o.samples, o.seqLen);
       if (!stats)
-        return error(llvm::toString(stats.takeError()));
+        return error(llvm::toString(stats.takeError())), false;
     }
   }
   std::string pipeline = "quantize{weights=" + o.weightScales + ",acts=" + acts +
                          ",bmm=true" + (o.clip ? ",percentile=true" : "") +
                          "},fuse-qdq,dce";
-  llvm::errs() << "quantizing: " << pipeline << "\n";
-  if (!runPipeline(m, pipeline, &*stats))
-    return error("quantization failed");
+  say("quantizing: " + pipeline);
+  if (!runPipeline(m, pipeline, &*stats, quiet))
+    return error("quantization failed"), false;
+  return true;
+}
+
+int runQuantize(LoadedModel &m, const QuantizeOptions &o, llvm::StringRef outDir) {
+  auto t0 = Clock::now();
+  if (!quantizeModel(m, o))
+    return 1;
   if (llvm::Error e = materializeWeights(m))
     return error(llvm::toString(std::move(e)));
   if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
@@ -302,6 +336,123 @@ int runQuantize(LoadedModel &m, const QuantizeOptions &o, llvm::StringRef outDir
   llvm::sys::fs::file_size(st, bytes);
   llvm::outs() << llvm::format("wrote %s (weights %.2f MB) in %.1f s\n", sqir.c_str(),
                                bytes / 1e6, secondsSince(t0));
+  return 0;
+}
+
+/// Outputs of every named linear and matmul on `toks`, for SQNR.
+llvm::StringMap<Tensor> layerOutputs(LoadedModel &m, llvm::ArrayRef<int32_t> toks) {
+  llvm::StringMap<Tensor> out;
+  llvm::DenseSet<const Value *> wanted;
+  for (const Op &op : m.forward().ops())
+    if (op.kind() == OpKind::Linear || op.kind() == OpKind::MatMul)
+      wanted.insert(op.result());
+  // After fuse-qdq the named result is the rescale that replaced the op.
+  for (const Op &op : m.forward().ops())
+    if ((op.kind() == OpKind::Mul || op.kind() == OpKind::Add) && op.result()->hasUses() &&
+        !op.result()->name().empty()) {
+      const Op *d = op.operand(0)->definingOp();
+      while (d && (d->kind() == OpKind::Mul || d->kind() == OpKind::Dequantize))
+        d = d->operand(0)->definingOp();
+      if (d && (d->kind() == OpKind::IntLinear || d->kind() == OpKind::IntMatMul))
+        wanted.insert(op.result());
+    }
+  ValueObserver observe = [&](const Value &v, const Tensor &t) {
+    if (wanted.contains(&v) && !v.name().empty())
+      out[v.name()] = t;
+  };
+  std::vector<Tensor> cache;
+  (void)step(m, toks, 0, cache, &observe);
+  return out;
+}
+
+double sqnr(const Tensor &ref, const Tensor &q) {
+  double signal = 0, noise = 0;
+  for (int64_t i = 0; i < ref.numElements() && i < q.numElements(); ++i) {
+    signal += ref.get(i) * ref.get(i);
+    noise += (ref.get(i) - q.get(i)) * (ref.get(i) - q.get(i));
+  }
+  return noise > 0 ? 10 * std::log10(signal / noise) : INFINITY;
+}
+
+/// FP32 vs naive and SmoothQuant W8A8 at O1, O2 and O3, in one table; with
+/// `report`, the SQNR (dB) of every linear and matmul output against FP32.
+int runCompare(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::StringRef textPath,
+               int64_t window, int64_t maxTokens, const QuantizeOptions &base,
+               bool report) {
+  if (base.calibText.empty())
+    return error("--compare needs --calib-text FILE");
+  auto load = [&]() { return loadModel(modelPath, tokPath); };
+  auto fp32 = load();
+  if (!fp32)
+    return error(llvm::toString(fp32.takeError()));
+  auto buf = llvm::MemoryBuffer::getFile(textPath, /*IsText=*/true);
+  if (!buf)
+    return error(textPath + ": " + buf.getError().message());
+  std::vector<int32_t> toks = tokenizeText(*fp32->tokenizer, (*buf)->getBuffer().str(), maxTokens);
+  if (toks.size() < 2)
+    return error(textPath + ": fewer than two tokens to score");
+  llvm::ArrayRef<int32_t> probe = llvm::ArrayRef<int32_t>(toks).take_front(
+      std::min<size_t>(toks.size(), size_t(window)));
+  struct Row { std::string name; double ppl; llvm::StringMap<Tensor> layers; };
+  std::vector<Row> rows;
+  auto ref = perplexity(*fp32, toks, window, "FP32");
+  if (!ref)
+    return error(llvm::toString(ref.takeError()));
+  rows.push_back({"FP32", ref->ppl(), report ? layerOutputs(*fp32, probe) : llvm::StringMap<Tensor>()});
+  std::vector<std::string> order; // layer names in graph order
+  if (report)
+    for (const Op &op : fp32->forward().ops())
+      if ((op.kind() == OpKind::Linear || op.kind() == OpKind::MatMul) &&
+          rows[0].layers.count(op.result()->name()))
+        order.push_back(op.result()->name().str());
+  for (const char *level : {"O1", "O2", "O3"})
+    for (bool smooth : {false, true}) {
+      std::string name = std::string(smooth ? "SmoothQuant" : "naive") + " W8A8 " + level;
+      auto m = load();
+      if (!m)
+        return error(llvm::toString(m.takeError()));
+      QuantizeOptions o = base;
+      o.level = level;
+      o.smooth = smooth;
+      if (!quantizeModel(*m, o, /*quiet=*/true))
+        return 1;
+      auto r = perplexity(*m, toks, window, name);
+      if (!r)
+        return error(llvm::toString(r.takeError()));
+      rows.push_back({name, r->ppl(), report ? layerOutputs(*m, probe) : llvm::StringMap<Tensor>()});
+    }
+  llvm::outs() << "model: " << fp32->description << "\ntext:  " << textPath << " ("
+               << toks.size() << " tokens, window " << window << ")\n\n";
+  llvm::outs() << llvm::format("%-24s %12s %10s\n", static_cast<const char *>("variant"),
+                               static_cast<const char *>("PPL"),
+                               static_cast<const char *>("change"));
+  for (const Row &r : rows)
+    llvm::outs() << llvm::format("%-24s %12.4f %9.2f%%\n", r.name.c_str(), r.ppl,
+                                 (r.ppl / rows[0].ppl - 1) * 100);
+  if (report) {
+    llvm::outs() << "\nSQNR (dB) of each layer's output against FP32, first window.\n"
+                    "SmoothQuant divides the outputs it folds 1/s into (v, up and the\n"
+                    "attention heads) on purpose: compare those through the layers that\n"
+                    "read them (o, down).\n";
+    llvm::outs() << llvm::format("%-22s", static_cast<const char *>("layer"));
+    for (size_t i = 1; i < rows.size(); ++i) {
+      std::string h = rows[i].name;
+      h = (h[0] == 'S' ? "SQ " : "naive ") + h.substr(h.size() - 2);
+      llvm::outs() << llvm::format(" %9s", h.c_str());
+    }
+    llvm::outs() << "\n";
+    for (const std::string &layer : order) {
+      llvm::outs() << llvm::format("%-22s", layer.c_str());
+      for (size_t i = 1; i < rows.size(); ++i) {
+        auto it = rows[i].layers.find(layer);
+        if (it == rows[i].layers.end())
+          llvm::outs() << llvm::format(" %9s", static_cast<const char *>("-"));
+        else
+          llvm::outs() << llvm::format(" %9.1f", sqnr(rows[0].layers[layer], it->second));
+      }
+      llvm::outs() << "\n";
+    }
+  }
   return 0;
 }
 
@@ -387,14 +538,23 @@ int main(int argc, char **argv) {
                             cl::value_desc("file"), cl::Required, cl::sub(evalCmd),
                             cl::sub(calibCmd), cl::cat(cat));
   cl::opt<int64_t> samples("samples", cl::desc("Calibration samples (windows of --seq-len tokens)"),
-                           cl::init(64), cl::sub(calibCmd), cl::sub(quantCmd), cl::cat(cat));
+                           cl::init(64), cl::sub(calibCmd), cl::sub(quantCmd),
+                           cl::sub(evalCmd), cl::cat(cat));
   cl::opt<int64_t> seqLen("seq-len", cl::desc("Tokens per calibration sample"),
                           cl::init(256), cl::sub(calibCmd), cl::sub(quantCmd), cl::cat(cat));
   cl::opt<std::string> calibText("calib-text", cl::desc("Text to calibrate on"),
-                                 cl::value_desc("file"), cl::Required, cl::sub(quantCmd),
-                                 cl::cat(cat));
+                                 cl::value_desc("file"), cl::sub(quantCmd),
+                                 cl::sub(evalCmd), cl::cat(cat));
+  cl::opt<bool> compare("compare",
+                        cl::desc("Also quantize naive and with SmoothQuant at O1, O2, "
+                                 "O3 (needs --calib-text) and print one table"),
+                        cl::sub(evalCmd), cl::cat(cat));
+  cl::opt<bool> report("report",
+                       cl::desc("With --compare: per-layer SQNR against FP32"),
+                       cl::sub(evalCmd), cl::cat(cat));
   cl::opt<std::string> alpha("alpha", cl::desc("SmoothQuant migration strength in [0, 1], or auto"),
-                             cl::init("0.5"), cl::sub(quantCmd), cl::cat(cat));
+                             cl::init("0.5"), cl::sub(quantCmd), cl::sub(evalCmd),
+                             cl::cat(cat));
   cl::opt<std::string> level("level",
                              cl::desc("O1: per-token dynamic, O2: per-tensor dynamic, "
                                       "O3: per-tensor static activation scales"),
@@ -446,6 +606,7 @@ int main(int argc, char **argv) {
       argc, argv,
       "sqc: quantize, run and measure transformer models on the CPU.\n\n"
       "  sqc eval MODEL --text FILE [--window 256] [--max-tokens N]\n"
+      "  sqc eval MODEL --text FILE --compare --calib-text FILE [--report]\n"
       "  sqc generate MODEL [--prompt TEXT] [-n N] [--temperature T] [--seed S]\n"
       "  sqc calibrate MODEL --text FILE [--samples N --seq-len L] -o stats.json\n"
       "  sqc quantize MODEL --calib-text FILE [--alpha A] [--level O1|O2|O3] [--no-smooth] -o OUTDIR\n"
@@ -469,17 +630,21 @@ int main(int argc, char **argv) {
   DiagnosticEngine diag;
   if (failed(verify(*m->module, diag)))
     return error("the imported graph does not verify (a bug in sqc's importer)");
+  QuantizeOptions qopts{calibText, samples, seqLen, alpha, level, weightScales,
+                        smoothPaths, !noSmooth, clip, minOutlierRatio};
+  if (evalCmd && compare)
+    return runCompare(model, tokenizer, text, window, maxTokens, qopts, report);
   if (evalCmd)
     return runEval(*m, text, window, maxTokens);
   if (genCmd)
     return runGenerate(*m, prompt, steps, temperature, seed);
   if (calibCmd)
     return runCalibrate(*m, text, samples, seqLen, percentile, keepRows, output);
-  if (quantCmd)
-    return runQuantize(*m, QuantizeOptions{calibText, samples, seqLen, alpha, level,
-                                          weightScales, smoothPaths, !noSmooth, clip,
-                                          minOutlierRatio},
-                       output);
+  if (quantCmd) {
+    if (calibText.empty())
+      return error("quantize needs --calib-text FILE");
+    return runQuantize(*m, qopts, output);
+  }
   if (llvm::Error e = writeModel(*m, output))
     return error(output + ": " + llvm::toString(std::move(e)));
   return 0;

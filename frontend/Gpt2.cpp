@@ -89,12 +89,7 @@ llvm::Expected<int64_t> importGpt2(const HFModelFiles &f, Module &m) {
     x = w.op(OpKind::Add, {x, proj}, p + "x.ffn");
   }
   Value *fn = layerNorm(x, pre + "ln_f", "final_norm");
-  std::vector<Value *> results = {w.op(OpKind::Linear, {fn, wte}, "logits")};
-  for (size_t l = 0; l < newK.size(); ++l) {
-    results.push_back(newK[l]);
-    results.push_back(newV[l]);
-  }
-  w.finish(results);
+  finishDecoder(w, w.op(OpKind::Linear, {fn, wte}, "logits"), newK, newV);
   if (llvm::Error e = w.takeError())
     return e;
   return P;

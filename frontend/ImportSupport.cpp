@@ -1,7 +1,9 @@
 //===- frontend/ImportSupport.cpp - What the model importers share --------===//
 #include "frontend/ImportSupport.h"
 
+#include "llvm/ADT/SmallString.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 
 namespace sqc {
 
@@ -99,6 +101,22 @@ Value *attention(GraphWriter &w, llvm::StringRef prefix, Value *q, Value *k,
   Value *ot = w.op(OpKind::Transpose, {o}, p + "attn.t",
                    {{"perm", std::vector<int64_t>{2, 0, 1, 3}}});
   return w.op(OpKind::Reshape, {ot}, p + "attn.out", {}, {f32({seq, H * hs})});
+}
+
+void finishDecoder(GraphWriter &w, Value *logits, const std::vector<Value *> &newK,
+                   const std::vector<Value *> &newV) {
+  std::vector<Value *> results = {logits};
+  for (size_t l = 0; l < newK.size() && l < newV.size(); ++l) {
+    results.push_back(newK[l]);
+    results.push_back(newV[l]);
+  }
+  w.finish(results);
+}
+
+std::string joinPath(llvm::StringRef dir, llvm::StringRef name) {
+  llvm::SmallString<256> p(dir);
+  llvm::sys::path::append(p, name);
+  return p.str().str();
 }
 
 llvm::Expected<nlohmann::json> readJsonFile(llvm::StringRef path) {

@@ -71,6 +71,13 @@ Value *attention(GraphWriter &w, llvm::StringRef prefix, Value *q, Value *k,
                  int64_t heads, int64_t kvHeads, int64_t headSize,
                  std::vector<Value *> &newK, std::vector<Value *> &newV);
 
+/// Ends a decoder graph: return (logits, k.0, v.0, k.1, v.1, ...).
+void finishDecoder(GraphWriter &w, Value *logits, const std::vector<Value *> &newK,
+                   const std::vector<Value *> &newV);
+
+/// `dir`/`name`.
+std::string joinPath(llvm::StringRef dir, llvm::StringRef name);
+
 /// config.json readers. A missing required key, or a value of the wrong
 /// kind, is an error naming the file and the key.
 class ConfigReader {

@@ -93,12 +93,7 @@ llvm::Error buildLlamaGraph(Module &m, const LlamaConfig &c) {
   Value *fn = w.op(OpKind::RmsNorm, {x, w.weight("model.norm.weight", {D}, "norm.weight")},
                    "final_norm", eps);
   Value *head = c.tiedEmbeddings ? emb : w.weight("lm_head.weight", {c.vocab, D}, "lm_head");
-  std::vector<Value *> results = {w.op(OpKind::Linear, {fn, head}, "logits")};
-  for (int64_t l = 0; l < c.layers && newK.size() == size_t(c.layers); ++l) {
-    results.push_back(newK[l]);
-    results.push_back(newV[l]);
-  }
-  w.finish(results);
+  finishDecoder(w, w.op(OpKind::Linear, {fn, head}, "logits"), newK, newV);
   return w.takeError();
 }
 

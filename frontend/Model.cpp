@@ -17,12 +17,6 @@ namespace sqc {
 
 namespace {
 
-std::string join(llvm::StringRef dir, llvm::StringRef name) {
-  llvm::SmallString<256> p(dir);
-  llvm::sys::path::append(p, name);
-  return p.str().str();
-}
-
 std::string absolute(llvm::StringRef path) {
   llvm::SmallString<256> p(path);
   llvm::sys::fs::make_absolute(p);
@@ -34,7 +28,7 @@ std::string absolute(llvm::StringRef path) {
 std::string resolveBeside(llvm::StringRef modulePath, llvm::StringRef p) {
   if (llvm::sys::path::is_absolute(p))
     return p.str();
-  return join(llvm::sys::path::parent_path(modulePath), p);
+  return joinPath(llvm::sys::path::parent_path(modulePath), p);
 }
 
 /// Opens a tokenizer by its file: tokenizer.json (byte-level BPE),
@@ -48,7 +42,7 @@ llvm::Expected<std::unique_ptr<Tokenizer>> openTokenizer(llvm::StringRef path) {
   llvm::StringRef file = llvm::sys::path::filename(path);
   if (file == "vocab.json")
     return wrap(ByteLevelBPETokenizer::loadGpt2(
-        path, join(llvm::sys::path::parent_path(path), "merges.txt")));
+        path, joinPath(llvm::sys::path::parent_path(path), "merges.txt")));
   if (file.ends_with(".json"))
     return wrap(ByteLevelBPETokenizer::loadTokenizerJson(path));
   return wrap(Llama2cTokenizer::load(path));
@@ -57,13 +51,13 @@ llvm::Expected<std::unique_ptr<Tokenizer>> openTokenizer(llvm::StringRef path) {
 /// The tokenizer a Hugging Face folder brings, in order of preference.
 std::string findTokenizer(llvm::StringRef dir) {
   for (const char *name : {"tokenizer.json", "vocab.json", "tokenizer.bin"})
-    if (llvm::sys::fs::exists(join(dir, name)))
-      return join(dir, name);
+    if (llvm::sys::fs::exists(joinPath(dir, name)))
+      return joinPath(dir, name);
   return "";
 }
 
 llvm::Expected<LoadedModel> loadHF(llvm::StringRef dir, llvm::StringRef tokPath) {
-  std::string configPath = join(dir, "config.json");
+  std::string configPath = joinPath(dir, "config.json");
   auto config = readJsonFile(configPath);
   if (!config)
     return config.takeError();
@@ -76,9 +70,9 @@ llvm::Expected<LoadedModel> loadHF(llvm::StringRef dir, llvm::StringRef tokPath)
     return importError(configPath + ": unknown architecture '" + arch +
                        "' (sqc imports LlamaForCausalLM, OPTForCausalLM, "
                        "GPT2LMHeadModel)");
-  std::string weightsPath = join(dir, "model.safetensors");
-  if (llvm::sys::fs::exists(join(dir, "model.safetensors.index.json")))
-    weightsPath = join(dir, "model.safetensors.index.json");
+  std::string weightsPath = joinPath(dir, "model.safetensors");
+  if (llvm::sys::fs::exists(joinPath(dir, "model.safetensors.index.json")))
+    weightsPath = joinPath(dir, "model.safetensors.index.json");
   auto store = SafeTensorsWeights::open(weightsPath);
   if (!store)
     return store.takeError();
@@ -114,7 +108,7 @@ llvm::Expected<LoadedModel> loadLlama2c(llvm::StringRef path, llvm::StringRef to
   if (t.empty()) {
     // llama2.c keeps its tokenizer beside the model under a few names.
     for (const char *name : {"tokenizer.bin", "tok512.bin"}) {
-      std::string cand = join(llvm::sys::path::parent_path(path), name);
+      std::string cand = joinPath(llvm::sys::path::parent_path(path), name);
       if (llvm::sys::fs::exists(cand)) {
         t = cand;
         break;
@@ -186,7 +180,7 @@ HFImporter importerFor(llvm::StringRef architecture) {
 llvm::Expected<LoadedModel> loadModel(llvm::StringRef path,
                                       llvm::StringRef tokenizerPath) {
   if (llvm::sys::fs::is_directory(path)) {
-    if (!llvm::sys::fs::exists(join(path, "config.json")))
+    if (!llvm::sys::fs::exists(joinPath(path, "config.json")))
       return importError(path + ": not a model folder (no config.json)");
     return loadHF(path, tokenizerPath);
   }
@@ -243,14 +237,7 @@ llvm::Error materializeWeights(LoadedModel &m) {
       op->result()->replaceAllUsesWith(w);
     }
     // What only fed the materialized values is dead now.
-    for (auto it = g->ops().rbegin(); it != g->ops().rend();) {
-      Op &op = *it++;
-      bool used = op.kind() == OpKind::Return;
-      for (unsigned i = 0; i < op.numResults(); ++i)
-        used |= op.result(i)->hasUses();
-      if (!used)
-        op.erase();
-    }
+    g->eraseDeadOps();
   }
   m.weights = std::move(out);
   return llvm::Error::success();

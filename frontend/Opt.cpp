@@ -91,12 +91,7 @@ llvm::Expected<int64_t> importOpt(const HFModelFiles &f, Module &m) {
   Value *head = f.weights.contains("lm_head.weight")
                     ? w.weight("lm_head.weight", {V, D}, "lm_head")
                     : emb;
-  std::vector<Value *> results = {w.op(OpKind::Linear, {fn, head}, "logits")};
-  for (size_t l = 0; l < newK.size(); ++l) {
-    results.push_back(newK[l]);
-    results.push_back(newV[l]);
-  }
-  w.finish(results);
+  finishDecoder(w, w.op(OpKind::Linear, {fn, head}, "logits"), newK, newV);
   if (llvm::Error e = w.takeError())
     return e;
   return P;

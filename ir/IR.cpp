@@ -158,6 +158,21 @@ Op *Graph::returnOp() const {
   return const_cast<Op *>(&ops_.back());
 }
 
+bool Graph::eraseDeadOps() {
+  bool erased = false;
+  for (auto it = ops_.rbegin(); it != ops_.rend();) {
+    Op &op = *it++;
+    bool used = op.kind() == OpKind::Return;
+    for (unsigned i = 0; i < op.numResults() && !used; ++i)
+      used = op.result(i)->hasUses();
+    if (!used) {
+      op.erase();
+      erased = true;
+    }
+  }
+  return erased;
+}
+
 Op *Graph::insert(iterator pos, std::unique_ptr<Op> op) {
   op->graph_ = this;
   Op *raw = op.release();

@@ -157,6 +157,11 @@ public:
   /// The terminating `return`, or null if the graph does not end with one.
   Op *returnOp() const;
 
+  /// Erases every op none of whose results is used (except `return`), last
+  /// to first so that whole dead chains go in one sweep. Returns whether any
+  /// op was erased.
+  bool eraseDeadOps();
+
   /// Takes ownership of `op` and inserts it before `pos`.
   Op *insert(iterator pos, std::unique_ptr<Op> op);
   Op *append(std::unique_ptr<Op> op) { return insert(end(), std::move(op)); }

@@ -107,19 +107,6 @@ Value *simplify(Op &op, bool &changed) {
   }
 }
 
-/// Erases ops whose results are unused, last to first, as MLIR's
-/// canonicalizer does: rewrites leave the ops they bypassed dead.
-void eraseDeadOps(Graph &g) {
-  for (auto it = g.ops().rbegin(); it != g.ops().rend();) {
-    Op &op = *it++;
-    bool used = op.kind() == OpKind::Return;
-    for (unsigned i = 0; i < op.numResults(); ++i)
-      used |= op.result(i)->hasUses();
-    if (!used)
-      op.erase();
-  }
-}
-
 class CanonicalizePass : public Pass {
 public:
   CanonicalizePass() : Pass("canonicalize") {
@@ -141,9 +128,11 @@ public:
             changed = true;
           }
         }
+      // Rewrites leave the ops they bypassed dead; MLIR's canonicalizer
+      // erases those too.
       if (changed)
         for (auto &g : m.graphs())
-          eraseDeadOps(*g);
+          g->eraseDeadOps();
       everChanged |= changed;
       if (!changed)
         break;

@@ -11,31 +11,14 @@ namespace sqc {
 
 namespace {
 
-bool isDead(const Op &op) {
-  if (op.kind() == OpKind::Return)
-    return false;
-  for (unsigned i = 0; i < op.numResults(); ++i)
-    if (op.result(i)->hasUses())
-      return false;
-  return true;
-}
-
 class DCEPass : public Pass {
 public:
   DCEPass() : Pass("dce") {}
 
   PassResult run(Module &m, PassContext &) override {
     bool changed = false;
-    for (auto &g : m.graphs()) {
-      auto &ops = g->ops();
-      for (auto it = ops.rbegin(); it != ops.rend();) {
-        Op &op = *it++;
-        if (isDead(op)) {
-          op.erase();
-          changed = true;
-        }
-      }
-    }
+    for (auto &g : m.graphs())
+      changed |= g->eraseDeadOps();
     return changed ? PassResult::Changed : PassResult::Unchanged;
   }
 };

@@ -16,6 +16,7 @@
 // into integer arithmetic. Norms, softmax and residual adds stay FP32.
 //
 //===----------------------------------------------------------------------===//
+#include "passes/PassUtils.h"
 #include "passes/Passes.h"
 
 #include "runtime/Calibration.h"
@@ -84,16 +85,6 @@ private:
     return PassResult::Failed;
   }
 
-  static Value *constant(OpBuilder &b, std::vector<double> values,
-                         llvm::ArrayRef<Dim> dims) {
-    for (double &v : values)
-      v = double(float(v));
-    bool splat = values.size() == 1 && dims.empty();
-    return cantFail(b.value(OpKind::Constant, {},
-                            {{"value", DenseElements{std::move(values), splat}}},
-                            {TensorType(DType::F32, dims)}));
-  }
-
   /// Fake-quantizes activation `x` for use by `user`; nullopt (after a
   /// remark) when a static scale is missing.
   std::optional<Value *> quantizeActivation(Value *x, Op *user, PassContext &ctx) {
@@ -108,7 +99,7 @@ private:
                                          x->name() + "; left in FP32");
         return std::nullopt;
       }
-      Value *scale = constant(b, {range / 127.0}, {});
+      Value *scale = createF32Constant(b, {range / 127.0}, {});
       Value *q = cantFail(b.value(OpKind::Quantize, {x, scale}, {},
                                   {x->type().withDType(DType::I8)}));
       q->setName(n);
@@ -128,7 +119,7 @@ private:
     // 1/255 uses the whole code range and needs no statistics.
     if (const Op *d = x->definingOp(); d && d->kind() == OpKind::Softmax) {
       OpBuilder b = OpBuilder::before(user);
-      Value *scale = constant(b, {1.0 / 255.0}, {});
+      Value *scale = createF32Constant(b, {1.0 / 255.0}, {});
       Value *q = cantFail(b.value(OpKind::Quantize, {x, scale}, {},
                                   {x->type().withDType(DType::U8)}));
       q->setName(x->name().empty() ? "" : x->name().str() + ".q");
@@ -172,7 +163,7 @@ private:
     if (!x)
       return false;
     OpBuilder b = OpBuilder::before(lin);
-    Value *scale = perChannel ? constant(b, ws, {N, 1}) : constant(b, ws, {});
+    Value *scale = perChannel ? createF32Constant(b, ws, {N, 1}) : createF32Constant(b, ws, {});
     Value *wq = cantFail(b.value(OpKind::Quantize, {w, scale}, {},
                                  {w->type().withDType(DType::I8)}));
     wq->setName(w->name().empty() ? "" : w->name().str() + ".q");

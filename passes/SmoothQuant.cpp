@@ -20,6 +20,7 @@
 // exact; `sqc quantize` materializes the products.
 //
 //===----------------------------------------------------------------------===//
+#include "passes/PassUtils.h"
 #include "passes/Passes.h"
 
 #include "runtime/Calibration.h"
@@ -249,12 +250,8 @@ private:
   static Value *scaled(Value *v, std::vector<double> scale,
                        llvm::ArrayRef<Dim> scaleDims, Op *before,
                        llvm::StringRef name) {
-    for (double &v : scale)
-      v = double(float(v)); // an f32 constant: keep the value it will have
     OpBuilder b = OpBuilder::before(before);
-    Value *c = cantFail(b.value(OpKind::Constant, {},
-                                {{"value", DenseElements{std::move(scale), false}}},
-                                {TensorType(DType::F32, scaleDims)}));
+    Value *c = createF32Constant(b, std::move(scale), scaleDims);
     Value *r = cantFail(b.value(OpKind::Mul, {v, c}));
     r->setName(name.str());
     return r;

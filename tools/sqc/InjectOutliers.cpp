@@ -21,17 +21,11 @@ namespace sqc {
 
 namespace {
 
-std::string join(llvm::StringRef dir, llvm::StringRef name) {
-  llvm::SmallString<256> p(dir);
-  llvm::sys::path::append(p, name);
-  return p.str().str();
-}
-
 } // namespace
 
 llvm::Error injectOutliers(llvm::StringRef modelDir, llvm::StringRef outDir,
                            double gain) {
-  std::string configPath = join(modelDir, "config.json");
+  std::string configPath = joinPath(modelDir, "config.json");
   auto config = readJsonFile(configPath);
   if (!config)
     return config.takeError();
@@ -44,7 +38,7 @@ llvm::Error injectOutliers(llvm::StringRef modelDir, llvm::StringRef outDir,
   if (auto e = r.get("num_key_value_heads", KV, H)) return e;
   if (!(D > 8 && F > 8 && H > 0 && KV > 0 && D % H == 0 && H % KV == 0))
     return r.error("needs a LLaMA config with hidden_size and intermediate_size > 8");
-  auto file = SafeTensorsFile::open(join(modelDir, "model.safetensors"));
+  auto file = SafeTensorsFile::open(joinPath(modelDir, "model.safetensors"));
   if (!file)
     return file.takeError();
   // Every tensor as f32, editable.
@@ -120,13 +114,13 @@ llvm::Error injectOutliers(llvm::StringRef modelDir, llvm::StringRef outDir,
     out.push_back({name, StDType::F32,
                    std::vector<int64_t>(t.shape().begin(), t.shape().end()),
                    f32Bytes(t.floats())});
-  if (llvm::Error e = writeSafeTensors(join(outDir, "model.safetensors"), out))
+  if (llvm::Error e = writeSafeTensors(joinPath(outDir, "model.safetensors"), out))
     return e;
   for (const char *f : {"config.json", "tokenizer.bin", "tokenizer.json", "vocab.json",
                         "merges.txt"})
-    if (llvm::sys::fs::exists(join(modelDir, f)))
-      if (std::error_code ec = llvm::sys::fs::copy_file(join(modelDir, f), join(outDir, f)))
-        return importError(join(outDir, f) + ": " + ec.message());
+    if (llvm::sys::fs::exists(joinPath(modelDir, f)))
+      if (std::error_code ec = llvm::sys::fs::copy_file(joinPath(modelDir, f), joinPath(outDir, f)))
+        return importError(joinPath(outDir, f) + ": " + ec.message());
   return llvm::Error::success();
 }
 

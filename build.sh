@@ -67,9 +67,20 @@ fuzz() {
 }
 
 demo() {
-  echo "== sqc-opt on examples/llama-block.sqir"
+  echo "== sqc-opt: clean up an importer-style LLaMA block"
   build/bin/sqc-opt examples/llama-block.sqir \
-    -passes=fold-constants,canonicalize,cse,dce --time-passes
+    -passes=fold-constants,canonicalize,cse,dce --time-passes -o build/llama-block.opt.sqir
+  echo "   wrote build/llama-block.opt.sqir"
+  # A model that comes with the project: random LLaMA weights, then LLM-like
+  # activation outliers injected (same FP32 function).
+  echo "== sqc: random LLaMA model with injected outliers, W8A8 with and without SmoothQuant"
+  build/bin/sqc random-model -o build/demo/model >/dev/null
+  build/bin/sqc inject-outliers build/demo/model -o build/demo/model-outliers >/dev/null
+  build/bin/sqc eval build/demo/model-outliers --text README.md --max-tokens 2048 \
+    --compare --calib-text README.md --samples 8 --report
+  build/bin/sqc quantize build/demo/model-outliers --calib-text README.md \
+    --samples 8 -o build/demo/model-w8a8
+  build/bin/sqc generate build/demo/model-w8a8/model.sqir --prompt "sqc" -n 16 >/dev/null
 }
 
 case "${1:-}" in

@@ -27,6 +27,7 @@
 #include "runtime/ConstEval.h"
 
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
 #include <map>
@@ -345,7 +346,8 @@ private:
       double peak = *std::max_element(xs->channelAbsMax.begin(), xs->channelAbsMax.end());
       if (median > 0 && peak / median < minOutlierRatio_) {
         ctx.diag.remark(loc, "smooth-quant: not smoothing %" + x->name() +
-                                 ": channel max/median " + formatFloat(peak / median) +
+                                 ": channel max/median " +
+                                 llvm::formatv("{0:F1}", peak / median).str() +
                                  " is below min-outlier-ratio");
         return false;
       }

@@ -19,6 +19,7 @@
 #include "runtime/Executor.h"
 #include "tools/ToolSupport.h"
 #include "tools/sqc/InjectOutliers.h"
+#include "tools/sqc/RandomModel.h"
 
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/Support/CommandLine.h"
@@ -522,6 +523,9 @@ int main(int argc, char **argv) {
   cl::SubCommand injectCmd("inject-outliers",
                             "Copy a LLaMA folder with LLM-like activation outliers "
                             "(same FP32 function), for testing SmoothQuant");
+  cl::SubCommand randomCmd("random-model",
+                            "Write a LLaMA folder with random weights and a byte-level "
+                            "tokenizer (a model for demos and benchmarks)");
   cl::SubCommand importCmd("import", "Write a model as a .sqir module (weights referenced, not copied)");
   auto all = {&evalCmd, &genCmd, &importCmd};
   cl::OptionCategory cat("sqc options");
@@ -597,7 +601,14 @@ int main(int argc, char **argv) {
                          cl::sub(genCmd), cl::cat(cat));
   cl::opt<std::string> output("o", cl::desc("Output file"), cl::value_desc("file"),
                               cl::Required, cl::sub(importCmd), cl::sub(calibCmd),
-                              cl::sub(quantCmd), cl::sub(injectCmd), cl::cat(cat));
+                              cl::sub(quantCmd), cl::sub(injectCmd), cl::sub(randomCmd),
+                              cl::cat(cat));
+  cl::opt<int64_t> rmDim("dim", cl::desc("Hidden size"), cl::init(128), cl::sub(randomCmd), cl::cat(cat));
+  cl::opt<int64_t> rmHidden("ffn", cl::desc("MLP size"), cl::init(344), cl::sub(randomCmd), cl::cat(cat));
+  cl::opt<int64_t> rmLayers("layers", cl::desc("Layers"), cl::init(4), cl::sub(randomCmd), cl::cat(cat));
+  cl::opt<int64_t> rmHeads("heads", cl::desc("Query heads"), cl::init(4), cl::sub(randomCmd), cl::cat(cat));
+  cl::opt<int64_t> rmKvHeads("kv-heads", cl::desc("KV heads"), cl::init(2), cl::sub(randomCmd), cl::cat(cat));
+  cl::opt<uint64_t> rmSeed("seed", cl::desc("Random seed"), cl::init(1), cl::sub(randomCmd), cl::cat(cat));
   cl::opt<double> gain("gain", cl::desc("Outlier gain (a power of two keeps FP32 bit-identical)"),
                        cl::init(64.0), cl::sub(injectCmd), cl::cat(cat));
   (void)all;
@@ -611,10 +622,18 @@ int main(int argc, char **argv) {
       "  sqc calibrate MODEL --text FILE [--samples N --seq-len L] -o stats.json\n"
       "  sqc quantize MODEL --calib-text FILE [--alpha A] [--level O1|O2|O3] [--no-smooth] -o OUTDIR\n"
       "  sqc import MODEL -o OUT.sqir\n"
-      "  sqc inject-outliers HF_LLAMA_DIR [--gain 64] -o OUTDIR\n\n"
+      "  sqc inject-outliers HF_LLAMA_DIR [--gain 64] -o OUTDIR\n"
+      "  sqc random-model [--dim 128 --layers 4 ...] -o OUTDIR\n\n"
       "MODEL is a Hugging Face folder (config.json + *.safetensors), a "
       "llama2.c checkpoint or a .sqir module written by `sqc import`.\n");
 
+  if (randomCmd) {
+    RandomModelShape shape{rmDim, rmHidden, rmLayers, rmHeads, rmKvHeads, rmSeed};
+    if (llvm::Error e = writeRandomModel(output, shape))
+      return error(output + ": " + llvm::toString(std::move(e)));
+    llvm::outs() << "wrote " << output << "\n";
+    return 0;
+  }
   if (injectCmd) {
     if (llvm::Error e = injectOutliers(model, output, gain))
       return error(llvm::toString(std::move(e)));

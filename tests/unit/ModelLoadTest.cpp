@@ -7,6 +7,8 @@
 //===----------------------------------------------------------------------===//
 #include "frontend/Llama.h"
 #include "frontend/Model.h"
+#include "frontend/Tokenizer.h"
+#include "runtime/SafeTensors.h"
 #include "ir/Verifier.h"
 #include "runtime/Executor.h"
 
@@ -227,6 +229,56 @@ TEST_F(ModelLoadTest, TokenizerEncodesWithMergesAndDecodes) {
   EXPECT_EQ((*t)->encode("ab z", true), (std::vector<int32_t>{1, 15, 5, 3, 0}));
   EXPECT_EQ((*t)->decode(1, 15), "a"); // leading space dropped after BOS
   EXPECT_EQ((*t)->decode(5, 15), " a");
+}
+
+TEST_F(ModelLoadTest, ShardedWeightsLoadAsOne) {
+  // Split model.safetensors into two shards named by an index, as Hugging
+  // Face does for large models.
+  auto whole = SafeTensorsFile::open(path("model.safetensors"));
+  ASSERT_TRUE(bool(whole));
+  std::vector<SafeTensorOut> a, b;
+  std::string map;
+  for (const SafeTensorInfo &t : (*whole)->tensors()) {
+    auto bytes = (*whole)->bytes(t);
+    bool first = t.name.find("layers.1.") == std::string::npos;
+    (first ? a : b).push_back({t.name, t.dtype, t.shape,
+                               std::vector<uint8_t>(bytes.begin(), bytes.end())});
+    map += std::string(map.empty() ? "" : ", ") + "\"" + t.name + "\": \"" +
+           (first ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors") +
+           "\"";
+  }
+  ASSERT_FALSE(bool(writeSafeTensors(path("model-00001-of-00002.safetensors"), a)));
+  ASSERT_FALSE(bool(writeSafeTensors(path("model-00002-of-00002.safetensors"), b)));
+  llvm::sys::fs::remove(path("model.safetensors"));
+  writeFile("model.safetensors.index.json", "{\"weight_map\": {" + map + "}}");
+  auto m = loadModel(dir);
+  ASSERT_TRUE(bool(m)) << llvm::toString(m.takeError());
+  // A shard that escapes the folder is refused.
+  writeFile("model.safetensors.index.json",
+            "{\"weight_map\": {\"x\": \"../elsewhere.safetensors\"}}");
+  EXPECT_NE(loadError().find("must be a plain file name"), std::string::npos);
+}
+
+TEST(Llama2cTokenizerTest, RoundTripsOnTheRealVocabulary) {
+  const char *tok = SQC_TEST_DIR "/../../shared/data/stories260K/tok512.bin";
+  if (!llvm::sys::fs::exists(tok))
+    GTEST_SKIP() << "../shared/data is not present";
+  auto t = Llama2cTokenizer::load(tok);
+  ASSERT_TRUE(bool(t)) << llvm::toString(t.takeError());
+  EXPECT_EQ((*t)->vocabSize(), 512);
+  for (const char *text : {"Once upon a time, there was a little girl named Lily.",
+                           "Numbers 12345 and symbols #@!~ and tabs\tand\nnewlines",
+                           "héllo wörld 日本 😀 — “quotes”"}) {
+    std::vector<int32_t> ids = (*t)->encode(text, true);
+    std::string back;
+    for (size_t i = 1; i < ids.size(); ++i)
+      back += (*t)->decode(ids[i - 1], ids[i]);
+    EXPECT_EQ(back, text);
+  }
+  // The known encoding of the data README's example: BOS, then merged pieces.
+  std::vector<int32_t> once = (*t)->encode("Once", true);
+  ASSERT_GE(once.size(), 2u);
+  EXPECT_EQ(once[0], 1);
 }
 
 } // namespace

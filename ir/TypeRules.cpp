@@ -523,7 +523,7 @@ llvm::Error ruleQuantizeDynamic(const Op &op, llvm::ArrayRef<TensorType>,
   if (auto e = requireFloat(op, 0)) return e;
   if (auto e = requireRankAtLeast(op, 0, 1)) return e;
   const TensorType &x = operandType(op, 0);
-  results.push_back(x.withDType(DType::I8));
+  results.push_back(x.withDType(op.boolAttr("unsigned") ? DType::U8 : DType::I8));
   llvm::StringRef g = op.stringAttr("granularity");
   if (g == "per-token") {
     llvm::SmallVector<Dim, 4> dims(x.dims().drop_back());

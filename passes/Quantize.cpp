@@ -115,9 +115,19 @@ private:
 
   /// Per-tensor dynamic or static quantization of a matmul operand.
   std::optional<Value *> quantizeBmmOperand(Value *x, Op *user, PassContext &ctx) {
-    // Softmax output lies in [0, 1] by construction: u8 with the fixed scale
-    // 1/255 uses the whole code range and needs no statistics.
-    if (const Op *d = x->definingOp(); d && d->kind() == OpKind::Softmax) {
+    // Softmax output is non-negative: u8. Per token, each row's own maximum
+    // sets its scale (long rows of small probabilities keep their
+    // resolution); otherwise the fixed scale 1/255 covers [0, 1] and needs
+    // no statistics.
+    const Op *def = x->definingOp();
+    bool isSoftmax = def && def->kind() == OpKind::Softmax;
+    if (isSoftmax && acts_ == "per-token" && x == user->operand(0)) {
+      OpBuilder b = OpBuilder::before(user);
+      Op *qd = cantFail(b.create(OpKind::QuantizeDynamic, {x}, {{"unsigned", true}}));
+      qd->result(0)->setName(x->name().empty() ? "" : x->name().str() + ".q");
+      return cantFail(b.value(OpKind::Dequantize, {qd->result(0), qd->result(1)}));
+    }
+    if (isSoftmax) {
       OpBuilder b = OpBuilder::before(user);
       Value *scale = createF32Constant(b, {1.0 / 255.0}, {});
       Value *q = cantFail(b.value(OpKind::Quantize, {x, scale}, {},

@@ -492,7 +492,9 @@ evaluateOp(const Op &op, llvm::ArrayRef<const Tensor *> inPtrs) {
       sShape[x.rank() - 2] = 1;
     else
       sShape.clear();
-    Tensor q(DType::I8, x.shape()), scale(DType::F32, sShape);
+    bool isUnsigned = op.boolAttr("unsigned");
+    double levels = isUnsigned ? 255.0 : 127.0;
+    Tensor q(isUnsigned ? DType::U8 : DType::I8, x.shape()), scale(DType::F32, sShape);
     std::vector<double> amax(scale.numElements(), 0.0);
     auto group = [&](int64_t i) { return broadcastOffset(scale, unflatten(i, x.shape())); };
     for (int64_t i = 0; i < x.numElements(); ++i) {
@@ -500,7 +502,7 @@ evaluateOp(const Op &op, llvm::ArrayRef<const Tensor *> inPtrs) {
       a = std::max(a, std::fabs(x.get(i)));
     }
     for (int64_t k = 0; k < scale.numElements(); ++k)
-      scale.set(k, amax[k] > 0 ? amax[k] / 127.0 : 1.0);
+      scale.set(k, amax[k] > 0 ? amax[k] / levels : 1.0);
     for (int64_t i = 0; i < x.numElements(); ++i)
       q.set(i, std::nearbyint(x.get(i) / scale.get(group(i))));
     out.push_back(std::move(q));

@@ -3,6 +3,10 @@
 #define SQC_PASSES_PASSUTILS_H
 
 #include "ir/IR.h"
+#include "passes/Pass.h"
+#include "runtime/Calibration.h"
+
+#include <optional>
 
 #include <vector>
 
@@ -18,6 +22,25 @@ inline Value *createF32Constant(OpBuilder &b, std::vector<double> values,
   return cantFail(b.value(OpKind::Constant, {},
                           {{"value", DenseElements{std::move(values), splat}}},
                           {TensorType(DType::F32, dims)}));
+}
+
+/// The calibration statistics a pass should use: those in the file its
+/// `calib=` option names (loaded into `storage`), else the driver's. Reports
+/// a file that cannot be read and returns false.
+inline bool resolveCalibration(PassContext &ctx, const std::string &path,
+                               std::optional<CalibrationStats> &storage,
+                               const CalibrationStats *&stats) {
+  stats = ctx.calib;
+  if (path.empty())
+    return true;
+  auto loaded = CalibrationStats::load(path);
+  if (!loaded) {
+    ctx.diag.error(Location::unknown(), llvm::toString(loaded.takeError()));
+    return false;
+  }
+  storage = std::move(*loaded);
+  stats = &*storage;
+  return true;
 }
 
 } // namespace sqc

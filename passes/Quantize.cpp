@@ -48,14 +48,8 @@ public:
         acts_ != "per-tensor-static")
       return fail(ctx, "acts must be per-token, per-tensor-dynamic or "
                        "per-tensor-static, got '" + acts_ + "'");
-    stats_ = ctx.calib;
-    if (!calibPath_.empty()) {
-      auto loaded = CalibrationStats::load(calibPath_);
-      if (!loaded)
-        return fail(ctx, llvm::toString(loaded.takeError()));
-      loaded_ = std::move(*loaded);
-      stats_ = &*loaded_;
-    }
+    if (!resolveCalibration(ctx, calibPath_, loaded_, stats_))
+      return PassResult::Failed;
     if (acts_ == "per-tensor-static" && !stats_)
       return fail(ctx, "acts=per-tensor-static needs calibration statistics "
                        "(quantize{calib=stats.json})");
@@ -67,12 +61,11 @@ public:
         if (op.kind() == OpKind::Linear || (bmm_ && op.kind() == OpKind::MatMul))
           targets.push_back(&op);
       for (Op *op : targets) {
-        auto r = op->kind() == OpKind::Linear ? quantizeLinear(op, eval, ctx)
-                                              : quantizeMatMul(op, ctx);
-        if (!r) { // already reported
-          llvm::consumeError(r.takeError());
+        std::optional<bool> r = op->kind() == OpKind::Linear
+                                     ? quantizeLinear(op, eval, ctx)
+                                     : std::optional<bool>(quantizeMatMul(op, ctx));
+        if (!r) // reported
           return PassResult::Failed;
-        }
         changed |= *r;
       }
     }
@@ -150,7 +143,8 @@ private:
     return quantizeActivation(x, user, ctx);
   }
 
-  llvm::Expected<bool> quantizeLinear(Op *lin, ConstEvaluator &eval, PassContext &ctx) {
+  /// Whether `lin` was quantized; nullopt after reporting an error.
+  std::optional<bool> quantizeLinear(Op *lin, ConstEvaluator &eval, PassContext &ctx) {
     Value *w = lin->operand(1);
     if (!isCompileTimeValue(w) || isQuantized(lin->operand(0))) {
       return false;
@@ -158,7 +152,7 @@ private:
     auto wt = eval.evaluate(w);
     if (!wt) {
       ctx.diag.error(lin->loc(), "quantize: " + llvm::toString(wt.takeError()));
-      return llvm::createStringError(llvm::inconvertibleErrorCode(), "failed");
+      return std::nullopt;
     }
     int64_t N = (*wt)->shape()[0], K = (*wt)->shape()[1];
     bool perChannel = weights_ == "per-channel";
@@ -183,7 +177,7 @@ private:
     return true;
   }
 
-  llvm::Expected<bool> quantizeMatMul(Op *mm, PassContext &ctx) {
+  bool quantizeMatMul(Op *mm, PassContext &ctx) {
     if (isQuantized(mm->operand(0)) || isQuantized(mm->operand(1)))
       return false;
     auto a = quantizeBmmOperand(mm->operand(0), mm, ctx);

@@ -96,16 +96,9 @@ public:
                          alphaText_ + "'");
       return PassResult::Failed;
     }
-    const CalibrationStats *stats = ctx.calib;
-    if (!calibPath_.empty()) {
-      auto loaded = CalibrationStats::load(calibPath_);
-      if (!loaded) {
-        ctx.diag.error(Location::unknown(), llvm::toString(loaded.takeError()));
-        return PassResult::Failed;
-      }
-      loaded_ = std::move(*loaded);
-      stats = &*loaded_;
-    }
+    const CalibrationStats *stats;
+    if (!resolveCalibration(ctx, calibPath_, loaded_, stats))
+      return PassResult::Failed;
     if (!stats) {
       ctx.diag.error(Location::unknown(),
                      "smooth-quant needs calibration statistics: give "
@@ -116,11 +109,9 @@ public:
     bool changed = false;
     for (auto &g : m.graphs())
       for (Group &group : findGroups(*g, ctx)) {
-        auto r = smooth(group, alpha, *stats, eval, ctx);
-        if (!r) { // already reported
-          llvm::consumeError(r.takeError());
+        std::optional<bool> r = smooth(group, alpha, *stats, eval, ctx);
+        if (!r) // reported
           return PassResult::Failed;
-        }
         changed |= *r;
       }
     return changed ? PassResult::Changed : PassResult::Unchanged;
@@ -327,7 +318,9 @@ private:
     return err;
   }
 
-  llvm::Expected<bool> smooth(Group &group, double alpha,
+  /// Smooths one group; whether it changed anything, or nullopt after
+  /// reporting an error.
+  std::optional<bool> smooth(Group &group, double alpha,
                               const CalibrationStats &stats, ConstEvaluator &eval,
                               PassContext &ctx) {
     Value *x = group.x;
@@ -364,7 +357,7 @@ private:
       auto w = eval.evaluate(lin->operand(1));
       if (!w) {
         ctx.diag.error(lin->loc(), "smooth-quant: " + llvm::toString(w.takeError()));
-        return llvm::createStringError(llvm::inconvertibleErrorCode(), "failed");
+        return std::nullopt;
       }
       for (int64_t i = 0; i < (*w)->numElements(); ++i)
         wmax[i % C] = std::max(wmax[i % C], std::fabs((*w)->get(i)));
@@ -376,7 +369,7 @@ private:
       if (xs->rows.empty()) {
         ctx.diag.error(loc, "smooth-quant: alpha=auto needs sample rows of %" +
                                 x->name() + " (sqc calibrate --keep-rows N)");
-        return llvm::createStringError(llvm::inconvertibleErrorCode(), "failed");
+        return std::nullopt;
       }
       double best = INFINITY;
       for (int step = 0; step <= 10; ++step) {

@@ -4,6 +4,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 
+#include <cmath>
 #include <cstring>
 
 #include <gtest/gtest.h>
@@ -52,6 +53,29 @@ TEST(SafeTensorsTest, WritesAndReadsBack) {
   EXPECT_EQ(b->get(1), -2.0);
   EXPECT_NE(llvm::toString((*f)->load("nope", DType::F32).takeError())
                 .find("no tensor 'nope'"),
+            std::string::npos);
+  llvm::sys::fs::remove(path);
+}
+
+TEST(SafeTensorsTest, ConvertsHalfPrecision) {
+  llvm::SmallString<128> path;
+  ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("sqc", "safetensors", path));
+  // f16 bit patterns: 1.0, -2.0, 65504 (max), 2^-24 (smallest subnormal), +inf.
+  const uint16_t halves[] = {0x3c00, 0xc000, 0x7bff, 0x0001, 0x7c00};
+  std::vector<uint8_t> bytes(sizeof halves);
+  std::memcpy(bytes.data(), halves, sizeof halves);
+  ASSERT_FALSE(bool(writeSafeTensors(path, {{"h", StDType::F16, {5}, bytes}})));
+  auto f = SafeTensorsFile::open(path);
+  ASSERT_TRUE(bool(f));
+  auto t = (*f)->load("h", DType::F32);
+  ASSERT_TRUE(bool(t));
+  EXPECT_EQ(t->get(0), 1.0);
+  EXPECT_EQ(t->get(1), -2.0);
+  EXPECT_EQ(t->get(2), 65504.0);
+  EXPECT_EQ(t->get(3), std::ldexp(1.0, -24));
+  EXPECT_TRUE(std::isinf(t->get(4)));
+  // Integers cannot be read as floats, or the reverse.
+  EXPECT_NE(llvm::toString((*f)->load("h", DType::I8).takeError()).find("cannot be read as i8"),
             std::string::npos);
   llvm::sys::fs::remove(path);
 }

@@ -375,6 +375,32 @@ double sqnr(const Tensor &ref, const Tensor &q) {
   return noise > 0 ? 10 * std::log10(signal / noise) : INFINITY;
 }
 
+/// Mean over positions of KL(softmax(p) || softmax(q)) for logits [n, V].
+double meanKL(const Tensor &p, const Tensor &q) {
+  if (p.rank() != 2 || p.shape() != q.shape())
+    return NAN;
+  int64_t n = p.shape()[0], V = p.shape()[1];
+  double total = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    auto logSoftmax = [&](const Tensor &t, std::vector<double> &out) {
+      double mx = -INFINITY, sum = 0;
+      for (int64_t j = 0; j < V; ++j)
+        mx = std::max(mx, t.get(i * V + j));
+      for (int64_t j = 0; j < V; ++j)
+        sum += std::exp(t.get(i * V + j) - mx);
+      out.resize(V);
+      for (int64_t j = 0; j < V; ++j)
+        out[j] = t.get(i * V + j) - mx - std::log(sum);
+    };
+    std::vector<double> lp, lq;
+    logSoftmax(p, lp);
+    logSoftmax(q, lq);
+    for (int64_t j = 0; j < V; ++j)
+      total += std::exp(lp[j]) * (lp[j] - lq[j]);
+  }
+  return n ? total / n : NAN;
+}
+
 /// FP32 vs naive and SmoothQuant W8A8 at O1, O2 and O3, in one table; with
 /// `report`, the SQNR (dB) of every linear and matmul output against FP32.
 int runCompare(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::StringRef textPath,
@@ -394,12 +420,27 @@ int runCompare(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::StringR
     return error(textPath + ": fewer than two tokens to score");
   llvm::ArrayRef<int32_t> probe = llvm::ArrayRef<int32_t>(toks).take_front(
       std::min<size_t>(toks.size(), size_t(window)));
-  struct Row { std::string name; double ppl; llvm::StringMap<Tensor> layers; };
+  struct Row {
+    std::string name;
+    double ppl;
+    llvm::StringMap<Tensor> layers;
+    Tensor probeLogits;
+  };
+  // Next-token distributions on the first window, to measure how far each
+  // variant moves them from FP32 (KL divergence): meaningful even for models
+  // whose perplexity says little (random weights).
+  auto probeLogits = [&](LoadedModel &m) {
+    std::vector<Tensor> cache;
+    auto l = step(m, probe, 0, cache);
+    return l ? std::move(*l) : Tensor();
+  };
   std::vector<Row> rows;
   auto ref = perplexity(*fp32, toks, window, "FP32");
   if (!ref)
     return error(llvm::toString(ref.takeError()));
-  rows.push_back({"FP32", ref->ppl(), report ? layerOutputs(*fp32, probe) : llvm::StringMap<Tensor>()});
+  rows.push_back({"FP32", ref->ppl(),
+                  report ? layerOutputs(*fp32, probe) : llvm::StringMap<Tensor>(),
+                  probeLogits(*fp32)});
   std::vector<std::string> order; // layer names in graph order
   if (report)
     for (const Op &op : fp32->forward().ops())
@@ -420,16 +461,21 @@ int runCompare(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::StringR
       auto r = perplexity(*m, toks, window, name);
       if (!r)
         return error(llvm::toString(r.takeError()));
-      rows.push_back({name, r->ppl(), report ? layerOutputs(*m, probe) : llvm::StringMap<Tensor>()});
+      rows.push_back({name, r->ppl(),
+                      report ? layerOutputs(*m, probe) : llvm::StringMap<Tensor>(),
+                      probeLogits(*m)});
     }
   llvm::outs() << "model: " << fp32->description << "\ntext:  " << textPath << " ("
                << toks.size() << " tokens, window " << window << ")\n\n";
-  llvm::outs() << llvm::format("%-24s %12s %10s\n", static_cast<const char *>("variant"),
+  llvm::outs() << llvm::format("%-24s %12s %10s %14s\n", static_cast<const char *>("variant"),
                                static_cast<const char *>("PPL"),
-                               static_cast<const char *>("change"));
+                               static_cast<const char *>("change"),
+                               static_cast<const char *>("KL vs FP32"));
   for (const Row &r : rows)
-    llvm::outs() << llvm::format("%-24s %12.4f %9.2f%%\n", r.name.c_str(), r.ppl,
-                                 (r.ppl / rows[0].ppl - 1) * 100);
+    llvm::outs() << llvm::format("%-24s %12.4f %9.2f%% %14.6f\n", r.name.c_str(), r.ppl,
+                                 (r.ppl / rows[0].ppl - 1) * 100,
+                                 meanKL(rows[0].probeLogits, r.probeLogits));
+  llvm::outs() << "(KL: mean over the first window's positions, nats)\n";
   if (report) {
     llvm::outs() << "\nSQNR (dB) of each layer's output against FP32, first window.\n"
                     "SmoothQuant divides the outputs it folds 1/s into (v, up and the\n"

@@ -510,7 +510,6 @@ evaluateOp(const Op &op, llvm::ArrayRef<const Tensor *> inPtrs) {
     return out;
   }
   }
-  (void)sized;
   return fail("the interpreter does not implement '" + op.mnemonic() + "'");
 }
 

@@ -573,7 +573,6 @@ int main(int argc, char **argv) {
                             "Write a LLaMA folder with random weights and a byte-level "
                             "tokenizer (a model for demos and benchmarks)");
   cl::SubCommand importCmd("import", "Write a model as a .sqir module (weights referenced, not copied)");
-  auto all = {&evalCmd, &genCmd, &importCmd};
   cl::OptionCategory cat("sqc options");
   cl::opt<std::string> model(cl::Positional, cl::desc("<model folder or llama2.c .bin>"),
                              cl::Required, cl::sub(evalCmd), cl::sub(genCmd),
@@ -657,7 +656,6 @@ int main(int argc, char **argv) {
   cl::opt<uint64_t> rmSeed("seed", cl::desc("Random seed"), cl::init(1), cl::sub(randomCmd), cl::cat(cat));
   cl::opt<double> gain("gain", cl::desc("Outlier gain (a power of two keeps FP32 bit-identical)"),
                        cl::init(64.0), cl::sub(injectCmd), cl::cat(cat));
-  (void)all;
   cl::HideUnrelatedOptions(cat);
   cl::ParseCommandLineOptions(
       argc, argv,

@@ -687,16 +687,16 @@ int main(int argc, char **argv) {
   if (!evalCmd && !genCmd && !importCmd && !calibCmd && !quantCmd)
     return error("name a command: eval, generate, calibrate, quantize or import "
                  "(see sqc --help)");
+  QuantizeOptions qopts{calibText, samples, seqLen, alpha, level, weightScales,
+                        smoothPaths, !noSmooth, clip, minOutlierRatio};
+  if (evalCmd && compare) // loads a fresh copy of the model per variant
+    return runCompare(model, tokenizer, text, window, maxTokens, qopts, report);
   auto m = loadModel(model, tokenizer);
   if (!m)
     return error(llvm::toString(m.takeError()));
   DiagnosticEngine diag;
   if (failed(verify(*m->module, diag)))
     return error("the imported graph does not verify (a bug in sqc's importer)");
-  QuantizeOptions qopts{calibText, samples, seqLen, alpha, level, weightScales,
-                        smoothPaths, !noSmooth, clip, minOutlierRatio};
-  if (evalCmd && compare)
-    return runCompare(model, tokenizer, text, window, maxTokens, qopts, report);
   if (evalCmd)
     return runEval(*m, text, window, maxTokens);
   if (genCmd)

@@ -1,0 +1,135 @@
+//===- codegen/Jit.cpp - Targets and the ORC JIT --------------------------===//
+#include "codegen/Jit.h"
+
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <mutex>
+
+namespace sqc {
+
+void initializeCodegen() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    llvm::InitializeNativeTargetAsmParser();
+  });
+}
+
+TargetSpec TargetSpec::host() {
+  TargetSpec t;
+  t.cpu = llvm::sys::getHostCPUName().str();
+  for (const auto &f : llvm::sys::getHostCPUFeatures())
+    t.features.push_back((f.second ? "+" : "-") + f.first().str());
+  return t;
+}
+
+TargetSpec TargetSpec::parse(llvm::StringRef mcpu, llvm::StringRef mattr) {
+  TargetSpec t = mcpu.empty() || mcpu == "native" ? host() : TargetSpec{mcpu.str(), {}};
+  llvm::SmallVector<llvm::StringRef, 8> parts;
+  mattr.split(parts, ',', -1, /*KeepEmpty=*/false);
+  for (llvm::StringRef p : parts)
+    t.features.push_back(p.trim().str());
+  return t;
+}
+
+std::string TargetSpec::featureString() const {
+  std::string s;
+  for (const std::string &f : features)
+    s += (s.empty() ? "" : ",") + f;
+  return s;
+}
+
+namespace {
+
+llvm::orc::JITTargetMachineBuilder machineBuilder(const TargetSpec &t) {
+  llvm::orc::JITTargetMachineBuilder b{llvm::Triple(llvm::sys::getProcessTriple())};
+  b.setCPU(t.cpu);
+  b.addFeatures(t.features);
+  b.setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  return b;
+}
+
+/// LLVM's O3 pipeline, tuned for `tm`.
+void optimize(llvm::Module &m, llvm::TargetMachine *tm) {
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder pb(tm);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam);
+}
+
+} // namespace
+
+llvm::Expected<std::unique_ptr<Jit>> Jit::create(const TargetSpec &target) {
+  initializeCodegen();
+  auto builder = machineBuilder(target);
+  auto tm = builder.createTargetMachine();
+  if (!tm)
+    return tm.takeError();
+  std::shared_ptr<llvm::TargetMachine> machine = std::move(*tm);
+  auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(builder).create();
+  if (!jit)
+    return jit.takeError();
+  (*jit)->getIRTransformLayer().setTransform(
+      [machine](llvm::orc::ThreadSafeModule tsm, const llvm::orc::MaterializationResponsibility &)
+          -> llvm::Expected<llvm::orc::ThreadSafeModule> {
+        tsm.withModuleDo([&](llvm::Module &m) { optimize(m, machine.get()); });
+        return std::move(tsm);
+      });
+  auto j = std::unique_ptr<Jit>(new Jit());
+  j->jit_ = std::move(*jit);
+  return j;
+}
+
+llvm::Error Jit::add(std::unique_ptr<llvm::Module> m,
+                     std::unique_ptr<llvm::LLVMContext> ctx) {
+  m->setDataLayout(jit_->getDataLayout());
+  return jit_->addIRModule(llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx)));
+}
+
+llvm::Expected<void *> Jit::lookup(llvm::StringRef name) {
+  auto addr = jit_->lookup(name);
+  if (!addr)
+    return addr.takeError();
+  return addr->toPtr<void *>();
+}
+
+llvm::Expected<std::string> emitAssembly(llvm::Module &m, const TargetSpec &target) {
+  initializeCodegen();
+  auto tm = machineBuilder(target).createTargetMachine();
+  if (!tm)
+    return tm.takeError();
+  m.setDataLayout((*tm)->createDataLayout());
+  m.setTargetTriple((*tm)->getTargetTriple().str());
+  optimize(m, tm->get());
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  {
+    // The asm printer wants a seekable stream; the buffer lands in `os` when
+    // it goes out of scope.
+    llvm::buffer_ostream bos(os);
+    llvm::legacy::PassManager pm;
+    if ((*tm)->addPassesToEmitFile(pm, bos, nullptr, llvm::CodeGenFileType::AssemblyFile))
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "the target cannot emit assembly");
+    pm.run(m);
+  }
+  return out;
+}
+
+} // namespace sqc

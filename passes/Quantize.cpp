@@ -10,7 +10,8 @@
 //                                              scale from calibration
 //
 // With bmm=true the two activations of each attention matmul are quantized
-// per tensor as well. The paper's levels: O1 = per-token dynamic, O2 =
+// per tensor as well; linears the graph returns (the LM head) stay FP32
+// unless keep-head=false. The paper's levels: O1 = per-token dynamic, O2 =
 // per-tensor dynamic, O3 = per-tensor static activations. Numerics change by
 // exactly the rounding this makes explicit; fuse-qdq then turns the patterns
 // into integer arithmetic. Norms, softmax and residual adds stay FP32.
@@ -37,6 +38,9 @@ public:
     addOption("bmm", &bmm_, "Also quantize the attention matmuls (Q K^T and P V)");
     addOption("calib", &calibPath_,
               "Calibration statistics, for per-tensor-static (sqc calibrate)");
+    addOption("keep-head", &keepHead_,
+              "Leave linears whose result the graph returns (the LM head) in "
+              "FP32, as SmoothQuant's reference setup does");
     addOption("percentile", &usePercentile_,
               "Static scales from the recorded percentile instead of the max");
   }
@@ -58,7 +62,8 @@ public:
     for (auto &g : m.graphs()) {
       std::vector<Op *> targets;
       for (Op &op : g->ops())
-        if (op.kind() == OpKind::Linear || (bmm_ && op.kind() == OpKind::MatMul))
+        if ((op.kind() == OpKind::Linear && !(keepHead_ && isGraphOutput(op.result()))) ||
+            (bmm_ && op.kind() == OpKind::MatMul))
           targets.push_back(&op);
       for (Op *op : targets) {
         std::optional<bool> r = op->kind() == OpKind::Linear
@@ -189,6 +194,13 @@ private:
     return true;
   }
 
+  static bool isGraphOutput(const Value *v) {
+    for (const Op *u : v->users())
+      if (u->kind() == OpKind::Return)
+        return true;
+    return false;
+  }
+
   /// Already quantized by an earlier run of the pass.
   static bool isQuantized(const Value *v) {
     return v->definingOp() && v->definingOp()->kind() == OpKind::Dequantize;
@@ -198,6 +210,7 @@ private:
   std::string acts_ = "per-token";
   bool bmm_ = false;
   bool usePercentile_ = false;
+  bool keepHead_ = true;
   std::string calibPath_;
   const CalibrationStats *stats_ = nullptr;
   std::optional<CalibrationStats> loaded_;

@@ -12,13 +12,6 @@
 
 namespace sqc {
 
-static std::string shapeStr(llvm::ArrayRef<int64_t> s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i)
-    r += (i ? "," : "") + std::to_string(s[i]);
-  return r + "]";
-}
-
 llvm::Expected<const Tensor *> WeightStore::get(llvm::StringRef name,
                                                  const TensorType &type) {
   auto it = cache_.find(name);

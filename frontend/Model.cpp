@@ -177,6 +177,35 @@ HFImporter importerFor(llvm::StringRef architecture) {
   return nullptr;
 }
 
+llvm::Expected<Tensor> runForward(LoadedModel &m, llvm::ArrayRef<int32_t> tokens,
+                                  int64_t start, std::vector<Tensor> &cache,
+                                  const ValueObserver *observe) {
+  const Graph &g = m.forward();
+  int64_t n = tokens.size();
+  Tensor tok(DType::I32, {n}), pos(DType::I32, {n});
+  for (int64_t i = 0; i < n; ++i) {
+    tok.ints()[i] = tokens[i];
+    pos.ints()[i] = int32_t(start + i);
+  }
+  if (cache.empty())
+    for (unsigned a = 2; a < g.numArguments(); ++a) {
+      // A cache argument is [?past, ...static]: start with zero rows.
+      llvm::SmallVector<int64_t, 4> shape = {0};
+      for (const Dim &d : g.argument(a)->type().dims().drop_front())
+        shape.push_back(d.isStatic() ? d.size() : 0);
+      cache.emplace_back(g.argument(a)->type().dtype(), shape);
+    }
+  std::vector<Tensor> inputs = {std::move(tok), std::move(pos)};
+  for (Tensor &t : cache)
+    inputs.push_back(std::move(t));
+  auto out = runGraph(g, std::move(inputs), m.weights.get(), observe);
+  if (!out)
+    return out.takeError();
+  cache.assign(std::make_move_iterator(out->begin() + 1),
+               std::make_move_iterator(out->end()));
+  return std::move((*out)[0]);
+}
+
 llvm::Expected<LoadedModel> loadModel(llvm::StringRef path,
                                       llvm::StringRef tokenizerPath) {
   if (llvm::sys::fs::is_directory(path)) {

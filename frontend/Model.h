@@ -16,6 +16,7 @@
 
 #include "frontend/Tokenizer.h"
 #include "ir/IR.h"
+#include "runtime/Executor.h"
 #include "runtime/Weights.h"
 
 #include "llvm/Support/Error.h"
@@ -38,6 +39,13 @@ struct LoadedModel {
   /// The graph that runs the model (see the file comment).
   const Graph &forward() const { return *module->lookupGraph("forward"); }
 };
+
+/// Runs @forward on `tokens` at positions start, start+1, ..., extending
+/// `cache` (one tensor per cache argument, in order; empty means start from
+/// nothing). Returns the logits [tokens, vocab]. `observe` sees every value.
+llvm::Expected<Tensor> runForward(LoadedModel &m, llvm::ArrayRef<int32_t> tokens,
+                                  int64_t start, std::vector<Tensor> &cache,
+                                  const ValueObserver *observe = nullptr);
 
 /// Loads a Hugging Face folder (config.json + safetensors; LLaMA, OPT,
 /// GPT-2), a llama2.c checkpoint (.bin) or a module written by `sqc import`

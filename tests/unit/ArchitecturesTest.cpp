@@ -92,27 +92,9 @@ private:
 /// Logits of `tokens` at positions start.., continuing `cache`.
 Tensor run(LoadedModel &m, const std::vector<int32_t> &tokens, int32_t start,
            std::vector<Tensor> &cache) {
-  const Graph &g = m.forward();
-  int64_t n = tokens.size();
-  Tensor t(DType::I32, {n}), p(DType::I32, {n});
-  for (int64_t i = 0; i < n; ++i) {
-    t.ints()[i] = tokens[i];
-    p.ints()[i] = start + int32_t(i);
-  }
-  if (cache.empty())
-    for (unsigned a = 2; a < g.numArguments(); ++a) {
-      auto dims = g.argument(a)->type().dims();
-      cache.emplace_back(DType::F32,
-                         llvm::ArrayRef<int64_t>{0, dims[1].size(), dims[2].size()});
-    }
-  std::vector<Tensor> in = {t, p};
-  in.insert(in.end(), cache.begin(), cache.end());
-  auto out = runGraph(g, in, m.weights.get());
+  auto out = runForward(m, tokens, start, cache);
   EXPECT_TRUE(bool(out)) << (out ? "" : llvm::toString(out.takeError()));
-  if (!out)
-    return Tensor();
-  cache.assign(out->begin() + 1, out->end());
-  return (*out)[0];
+  return out ? std::move(*out) : Tensor();
 }
 
 void expectMatchesReference(LoadedModel &m, const std::vector<float> &expected,

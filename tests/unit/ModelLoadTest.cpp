@@ -116,21 +116,8 @@ TEST_F(ModelLoadTest, LoadsAndRunsPrefillThenDecode) {
   EXPECT_TRUE(succeeded(verify(*m->module, diag)));
   // Prefill three tokens at once, or one at a time through the KV cache:
   // the last logits must agree.
-  const Graph &g = *m->module->lookupGraph("forward");
   auto run = [&](std::vector<int32_t> toks, int32_t start, std::vector<Tensor> &cache) {
-    Tensor t(DType::I32, {int64_t(toks.size())}), p(DType::I32, {int64_t(toks.size())});
-    for (size_t i = 0; i < toks.size(); ++i) {
-      t.ints()[i] = toks[i];
-      p.ints()[i] = start + int32_t(i);
-    }
-    if (cache.empty())
-      for (int i = 0; i < 4; ++i)
-        cache.emplace_back(DType::F32, llvm::ArrayRef<int64_t>{0, 1, 4});
-    std::vector<Tensor> in = {t, p};
-    in.insert(in.end(), cache.begin(), cache.end());
-    auto out = cantFail(runGraph(g, in, m->weights.get()));
-    cache.assign(out.begin() + 1, out.end());
-    return out[0];
+    return cantFail(runForward(*m, toks, start, cache));
   };
   std::vector<Tensor> c1, c2;
   Tensor all = run({1, 4, 5}, 0, c1);

@@ -26,25 +26,14 @@ const char *kModel = SQC_TEST_DIR "/../../shared/data/stories260K-hf";
 
 Tensor logitsOf(LoadedModel &m, const std::vector<int32_t> &toks,
                 CalibrationStats *stats = nullptr) {
-  const Graph &g = m.forward();
-  int64_t n = toks.size();
-  Tensor t(DType::I32, {n}), p(DType::I32, {n});
-  for (int64_t i = 0; i < n; ++i) {
-    t.ints()[i] = toks[i];
-    p.ints()[i] = int32_t(i);
-  }
-  std::vector<Tensor> in = {t, p};
-  for (unsigned a = 2; a < g.numArguments(); ++a) {
-    auto d = g.argument(a)->type().dims();
-    in.emplace_back(DType::F32, llvm::ArrayRef<int64_t>{0, d[1].size(), d[2].size()});
-  }
   ValueObserver observe = [&](const Value &v, const Tensor &x) {
-    if (stats && !v.name().empty())
+    if (!v.name().empty())
       stats->observe(v, x);
   };
-  auto out = runGraph(g, in, m.weights.get(), stats ? &observe : nullptr);
+  std::vector<Tensor> cache;
+  auto out = runForward(m, toks, 0, cache, stats ? &observe : nullptr);
   EXPECT_TRUE(bool(out));
-  return out ? (*out)[0] : Tensor();
+  return out ? std::move(*out) : Tensor();
 }
 
 TEST(SmoothQuantTest, KeepsRealModelOutputs) {

@@ -50,38 +50,6 @@ int error(const llvm::Twine &msg) {
   return 1;
 }
 
-/// Runs @forward on `tokens` at positions start.., extending `cache` (one
-/// tensor per cache argument, in order; empty means start from nothing).
-/// Returns the logits [n, vocab].
-llvm::Expected<Tensor> step(LoadedModel &m, llvm::ArrayRef<int32_t> tokens,
-                            int64_t start, std::vector<Tensor> &cache,
-                            const ValueObserver *observe = nullptr) {
-  const Graph &g = m.forward();
-  int64_t n = tokens.size();
-  Tensor tok(DType::I32, {n}), pos(DType::I32, {n});
-  for (int64_t i = 0; i < n; ++i) {
-    tok.ints()[i] = tokens[i];
-    pos.ints()[i] = int32_t(start + i);
-  }
-  if (cache.empty())
-    for (unsigned a = 2; a < g.numArguments(); ++a) {
-      // A cache argument is [?past, ...static]: start with zero rows.
-      llvm::SmallVector<int64_t, 4> shape = {0};
-      for (const Dim &d : g.argument(a)->type().dims().drop_front())
-        shape.push_back(d.isStatic() ? d.size() : 0);
-      cache.emplace_back(g.argument(a)->type().dtype(), shape);
-    }
-  std::vector<Tensor> inputs = {std::move(tok), std::move(pos)};
-  for (Tensor &t : cache)
-    inputs.push_back(std::move(t));
-  auto out = runGraph(g, std::move(inputs), m.weights.get(), observe);
-  if (!out)
-    return out.takeError();
-  cache.assign(std::make_move_iterator(out->begin() + 1),
-               std::make_move_iterator(out->end()));
-  return std::move((*out)[0]);
-}
-
 /// The perplexity protocol of ../shared/data/README.md: paragraphs split on
 /// blank lines, each [BOS] + encode(paragraph), concatenated and truncated.
 std::vector<int32_t> tokenizeText(Tokenizer &tok, std::string text,
@@ -122,7 +90,7 @@ llvm::Expected<Perplexity> perplexity(LoadedModel &m, llvm::ArrayRef<int32_t> to
   for (int64_t w = 0, s = 0; s + 1 < int64_t(toks.size()); ++w, s += window) {
     int64_t len = std::min<int64_t>(window, toks.size() - 1 - s);
     std::vector<Tensor> cache;
-    auto logits = step(m, toks.slice(s, len), 0, cache);
+    auto logits = runForward(m, toks.slice(s, len), 0, cache);
     if (!logits)
       return logits.takeError();
     int64_t V = logits->shape()[1];
@@ -203,7 +171,7 @@ llvm::Expected<CalibrationStats> calibrate(LoadedModel &m, llvm::StringRef textP
   for (int64_t w = 0; w < windows; ++w) {
     int64_t s = w * seqLen, len = std::min<int64_t>(seqLen, toks.size() - s);
     std::vector<Tensor> cache;
-    auto r = step(m, llvm::ArrayRef<int32_t>(toks).slice(s, len), 0, cache, &observe);
+    auto r = runForward(m, llvm::ArrayRef<int32_t>(toks).slice(s, len), 0, cache, &observe);
     if (!r)
       return r.takeError();
     llvm::errs() << llvm::format("\r  calibration sample %lld/%lld  %.1f s",
@@ -362,7 +330,12 @@ llvm::StringMap<Tensor> layerOutputs(LoadedModel &m, llvm::ArrayRef<int32_t> tok
       out[v.name()] = t;
   };
   std::vector<Tensor> cache;
-  (void)step(m, toks, 0, cache, &observe);
+  if (auto r = runForward(m, toks, 0, cache, &observe); !r) {
+    // The report then shows '-' for this variant; say why.
+    llvm::WithColor::warning(llvm::errs(), "sqc")
+        << "per-layer report: " << llvm::toString(r.takeError()) << "\n";
+    return {};
+  }
   return out;
 }
 
@@ -431,7 +404,7 @@ int runCompare(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::StringR
   // whose perplexity says little (random weights).
   auto probeLogits = [&](LoadedModel &m) {
     std::vector<Tensor> cache;
-    auto l = step(m, probe, 0, cache);
+    auto l = runForward(m, probe, 0, cache);
     return l ? std::move(*l) : Tensor();
   };
   std::vector<Row> rows;
@@ -510,7 +483,7 @@ int runGenerate(LoadedModel &m, llvm::StringRef prompt, int64_t steps,
   std::vector<Tensor> cache;
   std::mt19937_64 rng(seed);
   auto t0 = Clock::now();
-  auto logits = step(m, toks, 0, cache);
+  auto logits = runForward(m, toks, 0, cache);
   if (!logits)
     return error(llvm::toString(logits.takeError()));
   double prefillSecs = secondsSince(t0);
@@ -541,7 +514,7 @@ int runGenerate(LoadedModel &m, llvm::StringRef prompt, int64_t steps,
     toks.push_back(next);
     if (int64_t(toks.size()) >= m.maxSeq)
       break;
-    logits = step(m, {next}, toks.size() - 1, cache);
+    logits = runForward(m, {next}, toks.size() - 1, cache);
     if (!logits)
       return error(llvm::toString(logits.takeError()));
     last = logits->floats().data();

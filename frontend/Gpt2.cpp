@@ -42,13 +42,10 @@ llvm::Expected<int64_t> importGpt2(const HFModelFiles &f, Module &m) {
   GraphWriter w(g);
   Dim seq = Dim::symbol("seq");
   auto f32 = [](llvm::ArrayRef<Dim> d) { return TensorType(DType::F32, d); };
-  std::vector<NamedAttr> epsAttr = {{"eps", eps}};
   auto layerNorm = [&](Value *x, const std::string &tensor, const std::string &name) {
-    return w.op(OpKind::LayerNorm,
-                {x, w.weight(tensor + ".weight", {D}, name + ".weight"),
-                 w.weight(tensor + ".bias", {D}, name + ".bias")},
-                name, epsAttr);
+    return w.layerNorm(x, tensor, D, name, eps);
   };
+
   // Conv1D: y = x W + b with W [in, out]; as a linear, W^T is [out, in].
   auto conv1d = [&](Value *x, const std::string &tensor, int64_t inF, int64_t outF,
                     const std::string &name) {

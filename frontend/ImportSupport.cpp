@@ -46,6 +46,17 @@ Value *GraphWriter::linear(Value *x, llvm::StringRef prefix, int64_t out,
   return op(OpKind::Linear, operands, name);
 }
 
+Value *GraphWriter::layerNorm(Value *x, llvm::StringRef tensor, int64_t dim,
+                              llvm::StringRef name, std::optional<double> eps) {
+  std::vector<NamedAttr> attrs;
+  if (eps)
+    attrs.push_back({"eps", *eps});
+  return op(OpKind::LayerNorm,
+            {x, weight(tensor.str() + ".weight", {dim}, name.str() + ".weight"),
+             weight(tensor.str() + ".bias", {dim}, name.str() + ".bias")},
+            name, attrs);
+}
+
 void GraphWriter::finish(llvm::ArrayRef<Value *> results) {
   if (err_)
     return;

@@ -42,6 +42,10 @@ public:
   /// and `prefix.bias` (bias only when `bias`).
   Value *linear(Value *x, llvm::StringRef prefix, int64_t out, int64_t in,
                 bool bias, llvm::StringRef name);
+  /// layer_norm(x, `tensor`.weight, `tensor`.bias) over `dim` features; `eps`
+  /// absent keeps the op's default.
+  Value *layerNorm(Value *x, llvm::StringRef tensor, int64_t dim, llvm::StringRef name,
+                   std::optional<double> eps = std::nullopt);
   /// Ends the graph: return `results`, which become its signature.
   void finish(llvm::ArrayRef<Value *> results);
   llvm::Error takeError() { return err_ ? std::move(*err_) : llvm::Error::success(); }

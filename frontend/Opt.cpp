@@ -49,11 +49,9 @@ llvm::Expected<int64_t> importOpt(const HFModelFiles &f, Module &m) {
   auto f32 = [](llvm::ArrayRef<Dim> d) { return TensorType(DType::F32, d); };
   std::string pre = "model.decoder.";
   auto layerNorm = [&](Value *x, const std::string &tensor, const std::string &name) {
-    return w.op(OpKind::LayerNorm,
-                {x, w.weight(tensor + ".weight", {D}, name + ".weight"),
-                 w.weight(tensor + ".bias", {D}, name + ".bias")},
-                name);
+    return w.layerNorm(x, tensor, D, name);
   };
+
 
   Value *emb = w.weight(pre + "embed_tokens.weight", {V, D}, "embed_tokens");
   Value *posEmb = w.weight(pre + "embed_positions.weight", {P + 2, D}, "embed_positions");

@@ -2,6 +2,7 @@
 #include "frontend/Tokenizer.h"
 
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <cstring>
 
@@ -135,6 +136,25 @@ std::string Llama2cTokenizer::decode(int32_t prev, int32_t id) const {
       return std::string(1, char(byte));
   }
   return piece.str();
+}
+
+llvm::Error writeLlama2cTokenizer(llvm::StringRef path,
+                                  llvm::ArrayRef<std::string> pieces,
+                                  llvm::ArrayRef<float> scores) {
+  int32_t maxLen = 1;
+  for (const std::string &p : pieces)
+    maxLen = std::max<int32_t>(maxLen, int32_t(p.size()));
+  return llvm::writeToOutput(path, [&](llvm::raw_ostream &os) {
+    os.write(reinterpret_cast<const char *>(&maxLen), 4);
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      float score = i < scores.size() ? scores[i] : 0.0f;
+      int32_t len = int32_t(pieces[i].size());
+      os.write(reinterpret_cast<const char *>(&score), 4);
+      os.write(reinterpret_cast<const char *>(&len), 4);
+      os << pieces[i];
+    }
+    return llvm::Error::success();
+  });
 }
 
 } // namespace sqc

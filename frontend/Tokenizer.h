@@ -56,6 +56,12 @@ private:
   std::unordered_map<std::string, std::vector<int32_t>> memo_;
 };
 
+/// Writes a llama2.c tokenizer.bin: the given pieces in id order, all with
+/// score 0 unless `scores` gives them (for models and tests that make one).
+llvm::Error writeLlama2cTokenizer(llvm::StringRef path,
+                                  llvm::ArrayRef<std::string> pieces,
+                                  llvm::ArrayRef<float> scores = {});
+
 } // namespace sqc
 
 #endif // SQC_FRONTEND_TOKENIZER_H

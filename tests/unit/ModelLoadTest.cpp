@@ -52,19 +52,9 @@ protected:
   }
   /// A tokenizer with <unk>, BOS, EOS and 13 single letters.
   void writeTokenizer() {
-    std::string t(4, '\0');
-    int32_t maxLen = 8;
-    std::memcpy(t.data(), &maxLen, 4);
-    const char *pieces[] = {"<unk>", "<s>", "</s>", " ", "a", "b", "c", "d",
-                            "e", "f", "g", "h", "i", "j", "k", " a"};
-    for (const char *p : pieces) {
-      float score = 0;
-      int32_t len = int32_t(std::strlen(p));
-      t.append(reinterpret_cast<char *>(&score), 4);
-      t.append(reinterpret_cast<char *>(&len), 4);
-      t += p;
-    }
-    writeFile("tokenizer.bin", t);
+    ASSERT_FALSE(bool(writeLlama2cTokenizer(
+        path("tokenizer.bin"), {"<unk>", "<s>", "</s>", " ", "a", "b", "c", "d", "e",
+                                "f", "g", "h", "i", "j", "k", " a"})));
   }
   /// Writes every tensor the config needs; `override` replaces shapes.
   void writeWeights(std::map<std::string, std::vector<int64_t>> override,

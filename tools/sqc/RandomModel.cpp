@@ -3,6 +3,7 @@
 
 #include "frontend/ImportSupport.h"
 #include "frontend/Llama.h"
+#include "frontend/Tokenizer.h"
 #include "runtime/SafeTensors.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -71,23 +72,11 @@ llvm::Error writeRandomModel(llvm::StringRef outDir, const RandomModelShape &s) 
   if (e)
     return e;
   // Byte-level: every UTF-8 character falls back to its bytes (ids 3..258).
-  return llvm::writeToOutput(joinPath(outDir, "tokenizer.bin"), [&](llvm::raw_ostream &os) {
-    auto piece = [&](const std::string &p) {
-      float score = 0;
-      int32_t len = int32_t(p.size());
-      os.write(reinterpret_cast<const char *>(&score), 4);
-      os.write(reinterpret_cast<const char *>(&len), 4);
-      os << p;
-    };
-    int32_t maxLen = 6;
-    os.write(reinterpret_cast<const char *>(&maxLen), 4);
-    for (const char *p : {"<unk>", "<s>", "</s>"})
-      piece(p);
-    static const char *hex = "0123456789ABCDEF";
-    for (int b = 0; b < 256; ++b)
-      piece(std::string("<0x") + hex[b >> 4] + hex[b & 15] + ">");
-    return llvm::Error::success();
-  });
+  std::vector<std::string> pieces = {"<unk>", "<s>", "</s>"};
+  static const char *hex = "0123456789ABCDEF";
+  for (int b = 0; b < 256; ++b)
+    pieces.push_back(std::string("<0x") + hex[b >> 4] + hex[b & 15] + ">");
+  return writeLlama2cTokenizer(joinPath(outDir, "tokenizer.bin"), pieces);
 }
 
 } // namespace sqc

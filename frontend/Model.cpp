@@ -48,6 +48,18 @@ llvm::Expected<std::unique_ptr<Tokenizer>> openTokenizer(llvm::StringRef path) {
   return wrap(Llama2cTokenizer::load(path));
 }
 
+/// Opens the tokenizer of an imported model and records it, with the longest
+/// sequence, in the module, so that a written module is complete.
+llvm::Error attachTokenizer(LoadedModel &lm, llvm::StringRef path) {
+  auto tk = openTokenizer(path);
+  if (!tk)
+    return tk.takeError();
+  lm.tokenizer = std::move(*tk);
+  lm.module->setAttr("tokenizer", absolute(path));
+  lm.module->setAttr("max_seq", lm.maxSeq);
+  return llvm::Error::success();
+}
+
 /// The tokenizer a Hugging Face folder brings, in order of preference.
 std::string findTokenizer(llvm::StringRef dir) {
   for (const char *name : {"tokenizer.json", "vocab.json", "tokenizer.bin"})
@@ -91,12 +103,8 @@ llvm::Expected<LoadedModel> loadHF(llvm::StringRef dir, llvm::StringRef tokPath)
   std::string t = tokPath.empty() ? findTokenizer(dir) : tokPath.str();
   if (t.empty())
     return importError(dir + ": no tokenizer found (tokenizer.json, vocab.json + merges.txt or tokenizer.bin); pass --tokenizer FILE");
-  auto tk = openTokenizer(t);
-  if (!tk)
-    return tk.takeError();
-  lm.tokenizer = std::move(*tk);
-  lm.module->setAttr("tokenizer", absolute(t));
-  lm.module->setAttr("max_seq", lm.maxSeq);
+  if (llvm::Error e = attachTokenizer(lm, t))
+    return e;
   return lm;
 }
 
@@ -118,12 +126,8 @@ llvm::Expected<LoadedModel> loadLlama2c(llvm::StringRef path, llvm::StringRef to
       return importError(path + ": a llama2.c checkpoint brings no tokenizer; "
                                 "pass --tokenizer FILE");
   }
-  auto tk = openTokenizer(t);
-  if (!tk)
-    return tk.takeError();
-  lm->tokenizer = std::move(*tk);
-  lm->module->setAttr("tokenizer", absolute(t));
-  lm->module->setAttr("max_seq", lm->maxSeq);
+  if (llvm::Error e = attachTokenizer(*lm, t))
+    return e;
   return lm;
 }
 

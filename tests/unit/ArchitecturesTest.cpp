@@ -8,6 +8,7 @@
 // cache must give the same logits as the full prefill.
 //
 //===----------------------------------------------------------------------===//
+#include "TestUtil.h"
 #include "frontend/Model.h"
 #include "frontend/Tokenizer.h"
 #include "runtime/Executor.h"
@@ -27,24 +28,9 @@ using namespace sqc;
 
 namespace {
 
-class FixtureFolder {
+class FixtureFolder : public test::TempDir {
 public:
-  FixtureFolder() {
-    EXPECT_FALSE(llvm::sys::fs::createUniqueDirectory("sqc-arch", dir_));
-    writeTokenizer();
-  }
-  ~FixtureFolder() { llvm::sys::fs::remove_directories(dir_); }
-  std::string path(llvm::StringRef name) const {
-    llvm::SmallString<256> p(dir_);
-    llvm::sys::path::append(p, name);
-    return p.str().str();
-  }
-  std::string dir() const { return dir_.str().str(); }
-  void write(llvm::StringRef name, llvm::StringRef text) {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(path(name), ec);
-    os << text;
-  }
+  FixtureFolder() : TempDir("sqc-arch") { writeTokenizer(); }
   /// Random weights of the given shapes, written as model.safetensors and
   /// returned for the reference.
   ref::WeightMap weights(const std::map<std::string, std::vector<int64_t>> &shapes,
@@ -77,7 +63,6 @@ private:
   void writeTokenizer() {
     EXPECT_FALSE(bool(writeLlama2cTokenizer(path("tokenizer.bin"), {"<unk>", "<s>", "</s>"})));
   }
-  llvm::SmallString<128> dir_;
 };
 
 /// Logits of `tokens` at positions start.., continuing `cache`.

@@ -7,6 +7,7 @@
 // never a crash.
 //
 //===----------------------------------------------------------------------===//
+#include "TestUtil.h"
 #include "frontend/BPETokenizer.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -51,10 +52,10 @@ const std::pair<const char *, const char *> kMerges[] = {
 };
 constexpr int32_t kEndOfText = 266;
 
-class BPETokenizerTest : public ::testing::Test {
+class BPETokenizerTest : public ::testing::Test, protected test::TempDir {
 protected:
+  BPETokenizerTest() : TempDir("sqc-bpe") {}
   void SetUp() override {
-    ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("sqc-bpe", dir));
     // Byte b's symbol has id b; then the merges; then <|endoftext|>.
     for (unsigned b = 0; b < 256; ++b)
       vocab[byteSymbol(b)] = b;
@@ -65,24 +66,11 @@ protected:
     }
     vocab["<|endoftext|>"] = kEndOfText;
   }
-  void TearDown() override { llvm::sys::fs::remove_directories(dir); }
-
-  std::string path(llvm::StringRef name) {
-    llvm::SmallString<256> p(dir);
-    llvm::sys::path::append(p, name);
-    return p.str().str();
-  }
-  void writeFile(llvm::StringRef name, llvm::StringRef text) {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(path(name), ec);
-    ASSERT_FALSE(ec);
-    os << text;
-  }
 
   /// Writes vocab.json and merges.txt (with GPT-2's #version line).
   void writeGpt2() {
-    writeFile("vocab.json", vocab.dump());
-    writeFile("merges.txt", "#version: 0.2\n" + merges);
+    write("vocab.json", vocab.dump());
+    write("merges.txt", "#version: 0.2\n" + merges);
   }
   std::unique_ptr<ByteLevelBPETokenizer> loadGpt2() {
     writeGpt2();
@@ -129,7 +117,7 @@ protected:
     return j;
   }
   std::unique_ptr<ByteLevelBPETokenizer> loadJson(const nlohmann::json &j) {
-    writeFile("tokenizer.json", j.dump());
+    write("tokenizer.json", j.dump());
     auto tok = ByteLevelBPETokenizer::loadTokenizerJson(path("tokenizer.json"));
     EXPECT_TRUE(bool(tok)) << (tok ? "" : llvm::toString(tok.takeError()));
     return tok ? std::move(*tok) : nullptr;
@@ -141,7 +129,7 @@ protected:
     return tok ? "" : llvm::toString(tok.takeError());
   }
   std::string jsonError(llvm::StringRef text) {
-    writeFile("tokenizer.json", text);
+    write("tokenizer.json", text);
     auto tok = ByteLevelBPETokenizer::loadTokenizerJson(path("tokenizer.json"));
     return tok ? "" : llvm::toString(tok.takeError());
   }
@@ -156,7 +144,6 @@ protected:
     return out;
   }
 
-  llvm::SmallString<128> dir;
   nlohmann::json vocab;
   std::string merges;
 };
@@ -360,8 +347,8 @@ TEST_F(BPETokenizerTest, Gpt2FileErrors) {
   std::string v = path("vocab.json"), m = path("merges.txt");
   auto expectError = [&](llvm::StringRef vocabText, llvm::StringRef mergesText,
                          const std::string &message) {
-    writeFile("vocab.json", vocabText);
-    writeFile("merges.txt", mergesText);
+    write("vocab.json", vocabText);
+    write("merges.txt", mergesText);
     std::string err = gpt2Error();
     EXPECT_NE(err.find(message), std::string::npos) << "got: " << err;
   };
@@ -370,7 +357,7 @@ TEST_F(BPETokenizerTest, Gpt2FileErrors) {
   ASSERT_FALSE(missing);
   EXPECT_EQ(llvm::toString(missing.takeError()),
             path("nope.json") + ": No such file or directory");
-  writeFile("vocab.json", good);
+  write("vocab.json", good);
   missing = ByteLevelBPETokenizer::loadGpt2(v, path("nope.txt"));
   ASSERT_FALSE(missing);
   EXPECT_EQ(llvm::toString(missing.takeError()),
@@ -399,8 +386,8 @@ TEST_F(BPETokenizerTest, Gpt2FileErrors) {
               m + ":3: 'ĠtheĠthe' is not in the vocabulary (merging 'Ġthe' and 'Ġthe')");
 
   // CRLF line ends and blank lines are fine.
-  writeFile("vocab.json", good);
-  writeFile("merges.txt", "#version: 0.2\r\nh e\r\n\r\nl l\r\n");
+  write("vocab.json", good);
+  write("merges.txt", "#version: 0.2\r\nh e\r\n\r\nl l\r\n");
   EXPECT_EQ(gpt2Error(), "");
 }
 
@@ -485,7 +472,7 @@ TEST_F(BPETokenizerTest, EveryPrefixFailsCleanly) {
   writeGpt2();
   std::string good = "#version: 0.2\n" + merges;
   for (size_t n = 0; n <= good.size(); ++n) {
-    writeFile("merges.txt", good.substr(0, n));
+    write("merges.txt", good.substr(0, n));
     auto tok = ByteLevelBPETokenizer::loadGpt2(path("vocab.json"), path("merges.txt"));
     if (!tok) {
       EXPECT_NE(llvm::toString(tok.takeError()).find(path("merges.txt") + ":"),

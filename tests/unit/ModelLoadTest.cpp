@@ -5,6 +5,7 @@
 // error naming the file (and the tensor), never a crash.
 //
 //===----------------------------------------------------------------------===//
+#include "TestUtil.h"
 #include "frontend/Llama.h"
 #include "frontend/Model.h"
 #include "frontend/Tokenizer.h"
@@ -30,25 +31,13 @@ const char *kConfig = R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 
   "num_key_value_heads": 1, "vocab_size": 16, "rms_norm_eps": 1e-5,
   "tie_word_embeddings": true})";
 
-class ModelLoadTest : public ::testing::Test {
+class ModelLoadTest : public ::testing::Test, protected test::TempDir {
 protected:
+  ModelLoadTest() : TempDir("sqc-model") {}
   void SetUp() override {
-    ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("sqc-model", dir));
-    writeFile("config.json", kConfig);
+    write("config.json", kConfig);
     writeTokenizer();
     writeWeights({});
-  }
-  void TearDown() override { llvm::sys::fs::remove_directories(dir); }
-
-  std::string path(llvm::StringRef name) {
-    llvm::SmallString<256> p(dir);
-    llvm::sys::path::append(p, name);
-    return p.str().str();
-  }
-  void writeFile(llvm::StringRef name, llvm::StringRef text) {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(path(name), ec);
-    os << text;
   }
   /// A tokenizer with <unk>, BOS, EOS and 13 single letters.
   void writeTokenizer() {
@@ -92,15 +81,14 @@ protected:
     ASSERT_FALSE(bool(writeSafeTensors(path("model.safetensors"), out)));
   }
   std::string loadError() {
-    auto m = loadModel(dir);
+    auto m = loadModel(dir());
     return m ? "" : llvm::toString(m.takeError());
   }
 
-  llvm::SmallString<128> dir;
 };
 
 TEST_F(ModelLoadTest, LoadsAndRunsPrefillThenDecode) {
-  auto m = loadModel(dir);
+  auto m = loadModel(dir());
   ASSERT_TRUE(bool(m)) << llvm::toString(m.takeError());
   DiagnosticEngine diag;
   EXPECT_TRUE(succeeded(verify(*m->module, diag)));
@@ -120,25 +108,25 @@ TEST_F(ModelLoadTest, LoadsAndRunsPrefillThenDecode) {
 }
 
 TEST_F(ModelLoadTest, UnknownArchitecture) {
-  writeFile("config.json", R"({"architectures": ["MambaForCausalLM"]})");
+  write("config.json", R"({"architectures": ["MambaForCausalLM"]})");
   EXPECT_NE(loadError().find("config.json: unknown architecture 'MambaForCausalLM'"),
             std::string::npos);
 }
 
 TEST_F(ModelLoadTest, MalformedJson) {
-  writeFile("config.json", R"({"architectures": ["LlamaForCausalLM"], )");
+  write("config.json", R"({"architectures": ["LlamaForCausalLM"], )");
   EXPECT_NE(loadError().find("config.json: not valid JSON"), std::string::npos);
 }
 
 TEST_F(ModelLoadTest, MissingField) {
-  writeFile("config.json", R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 8})");
+  write("config.json", R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 8})");
   EXPECT_NE(loadError().find("missing \"intermediate_size\""), std::string::npos);
 }
 
 TEST_F(ModelLoadTest, InconsistentSizes) {
   std::string cfg = kConfig;
   cfg.replace(cfg.find("\"num_attention_heads\": 2"), 24, "\"num_attention_heads\": 3");
-  writeFile("config.json", cfg);
+  write("config.json", cfg);
   EXPECT_NE(loadError().find("dim 8 is not a multiple of the 3 heads"),
             std::string::npos);
 }
@@ -163,7 +151,7 @@ TEST_F(ModelLoadTest, WrongShapeNamesFileAndTensor) {
 TEST_F(ModelLoadTest, TruncatedSafetensors) {
   auto buf = llvm::MemoryBuffer::getFile(path("model.safetensors"));
   ASSERT_TRUE(bool(buf));
-  writeFile("model.safetensors", (*buf)->getBuffer().drop_back(10));
+  write("model.safetensors", (*buf)->getBuffer().drop_back(10));
   EXPECT_NE(loadError().find("lie outside the data section"), std::string::npos);
 }
 
@@ -175,7 +163,7 @@ TEST_F(ModelLoadTest, NotAModelFolder) {
 TEST_F(ModelLoadTest, TruncatedTokenizer) {
   auto buf = llvm::MemoryBuffer::getFile(path("tokenizer.bin"));
   ASSERT_TRUE(bool(buf));
-  writeFile("tokenizer.bin", (*buf)->getBuffer().drop_back(3));
+  write("tokenizer.bin", (*buf)->getBuffer().drop_back(3));
   EXPECT_NE(loadError().find("tokenizer.bin: truncated at token 15"), std::string::npos)
       << loadError();
 }
@@ -184,14 +172,14 @@ TEST_F(ModelLoadTest, Llama2cCheckpointOfTheWrongSize) {
   int32_t header[7] = {8, 12, 1, 2, 1, 16, 32};
   std::string bin(reinterpret_cast<char *>(header), 28);
   bin += std::string(100, '\0');
-  writeFile("m.bin", bin);
+  write("m.bin", bin);
   auto m = loadModel(path("m.bin"), path("tokenizer.bin"));
   ASSERT_FALSE(bool(m));
   EXPECT_NE(llvm::toString(m.takeError()).find("m.bin: 128 bytes, but a checkpoint with "
                                                "this header needs"),
             std::string::npos);
   header[3] = 0;
-  writeFile("m.bin", std::string(reinterpret_cast<char *>(header), 28));
+  write("m.bin", std::string(reinterpret_cast<char *>(header), 28));
   auto m2 = loadModel(path("m.bin"), path("tokenizer.bin"));
   ASSERT_FALSE(bool(m2));
   EXPECT_NE(llvm::toString(m2.takeError()).find("header: sizes must be positive"),
@@ -227,11 +215,11 @@ TEST_F(ModelLoadTest, ShardedWeightsLoadAsOne) {
   ASSERT_FALSE(bool(writeSafeTensors(path("model-00001-of-00002.safetensors"), a)));
   ASSERT_FALSE(bool(writeSafeTensors(path("model-00002-of-00002.safetensors"), b)));
   llvm::sys::fs::remove(path("model.safetensors"));
-  writeFile("model.safetensors.index.json", "{\"weight_map\": {" + map + "}}");
-  auto m = loadModel(dir);
+  write("model.safetensors.index.json", "{\"weight_map\": {" + map + "}}");
+  auto m = loadModel(dir());
   ASSERT_TRUE(bool(m)) << llvm::toString(m.takeError());
   // A shard that escapes the folder is refused.
-  writeFile("model.safetensors.index.json",
+  write("model.safetensors.index.json",
             "{\"weight_map\": {\"x\": \"../elsewhere.safetensors\"}}");
   EXPECT_NE(loadError().find("must be a plain file name"), std::string::npos);
 }

@@ -6,6 +6,12 @@
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
 
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <gtest/gtest.h>
+
 #include <string>
 
 namespace sqc::test {
@@ -27,6 +33,33 @@ inline std::string firstError(llvm::StringRef text) {
   parseAndVerify(text, errors);
   return errors.substr(0, errors.find('\n'));
 }
+
+/// A fresh folder for a test's files, removed with it.
+class TempDir {
+public:
+  explicit TempDir(llvm::StringRef prefix) {
+    EXPECT_FALSE(llvm::sys::fs::createUniqueDirectory(prefix, dir_));
+  }
+  ~TempDir() { llvm::sys::fs::remove_directories(dir_); }
+  TempDir(const TempDir &) = delete;
+
+  std::string dir() const { return dir_.str().str(); }
+  std::string path(llvm::StringRef name) const {
+    llvm::SmallString<256> p(dir_);
+    llvm::sys::path::append(p, name);
+    return p.str().str();
+  }
+  /// Writes a file in the folder; the test fails if it cannot.
+  void write(llvm::StringRef name, llvm::StringRef text) const {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(path(name), ec);
+    EXPECT_FALSE(ec) << path(name) << ": " << ec.message();
+    os << text;
+  }
+
+private:
+  llvm::SmallString<128> dir_;
+};
 
 } // namespace sqc::test
 

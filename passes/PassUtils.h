@@ -24,6 +24,16 @@ inline Value *createF32Constant(OpBuilder &b, std::vector<double> values,
                           {TensorType(DType::F32, dims)}));
 }
 
+/// A `linear` that rotate-qk inserted: x times its Hadamard constant (known
+/// by the name the pass gives it, which survives printing and parsing).
+inline bool isHadamardRotation(const Op *op) {
+  if (!op || op->kind() != OpKind::Linear)
+    return false;
+  const Op *w = op->operand(1)->definingOp();
+  return w && w->kind() == OpKind::Constant &&
+         op->operand(1)->name().starts_with("hadamard");
+}
+
 /// The calibration statistics a pass should use: those in the file its
 /// `calib=` option names (loaded into `storage`), else the driver's. Reports
 /// a file that cannot be read and returns false.

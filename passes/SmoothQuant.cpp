@@ -126,6 +126,8 @@ private:
       if (op.kind() != OpKind::Linear || !seen.insert(op.operand(0)).second)
         continue;
       Value *x = op.operand(0);
+      if (llvm::all_of(x->users(), isHadamardRotation))
+        continue; // rotate-qk's: Q and K are not linear inputs to smooth
       Group group{x, {}, ProducerKind::Norm, nullptr, {}};
       bool onlyLinears = true;
       for (Op *u : x->users()) {

@@ -73,6 +73,42 @@ TEST(SmoothQuantTest, KeepsRealModelOutputs) {
   EXPECT_EQ(muls, 5 * (4 + 2 + 3 + 2) + 2);
 }
 
+/// rotate-qk is exact too: Q and K of every layer turn by the same orthogonal
+/// matrix, and smoothing still finds every attention path afterwards.
+TEST(SmoothQuantTest, RotatingScoresKeepsRealModelOutputs) {
+  if (!llvm::sys::fs::exists(kModel))
+    GTEST_SKIP() << "../shared/data is not present";
+  auto m = loadModel(kModel);
+  ASSERT_TRUE(bool(m)) << llvm::toString(m.takeError());
+  std::vector<int32_t> probe = m->tokenizer->encode(
+      "Lily saw a bird in the tree. She wanted to help it fly home.", true);
+  Tensor before = logitsOf(*m, probe);
+  CalibrationStats stats;
+  DiagnosticEngine diag;
+  PassManager pm;
+  pm.setPipeline(std::move(*parsePipeline("rotate-qk", diag)));
+  PassContext ctx{diag, m->weights.get(), &stats};
+  ASSERT_TRUE(succeeded(pm.run(*m->module, ctx)));
+  Tensor after = logitsOf(*m, probe, &stats);
+  double maxAbs = 0, maxDiff = 0;
+  for (int64_t i = 0; i < before.numElements(); ++i) {
+    maxAbs = std::max(maxAbs, std::fabs(before.get(i)));
+    maxDiff = std::max(maxDiff, std::fabs(before.get(i) - after.get(i)));
+  }
+  EXPECT_LT(maxDiff / maxAbs, 1e-5) << "max |diff| " << maxDiff;
+  int rotations = 0;
+  for (const Op &op : m->forward().ops())
+    rotations += op.kind() == OpKind::Linear && op.result()->name().ends_with(".rot");
+  EXPECT_EQ(rotations, 5 * 2); // Q and K of five layers
+
+  pm.setPipeline(std::move(*parsePipeline("smooth-quant{alpha=0.5}", diag)));
+  ASSERT_TRUE(succeeded(pm.run(*m->module, ctx)));
+  int muls = 0;
+  for (const Op &op : m->forward().ops())
+    muls += op.kind() == OpKind::Mul && op.result()->name().contains(".smooth");
+  EXPECT_EQ(muls, 5 * (4 + 2 + 3 + 2) + 2); // as without the rotation
+}
+
 /// Integer arithmetic (fuse-qdq) computes what fake quantization describes:
 /// the same logits up to float rounding of the rescale.
 TEST(SmoothQuantTest, FusedIntegerGraphMatchesFakeQuantization) {

@@ -204,6 +204,7 @@ struct QuantizeOptions {
   bool smooth;
   bool clip;
   double minOutlierRatio;
+  bool rotateQK;
 };
 
 /// Runs a pipeline string on the model with its weights and `stats`.
@@ -238,6 +239,9 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false)
     if (!quiet)
       llvm::errs() << msg << "\n";
   };
+  // Before calibrating: the rotated Q and K are what gets quantized.
+  if (o.rotateQK && !runPipeline(m, "rotate-qk", nullptr, quiet))
+    return error("rotating attention scores failed"), false;
   say("calibrating on " + o.calibText);
   // alpha=auto measures quantization error on sample activation rows.
   auto stats = calibrate(m, o.calibText, o.samples, o.seqLen, o.alpha == "auto" ? 128 : 0);
@@ -261,7 +265,7 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false)
   }
   std::string pipeline = "quantize{weights=" + o.weightScales + ",acts=" + acts +
                          ",bmm=true" + (o.clip ? ",percentile=true" : "") +
-                         "},fuse-qdq,dce";
+                         "},fuse-qdq,cse,dce";
   say("quantizing: " + pipeline);
   if (!runPipeline(m, pipeline, &*stats, quiet))
     return error("quantization failed"), false;
@@ -595,6 +599,12 @@ int main(int argc, char **argv) {
       cl::desc("Smooth only activations whose largest channel max is at least "
                "this many times the median (0: smooth everything)"),
       cl::init(8.0), cl::sub(quantCmd), cl::cat(cat));
+  cl::opt<bool> rotateQK(
+      "rotate-qk",
+      cl::desc("Rotate Q and K by a Hadamard matrix before their INT8 matmul (exact; "
+               "evens out the few large channels of each head; helps on some text, "
+               "hurts on other: measure)"),
+      cl::init(false), cl::sub(quantCmd), cl::sub(evalCmd), cl::cat(cat));
   cl::opt<bool> clip("clip",
                      cl::desc("O3: static scales from the 99.99th percentile of |x| "
                               "instead of the maximum (default; --clip=false for the max)"),
@@ -661,7 +671,7 @@ int main(int argc, char **argv) {
     return error("name a command: eval, generate, calibrate, quantize or import "
                  "(see sqc --help)");
   QuantizeOptions qopts{calibText, samples, seqLen, alpha, level, weightScales,
-                        smoothPaths, !noSmooth, clip, minOutlierRatio};
+                        smoothPaths, !noSmooth, clip, minOutlierRatio, rotateQK};
   if (evalCmd && compare) // loads a fresh copy of the model per variant
     return runCompare(model, tokenizer, text, window, maxTokens, qopts, report);
   auto m = loadModel(model, tokenizer);

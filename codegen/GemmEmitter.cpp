@@ -1,100 +1,345 @@
-//===- codegen/GemmEmitter.cpp - INT8 GEMM kernels as LLVM IR -------------===//
+//===- codegen/GemmEmitter.cpp - GEMM micro-kernels as LLVM IR ------------===//
 #include "codegen/GemmEmitter.h"
 
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/Intrinsics.h"
+#include "llvm/IR/IntrinsicsX86.h"
 #include "llvm/IR/Verifier.h"
+
+#include <functional>
 
 namespace sqc {
 
-std::string int8GemmName(unsigned lanes) {
-  return "qgemm_s8s8s32_nt_v" + std::to_string(lanes);
+GemmTiling gemmTiling(GemmIsa isa) {
+  switch (isa) {
+  case GemmIsa::Generic:
+    return {8, 16, 4, 2};
+  case GemmIsa::AVX2:
+    // 6 x 2 accumulators + 2 B vectors + 1 broadcast: 15 of 16 ymm.
+    return {8, 16, 6, 2};
+  case GemmIsa::AVXVNNI:
+    return {8, 16, 6, 4};
+  case GemmIsa::AVX512VNNI:
+    // 8 x 2 accumulators of 32 zmm.
+    return {16, 32, 8, 4};
+  }
+  return {8, 16, 4, 2};
+}
+
+llvm::StringRef gemmIsaName(GemmIsa isa) {
+  switch (isa) {
+  case GemmIsa::Generic:
+    return "generic";
+  case GemmIsa::AVX2:
+    return "avx2";
+  case GemmIsa::AVXVNNI:
+    return "avxvnni";
+  case GemmIsa::AVX512VNNI:
+    return "avx512vnni";
+  }
+  return "generic";
+}
+
+std::optional<GemmIsa> parseGemmIsa(llvm::StringRef name) {
+  for (GemmIsa isa : {GemmIsa::Generic, GemmIsa::AVX2, GemmIsa::AVXVNNI, GemmIsa::AVX512VNNI})
+    if (gemmIsaName(isa) == name)
+      return isa;
+  return std::nullopt;
+}
+
+llvm::StringRef gemmIsaFeature(GemmIsa isa) {
+  switch (isa) {
+  case GemmIsa::Generic:
+    return "";
+  case GemmIsa::AVX2:
+    return "+avx2,+fma";
+  case GemmIsa::AVXVNNI:
+    return "+avx2,+fma,+avxvnni";
+  case GemmIsa::AVX512VNNI:
+    return "+avx512f,+avx512bw,+avx512vl,+avx512vnni,+fma";
+  }
+  return "";
+}
+
+std::string gemmKernelName(GemmKind kind, GemmIsa isa) {
+  return (kind == GemmKind::Int8 ? "qgemm_s8_f32out_" : "sgemm_f32_") +
+         gemmIsaName(isa).str();
 }
 
 namespace {
 
-/// A counted loop [0, n) (or [start, n)); `body` gets the induction value.
-/// Leaves the builder after the loop.
-void emitLoop(llvm::IRBuilder<> &b, llvm::Value *start, llvm::Value *end,
-              llvm::Value *step, llvm::StringRef name,
-              const std::function<void(llvm::Value *)> &body) {
-  llvm::Function *f = b.GetInsertBlock()->getParent();
-  llvm::LLVMContext &ctx = b.getContext();
-  llvm::BasicBlock *pre = b.GetInsertBlock();
-  auto *header = llvm::BasicBlock::Create(ctx, name + ".header", f);
-  auto *loop = llvm::BasicBlock::Create(ctx, name + ".body", f);
-  auto *exit = llvm::BasicBlock::Create(ctx, name + ".exit", f);
-  b.CreateBr(header);
-  b.SetInsertPoint(header);
-  llvm::PHINode *i = b.CreatePHI(start->getType(), 2, name);
-  i->addIncoming(start, pre);
-  b.CreateCondBr(b.CreateICmpSLT(i, end), loop, exit);
-  b.SetInsertPoint(loop);
-  body(i);
-  i->addIncoming(b.CreateAdd(i, step), b.GetInsertBlock());
-  b.CreateBr(header);
-  b.SetInsertPoint(exit);
-}
+class KernelBuilder {
+public:
+  KernelBuilder(llvm::Module &m, GemmKind kind, GemmIsa isa)
+      : m_(m), ctx_(m.getContext()), b_(ctx_), kind_(kind), isa_(isa),
+        t_(gemmTiling(isa)) {
+    if (kind == GemmKind::F32)
+      t_.kGroup = 1;
+  }
+
+  llvm::Function *emit() {
+    llvm::Type *ptr = b_.getPtrTy(), *i64 = b_.getInt64Ty();
+    auto *fnTy = llvm::FunctionType::get(
+        b_.getVoidTy(),
+        {ptr, i64, ptr, ptr, i64, i64, i64, i64, i64, i64, ptr, ptr, ptr, ptr, ptr}, false);
+    f_ = llvm::Function::Create(fnTy, llvm::Function::ExternalLinkage,
+                                gemmKernelName(kind_, isa_), m_);
+    const char *names[] = {"A", "lda", "B", "C", "ldc", "M", "N", "K", "p0", "p1",
+                           "aScale", "wScale", "bias", "residual", "comp"};
+    unsigned i = 0;
+    for (llvm::Argument &a : f_->args())
+      a.setName(names[i++]);
+    for (unsigned p : {0u, 2u, 3u, 10u, 11u, 12u, 13u, 14u})
+      f_->addParamAttr(p, llvm::Attribute::NoAlias);
+    arg_ = [&](unsigned n) -> llvm::Value * { return f_->getArg(n); };
+    b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", f_));
+
+    llvm::Value *K = arg_(7);
+    kSteps_ = t_.kGroup == 1 ? K : b_.CreateUDiv(K, b_.getInt64(t_.kGroup), "k.steps");
+    loop(arg_(8), arg_(9), b_.getInt64(1), "panel", [&](llvm::Value *p) { panel(p); });
+    b_.CreateRetVoid();
+    return f_;
+  }
+
+private:
+  unsigned nvec() const { return t_.nr / t_.lanes; }
+  llvm::Type *accElem() {
+    return kind_ == GemmKind::Int8 ? b_.getInt32Ty() : b_.getFloatTy();
+  }
+  llvm::VectorType *accTy() { return llvm::FixedVectorType::get(accElem(), t_.lanes); }
+  /// Bytes of one A element (i16 pairs, u8 quads or f32).
+  unsigned aBytes() const {
+    return kind_ == GemmKind::F32 ? 4 : t_.kGroup == 2 ? 2 : 1;
+  }
+
+  /// A counted loop [start, end) by `step`; leaves the builder after it.
+  void loop(llvm::Value *start, llvm::Value *end, llvm::Value *step, llvm::StringRef name,
+            const std::function<void(llvm::Value *)> &body) {
+    llvm::BasicBlock *pre = b_.GetInsertBlock();
+    auto *header = llvm::BasicBlock::Create(ctx_, name + ".header", f_);
+    auto *bodyBB = llvm::BasicBlock::Create(ctx_, name + ".body", f_);
+    auto *exit = llvm::BasicBlock::Create(ctx_, name + ".exit", f_);
+    b_.CreateBr(header);
+    b_.SetInsertPoint(header);
+    llvm::PHINode *i = b_.CreatePHI(start->getType(), 2, name);
+    i->addIncoming(start, pre);
+    b_.CreateCondBr(b_.CreateICmpSLT(i, end), bodyBB, exit);
+    b_.SetInsertPoint(bodyBB);
+    body(i);
+    i->addIncoming(b_.CreateAdd(i, step), b_.GetInsertBlock());
+    b_.CreateBr(header);
+    b_.SetInsertPoint(exit);
+  }
+
+  void panel(llvm::Value *p) {
+    llvm::Value *nr = b_.getInt64(t_.nr);
+    n0_ = b_.CreateMul(p, nr, "n0");
+    llvm::Value *left = b_.CreateSub(arg_(6), n0_);
+    llvm::Value *ncols = b_.CreateSelect(b_.CreateICmpSLT(left, nr), left, nr, "ncols");
+    // Packed panel: K * nr elements of B.
+    unsigned bBytes = kind_ == GemmKind::F32 ? 4 : 1;
+    bPanel_ = b_.CreateGEP(b_.getInt8Ty(), arg_(2),
+                           b_.CreateMul(p, b_.CreateMul(arg_(7), b_.getInt64(t_.nr * bBytes))),
+                           "b.panel");
+    // Lane masks for a partial last panel.
+    masks_.clear();
+    llvm::SmallVector<llvm::Constant *, 16> idx;
+    for (unsigned v = 0; v < nvec(); ++v) {
+      idx.clear();
+      for (unsigned l = 0; l < t_.lanes; ++l)
+        idx.push_back(b_.getInt64(v * t_.lanes + l));
+      masks_.push_back(b_.CreateICmpSLT(llvm::ConstantVector::get(idx),
+                                        b_.CreateVectorSplat(t_.lanes, ncols), "mask"));
+    }
+    llvm::Value *M = arg_(5);
+    llvm::Value *mr = b_.getInt64(t_.mr);
+    llvm::Value *mFull = b_.CreateSub(M, b_.CreateSRem(M, mr), "m.full");
+    loop(b_.getInt64(0), mFull, mr, "m", [&](llvm::Value *m) { tile(t_.mr, m); });
+    // The last M % mr rows, one specialized tile per count.
+    llvm::Value *rem = b_.CreateSub(M, mFull);
+    auto *done = llvm::BasicBlock::Create(ctx_, "rows.done", f_);
+    llvm::SwitchInst *sw = b_.CreateSwitch(rem, done, t_.mr - 1);
+    for (unsigned rows = 1; rows < t_.mr; ++rows) {
+      auto *bb = llvm::BasicBlock::Create(ctx_, "rows." + llvm::Twine(rows), f_);
+      sw->addCase(b_.getInt64(rows), bb);
+      b_.SetInsertPoint(bb);
+      tile(rows, mFull);
+      b_.CreateBr(done);
+    }
+    b_.SetInsertPoint(done);
+  }
+
+  /// One register tile: rows [m, m + rows) x the panel's nr columns.
+  void tile(unsigned rows, llvm::Value *m) {
+    llvm::BasicBlock *pre = b_.GetInsertBlock();
+    auto *header = llvm::BasicBlock::Create(ctx_, "k.header", f_);
+    auto *body = llvm::BasicBlock::Create(ctx_, "k.body", f_);
+    auto *exit = llvm::BasicBlock::Create(ctx_, "k.exit", f_);
+    // Row pointers into A.
+    std::vector<llvm::Value *> aRow(rows);
+    for (unsigned r = 0; r < rows; ++r)
+      aRow[r] = b_.CreateGEP(
+          b_.getInt8Ty(), arg_(0),
+          b_.CreateMul(b_.CreateMul(b_.CreateAdd(m, b_.getInt64(r)), arg_(1)),
+                       b_.getInt64(aBytes())),
+          "a.row");
+    b_.CreateBr(header);
+    b_.SetInsertPoint(header);
+    llvm::PHINode *k = b_.CreatePHI(b_.getInt64Ty(), 2, "kk");
+    k->addIncoming(b_.getInt64(0), pre);
+    std::vector<llvm::PHINode *> acc(rows * nvec());
+    for (auto &a : acc) {
+      a = b_.CreatePHI(accTy(), 2, "acc");
+      a->addIncoming(llvm::Constant::getNullValue(accTy()), pre);
+    }
+    b_.CreateCondBr(b_.CreateICmpSLT(k, kSteps_), body, exit);
+
+    b_.SetInsertPoint(body);
+    std::vector<llvm::Value *> bv(nvec());
+    for (unsigned v = 0; v < nvec(); ++v)
+      bv[v] = loadB(k, v);
+    std::vector<llvm::Value *> next(acc.size());
+    for (unsigned r = 0; r < rows; ++r) {
+      llvm::Value *a = broadcastA(aRow[r], k);
+      for (unsigned v = 0; v < nvec(); ++v)
+        next[r * nvec() + v] = multiplyAdd(acc[r * nvec() + v], a, bv[v]);
+    }
+    k->addIncoming(b_.CreateAdd(k, b_.getInt64(1)), body);
+    for (unsigned i = 0; i < acc.size(); ++i)
+      acc[i]->addIncoming(next[i], body);
+    b_.CreateBr(header);
+
+    b_.SetInsertPoint(exit);
+    for (unsigned r = 0; r < rows; ++r)
+      for (unsigned v = 0; v < nvec(); ++v)
+        epilogue(acc[r * nvec() + v], b_.CreateAdd(m, b_.getInt64(r)), v);
+  }
+
+  /// Packed B for k step `k`, vector `v`, in the form multiplyAdd takes.
+  llvm::Value *loadB(llvm::Value *k, unsigned v) {
+    unsigned perStep = t_.nr * t_.kGroup; // elements per k step
+    llvm::Value *off = b_.CreateAdd(b_.CreateMul(k, b_.getInt64(perStep)),
+                                    b_.getInt64(v * t_.lanes * t_.kGroup));
+    if (kind_ == GemmKind::F32)
+      return b_.CreateAlignedLoad(accTy(), b_.CreateGEP(b_.getFloatTy(), bPanel_, off),
+                                  llvm::Align(4), "b");
+    auto *bytes = llvm::FixedVectorType::get(b_.getInt8Ty(), t_.lanes * t_.kGroup);
+    llvm::Value *raw = b_.CreateAlignedLoad(bytes, b_.CreateGEP(b_.getInt8Ty(), bPanel_, off),
+                                            llvm::Align(1), "b");
+    if (t_.kGroup == 4) // vpdpbusd takes the bytes as they are
+      return b_.CreateBitCast(raw, accTy());
+    return b_.CreateSExt(raw, llvm::FixedVectorType::get(b_.getInt16Ty(), t_.lanes * 2));
+  }
+
+  /// Row `aRow`'s k group `k`, broadcast to every lane.
+  llvm::Value *broadcastA(llvm::Value *aRow, llvm::Value *k) {
+    if (kind_ == GemmKind::F32) {
+      llvm::Value *x = b_.CreateLoad(b_.getFloatTy(), b_.CreateGEP(b_.getFloatTy(), aRow, k));
+      return b_.CreateVectorSplat(t_.lanes, x);
+    }
+    // One 32-bit group: two i16 or four u8.
+    llvm::Value *group = b_.CreateAlignedLoad(
+        b_.getInt32Ty(), b_.CreateGEP(b_.getInt32Ty(), aRow, k), llvm::Align(1));
+    llvm::Value *splat = b_.CreateVectorSplat(t_.lanes, group);
+    if (t_.kGroup == 4)
+      return splat;
+    return b_.CreateBitCast(splat, llvm::FixedVectorType::get(b_.getInt16Ty(), t_.lanes * 2));
+  }
+
+  llvm::Value *multiplyAdd(llvm::Value *acc, llvm::Value *a, llvm::Value *bv) {
+    if (kind_ == GemmKind::F32)
+      return b_.CreateIntrinsic(llvm::Intrinsic::fmuladd, {accTy()}, {a, bv, acc});
+    switch (isa_) {
+    case GemmIsa::AVX2:
+      return b_.CreateAdd(acc, b_.CreateIntrinsic(llvm::Intrinsic::x86_avx2_pmadd_wd, {},
+                                                  {a, bv}));
+    case GemmIsa::AVXVNNI:
+      return b_.CreateIntrinsic(llvm::Intrinsic::x86_avx512_vpdpbusd_256, {}, {acc, a, bv});
+    case GemmIsa::AVX512VNNI:
+      return b_.CreateIntrinsic(llvm::Intrinsic::x86_avx512_vpdpbusd_512, {}, {acc, a, bv});
+    case GemmIsa::Generic: {
+      // Pairwise 16-bit products summed in 32 bits, in plain IR.
+      auto *wide = llvm::FixedVectorType::get(b_.getInt32Ty(), t_.lanes * 2);
+      llvm::Value *prod = b_.CreateMul(b_.CreateSExt(a, wide), b_.CreateSExt(bv, wide));
+      llvm::SmallVector<int, 16> even, odd;
+      for (unsigned l = 0; l < t_.lanes; ++l) {
+        even.push_back(2 * l);
+        odd.push_back(2 * l + 1);
+      }
+      return b_.CreateAdd(acc, b_.CreateAdd(b_.CreateShuffleVector(prod, even),
+                                            b_.CreateShuffleVector(prod, odd)));
+    }
+    }
+    return acc;
+  }
+
+  /// Masked load of `ptr[off : off + lanes]` where the lane mask is set.
+  llvm::Value *maskedLoad(llvm::Type *elem, llvm::Value *ptr, llvm::Value *off, unsigned v) {
+    auto *ty = llvm::FixedVectorType::get(elem, t_.lanes);
+    return b_.CreateMaskedLoad(ty, b_.CreateGEP(elem, ptr, off), llvm::Align(4), masks_[v],
+                               llvm::Constant::getNullValue(ty));
+  }
+
+  /// `val + load(ptr...)` when `ptr` is not null, else `val`.
+  llvm::Value *addIfPresent(llvm::Value *val, llvm::Value *ptr,
+                            const std::function<llvm::Value *()> &load, llvm::StringRef name) {
+    llvm::BasicBlock *pre = b_.GetInsertBlock();
+    auto *yes = llvm::BasicBlock::Create(ctx_, name, f_);
+    auto *join = llvm::BasicBlock::Create(ctx_, name + ".join", f_);
+    b_.CreateCondBr(b_.CreateIsNotNull(ptr), yes, join);
+    b_.SetInsertPoint(yes);
+    llvm::Value *sum = val->getType()->isFPOrFPVectorTy() ? b_.CreateFAdd(val, load())
+                                                          : b_.CreateSub(val, load());
+    llvm::BasicBlock *yesEnd = b_.GetInsertBlock();
+    b_.CreateBr(join);
+    b_.SetInsertPoint(join);
+    llvm::PHINode *phi = b_.CreatePHI(val->getType(), 2);
+    phi->addIncoming(val, pre);
+    phi->addIncoming(sum, yesEnd);
+    return phi;
+  }
+
+  void epilogue(llvm::Value *acc, llvm::Value *row, unsigned v) {
+    llvm::Type *f32 = b_.getFloatTy();
+    llvm::Value *col = b_.CreateAdd(n0_, b_.getInt64(v * t_.lanes), "col");
+    llvm::Value *out = acc;
+    if (kind_ == GemmKind::Int8) {
+      // comp holds 128 * sum_k B[n, k] for the u8 variants (subtracted).
+      out = addIfPresent(out, arg_(14),
+                         [&] { return maskedLoad(b_.getInt32Ty(), arg_(14), col, v); },
+                         "comp");
+      out = b_.CreateSIToFP(out, llvm::FixedVectorType::get(f32, t_.lanes));
+      llvm::Value *as = b_.CreateLoad(f32, b_.CreateGEP(f32, arg_(10), row));
+      llvm::Value *ws = maskedLoad(f32, arg_(11), col, v);
+      out = b_.CreateFMul(out, b_.CreateFMul(b_.CreateVectorSplat(t_.lanes, as), ws));
+    }
+    out = addIfPresent(out, arg_(12), [&] { return maskedLoad(f32, arg_(12), col, v); },
+                       "bias");
+    llvm::Value *at = b_.CreateAdd(b_.CreateMul(row, arg_(4)), col);
+    out = addIfPresent(out, arg_(13), [&] { return maskedLoad(f32, arg_(13), at, v); },
+                       "residual");
+    b_.CreateMaskedStore(out, b_.CreateGEP(f32, arg_(3), at), llvm::Align(4), masks_[v]);
+  }
+
+  llvm::Module &m_;
+  llvm::LLVMContext &ctx_;
+  llvm::IRBuilder<> b_;
+  GemmKind kind_;
+  GemmIsa isa_;
+  GemmTiling t_;
+  llvm::Function *f_ = nullptr;
+  std::function<llvm::Value *(unsigned)> arg_;
+  llvm::Value *kSteps_ = nullptr, *n0_ = nullptr, *bPanel_ = nullptr;
+  std::vector<llvm::Value *> masks_;
+};
 
 } // namespace
 
-llvm::Function *emitInt8Gemm(llvm::Module &m, unsigned lanes) {
-  llvm::LLVMContext &ctx = m.getContext();
-  llvm::IRBuilder<> b(ctx);
-  llvm::Type *i8 = b.getInt8Ty(), *i32 = b.getInt32Ty(), *i64 = b.getInt64Ty();
-  llvm::Type *ptr = b.getPtrTy();
-  auto *fnTy = llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, ptr, i64, i64, i64}, false);
-  auto *f = llvm::Function::Create(fnTy, llvm::Function::ExternalLinkage,
-                                   int8GemmName(lanes), m);
-  auto args = f->arg_begin();
-  llvm::Value *A = args++, *B = args++, *C = args++, *M = args++, *N = args++, *K = args;
-  A->setName("A");
-  B->setName("B");
-  C->setName("C");
-  M->setName("M");
-  N->setName("N");
-  K->setName("K");
-  for (unsigned p = 0; p < 3; ++p)
-    f->addParamAttr(p, llvm::Attribute::NoAlias);
-  b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", f));
-
-  auto *vecI8 = llvm::FixedVectorType::get(i8, lanes);
-  auto *vecI32 = llvm::FixedVectorType::get(i32, lanes);
-  llvm::Value *zero = b.getInt64(0), *one = b.getInt64(1);
-  llvm::Value *vecStep = b.getInt64(lanes);
-  // K rounded down to whole vectors.
-  llvm::Value *kVec = b.CreateAnd(K, b.getInt64(~uint64_t(lanes - 1)), "k.vec");
-
-  emitLoop(b, zero, M, one, "m", [&](llvm::Value *mi) {
-    llvm::Value *aRow = b.CreateGEP(i8, A, b.CreateMul(mi, K), "a.row");
-    emitLoop(b, zero, N, one, "n", [&](llvm::Value *ni) {
-      llvm::Value *bRow = b.CreateGEP(i8, B, b.CreateMul(ni, K), "b.row");
-      // Vector part: s8 -> s32 before multiplying keeps every product exact.
-      llvm::AllocaInst *accSlot = nullptr;
-      llvm::IRBuilder<> entry(&f->getEntryBlock(), f->getEntryBlock().begin());
-      accSlot = entry.CreateAlloca(vecI32, nullptr, "acc.slot");
-      llvm::AllocaInst *sumSlot = entry.CreateAlloca(i32, nullptr, "sum.slot");
-      b.CreateStore(llvm::Constant::getNullValue(vecI32), accSlot);
-      emitLoop(b, zero, kVec, vecStep, "k", [&](llvm::Value *ki) {
-        llvm::Value *a = b.CreateAlignedLoad(vecI8, b.CreateGEP(i8, aRow, ki), llvm::Align(1));
-        llvm::Value *w = b.CreateAlignedLoad(vecI8, b.CreateGEP(i8, bRow, ki), llvm::Align(1));
-        llvm::Value *prod = b.CreateMul(b.CreateSExt(a, vecI32), b.CreateSExt(w, vecI32));
-        b.CreateStore(b.CreateAdd(b.CreateLoad(vecI32, accSlot), prod), accSlot);
-      });
-      llvm::Value *sum = b.CreateAddReduce(b.CreateLoad(vecI32, accSlot));
-      b.CreateStore(sum, sumSlot);
-      // Scalar tail for K not a multiple of the vector width.
-      emitLoop(b, kVec, K, one, "tail", [&](llvm::Value *ki) {
-        llvm::Value *a = b.CreateLoad(i8, b.CreateGEP(i8, aRow, ki));
-        llvm::Value *w = b.CreateLoad(i8, b.CreateGEP(i8, bRow, ki));
-        llvm::Value *prod = b.CreateMul(b.CreateSExt(a, i32), b.CreateSExt(w, i32));
-        b.CreateStore(b.CreateAdd(b.CreateLoad(i32, sumSlot), prod), sumSlot);
-      });
-      llvm::Value *out = b.CreateGEP(i32, C, b.CreateAdd(b.CreateMul(mi, N), ni));
-      b.CreateStore(b.CreateLoad(i32, sumSlot), out);
-    });
-  });
-  b.CreateRetVoid();
+llvm::Function *emitGemmKernel(llvm::Module &m, GemmKind kind, GemmIsa isa) {
+  llvm::Function *f = KernelBuilder(m, kind, isa).emit();
+  // A generator bug should fail here, not inside instruction selection.
+  if (llvm::verifyFunction(*f, &llvm::errs()))
+    llvm::report_fatal_error("invalid GEMM kernel IR for " + f->getName());
   return f;
 }
 

@@ -1,31 +1,65 @@
-//===- codegen/GemmEmitter.h - INT8 GEMM kernels as LLVM IR -----*- C++ -*-===//
+//===- codegen/GemmEmitter.h - GEMM micro-kernels as LLVM IR ----*- C++ -*-===//
 //
-// The first kernel generator: C[m, n] = sum_k A[m, k] * B[n, k] for s8 A
-// ([M, K], rows of activations) and s8 B ([N, K], a linear's weight layout),
-// accumulated in s32. Products are formed in 32 bits from sign-extended
-// bytes, so the result is exact for every s8 input — no pair of products is
-// ever squeezed through 16 bits, the step where AVX2's vpmaddubsw saturates.
-// The K loop runs on vectors of `lanes` elements with a scalar tail; LLVM's
-// instruction selection picks the ISA's multiply-add (vpmaddwd on AVX2).
-// Register blocking, packing and fused epilogues come next.
+// One generator for the GEMMs of linear layers, with a variant per ISA. Both
+// compute C = epilogue(A B^T) for activations A [M, K] and a weight B [N, K]
+// that was packed at compile time into panels of `nr` columns (packGemmB in
+// GemmEngine.h), one register-blocked tile of `mr` x `nr` at a time:
+//
+//   int8:  A holds the quantized activations; products are exact in 32 bits.
+//          - AVX2 and generic: A as i16, B as s8 pairs widened in registers,
+//            vpmaddwd (16-bit x 16-bit -> 32-bit pair sums: two s8 products
+//            never saturate, unlike vpmaddubsw's 16-bit sums);
+//          - AVX-VNNI / AVX-512 VNNI: vpdpbusd on u8 A = a + 128 and s8 B,
+//            with the exact correction 128 * sum_k B[n, k] in the epilogue.
+//          Epilogue: float(acc) * aScale[m] * wScale[n] (+ bias[n])
+//          (+ residual[m, n]), written as f32.
+//   fp32:  FMA on broadcast A and packed B; epilogue (+ bias) (+ residual).
+//
+// Kernel signature (all pointers may alias nothing; bias/residual/comp may
+// be null):
+//   void NAME(const void *A, i64 lda, const void *B, float *C, i64 ldc,
+//             i64 M, i64 N, i64 K, i64 panelBegin, i64 panelEnd,
+//             const float *aScale, const float *wScale, const float *bias,
+//             const float *residual, const i32 *comp)
+// K is the packed depth (a multiple of the ISA's k group); [panelBegin,
+// panelEnd) is the range of column panels this call computes, so threads
+// split the work by panels.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SQC_CODEGEN_GEMMEMITTER_H
 #define SQC_CODEGEN_GEMMEMITTER_H
 
+#include "llvm/ADT/StringRef.h"
 #include "llvm/IR/Module.h"
 
+#include <optional>
 #include <string>
 
 namespace sqc {
 
-/// The kernel's name: what it computes, its layout and vector width,
-/// e.g. `qgemm_s8s8s32_nt_v16`.
-std::string int8GemmName(unsigned lanes);
+enum class GemmIsa { Generic, AVX2, AVXVNNI, AVX512VNNI };
 
-/// Adds `void NAME(const int8_t *A, const int8_t *B, int32_t *C, int64_t M,
-/// int64_t N, int64_t K)` to `m`. `lanes` must be a power of two.
-llvm::Function *emitInt8Gemm(llvm::Module &m, unsigned lanes);
+/// The shape of a variant's register tile and packed layout.
+struct GemmTiling {
+  unsigned lanes; // 32-bit lanes per vector register
+  unsigned nr;    // columns per packed panel (a multiple of lanes)
+  unsigned mr;    // rows per register tile
+  unsigned kGroup; // k values one int8 multiply-add instruction consumes
+};
+
+GemmTiling gemmTiling(GemmIsa isa);
+llvm::StringRef gemmIsaName(GemmIsa isa);
+std::optional<GemmIsa> parseGemmIsa(llvm::StringRef name);
+/// Target features a variant needs (e.g. "+avx2").
+llvm::StringRef gemmIsaFeature(GemmIsa isa);
+
+enum class GemmKind { Int8, F32 };
+
+/// e.g. `qgemm_s8_f32out_avx2`, `sgemm_f32_avx2`.
+std::string gemmKernelName(GemmKind kind, GemmIsa isa);
+
+/// Adds the kernel to `m` (signature above).
+llvm::Function *emitGemmKernel(llvm::Module &m, GemmKind kind, GemmIsa isa);
 
 } // namespace sqc
 

@@ -1,15 +1,17 @@
-//===- tests/unit/GemmTest.cpp - The INT8 GEMM kernel is exact ------------===//
+//===- tests/unit/GemmTest.cpp - The JIT's GEMM kernels -------------------===//
 //
-// Every vector width the host runs is checked bit-exact against an int64
+// Every int8 variant the host runs is checked bit-exact against an int64
 // reference on random and adversarial inputs (all -128, all 127, alternating
-// signs — the pairs that saturate AVX2's vpmaddubsw), odd sizes, K not a
-// multiple of the vector width, M = 1. Variants for ISAs the host may lack are
-// compiled and their assembly checked for the instructions that matter.
+// signs: the pairs that saturate AVX2's vpmaddubsw), sizes that leave partial
+// register tiles and panels, K not a multiple of the k group, M = 1, and
+// with several threads. The fp32 kernel is checked against a double
+// reference. Variants the host cannot run are compiled for a CPU that has
+// them and their assembly checked for the instructions that matter.
 //
 //===----------------------------------------------------------------------===//
-#include "codegen/GemmEmitter.h"
-#include "codegen/Jit.h"
+#include "codegen/GemmEngine.h"
 
+#include <cmath>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -18,87 +20,194 @@ using namespace sqc;
 
 namespace {
 
-using GemmFn = void (*)(const int8_t *, const int8_t *, int32_t *, int64_t, int64_t,
-                        int64_t);
+struct Shape {
+  int64_t M, N, K;
+};
+const Shape kShapes[] = {{1, 1, 1},  {1, 7, 64},    {3, 5, 17},   {6, 16, 2},
+                         {7, 17, 31}, {13, 40, 96}, {2, 33, 1000}, {5, 2, 3}};
 
-GemmFn compile(Jit &jit, unsigned lanes) {
-  auto ctx = std::make_unique<llvm::LLVMContext>();
-  auto m = std::make_unique<llvm::Module>("gemm", *ctx);
-  emitInt8Gemm(*m, lanes);
-  EXPECT_FALSE(bool(jit.add(std::move(m), std::move(ctx))));
-  auto fn = jit.lookup(int8GemmName(lanes));
-  EXPECT_TRUE(bool(fn)) << (fn ? "" : llvm::toString(fn.takeError()));
-  return fn ? reinterpret_cast<GemmFn>(*fn) : nullptr;
+std::vector<GemmIsa> runnableIsas() {
+  std::vector<GemmIsa> isas;
+  for (GemmIsa isa : {GemmIsa::Generic, GemmIsa::AVX2, GemmIsa::AVXVNNI, GemmIsa::AVX512VNNI})
+    if (targetRuns(TargetSpec::host(), isa))
+      isas.push_back(isa);
+  return isas;
 }
 
-void expectExact(GemmFn fn, const std::vector<int8_t> &a, const std::vector<int8_t> &b,
-                 int64_t M, int64_t N, int64_t K) {
-  std::vector<int32_t> c(M * N, -1);
-  fn(a.data(), b.data(), c.data(), M, N, K);
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t n = 0; n < N; ++n) {
-      int64_t want = 0;
-      for (int64_t k = 0; k < K; ++k)
-        want += int64_t(a[m * K + k]) * int64_t(b[n * K + k]);
-      ASSERT_EQ(c[m * N + n], want) << "m " << m << " n " << n << " (M " << M << ", N "
-                                    << N << ", K " << K << ")";
-    }
-}
+class GemmVariant : public ::testing::TestWithParam<GemmIsa> {
+protected:
+  void SetUp() override {
+    auto e = GemmEngine::create(TargetSpec::host(), GetParam());
+    ASSERT_TRUE(bool(e)) << llvm::toString(e.takeError());
+    engine = std::move(*e);
+  }
 
-class Int8Gemm : public ::testing::TestWithParam<unsigned> {};
+  /// int8 codes in, exact integer dot products out (scales of 1; every
+  /// |sum| here stays below 2^24, so the f32 output holds it exactly).
+  void expectExact(const std::vector<int8_t> &a, const std::vector<int8_t> &b, Shape s,
+                   ThreadPool *pool) {
+    QuantizedRows rows;
+    std::vector<float> ones(std::max(s.M, s.N), 1.0f);
+    engine->loadRows(a.data(), ones.data(), s.M, s.K, rows);
+    PackedWeights w = engine->packInt8(b.data(), s.N, s.K);
+    std::vector<float> c(s.M * s.N, -1.0f);
+    engine->int8Gemm(rows, w, ones.data(), nullptr, nullptr, c.data(), s.N, pool);
+    for (int64_t m = 0; m < s.M; ++m)
+      for (int64_t n = 0; n < s.N; ++n) {
+        int64_t want = 0;
+        for (int64_t k = 0; k < s.K; ++k)
+          want += int64_t(a[m * s.K + k]) * int64_t(b[n * s.K + k]);
+        ASSERT_EQ(int64_t(c[m * s.N + n]), want)
+            << "m " << m << " n " << n << " (M " << s.M << ", N " << s.N << ", K " << s.K
+            << ")";
+      }
+  }
 
-TEST_P(Int8Gemm, ExactOnRandomAndAdversarialInputs) {
-  auto jit = Jit::create(TargetSpec::host());
-  ASSERT_TRUE(bool(jit)) << llvm::toString(jit.takeError());
-  GemmFn fn = compile(**jit, GetParam());
-  ASSERT_TRUE(fn);
+  std::unique_ptr<GemmEngine> engine;
+};
+
+TEST_P(GemmVariant, Int8ExactOnRandomAndAdversarialInputs) {
   std::mt19937 rng(5);
-  struct Shape { int64_t M, N, K; };
-  for (Shape s : {Shape{1, 1, 1}, Shape{1, 7, 64}, Shape{3, 5, 17}, Shape{4, 9, 31},
-                  Shape{16, 16, 96}, Shape{2, 3, 1000}, Shape{5, 2, 0}}) {
+  ThreadPool pool(3);
+  for (Shape s : kShapes) {
     std::vector<int8_t> a(s.M * s.K), b(s.N * s.K);
     for (auto *v : {&a, &b})
       for (int8_t &x : *v)
         x = int8_t(int(rng() % 256) - 128);
-    expectExact(fn, a, b, s.M, s.N, s.K);
+    expectExact(a, b, s, nullptr);
+    expectExact(a, b, s, &pool);
     // Extremes: every product is 16384 or -16256; pairs sum past 2^15.
     for (auto fill : {std::pair<int8_t, int8_t>{-128, -128}, {127, 127}, {-128, 127}}) {
       std::fill(a.begin(), a.end(), fill.first);
       std::fill(b.begin(), b.end(), fill.second);
-      expectExact(fn, a, b, s.M, s.N, s.K);
+      expectExact(a, b, s, nullptr);
     }
     // Alternating signs: u8 x s8 pairs that vpmaddubsw would saturate.
     for (size_t i = 0; i < a.size(); ++i)
       a[i] = i % 2 ? -128 : 127;
     for (size_t i = 0; i < b.size(); ++i)
       b[i] = i % 2 ? -128 : -127;
-    expectExact(fn, a, b, s.M, s.N, s.K);
+    expectExact(a, b, s, &pool);
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Widths, Int8Gemm, ::testing::Values(1u, 8u, 16u, 32u),
-                         [](const auto &p) { return "v" + std::to_string(p.param); });
+/// Quantize rows, multiply, rescale, add bias and residual: the epilogue
+/// against the same arithmetic in double.
+TEST_P(GemmVariant, Int8EpilogueScalesAndAdds) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-2, 2);
+  Shape s{9, 37, 70};
+  std::vector<float> x(s.M * s.K), bias(s.N), resid(s.M * s.N), ws(s.N);
+  std::vector<int8_t> w(s.N * s.K);
+  for (float &v : x)
+    v = u(rng);
+  for (float &v : bias)
+    v = u(rng);
+  for (float &v : resid)
+    v = u(rng);
+  for (float &v : ws)
+    v = std::fabs(u(rng)) / 127;
+  for (int8_t &v : w)
+    v = int8_t(int(rng() % 255) - 127);
+  QuantizedRows rows;
+  engine->quantizeRows(x.data(), s.M, s.K, rows);
+  PackedWeights pw = engine->packInt8(w.data(), s.N, s.K);
+  std::vector<float> c(s.M * s.N);
+  ThreadPool pool(2);
+  engine->int8Gemm(rows, pw, ws.data(), bias.data(), resid.data(), c.data(), s.N, &pool);
+  for (int64_t m = 0; m < s.M; ++m) {
+    float mx = 0;
+    for (int64_t k = 0; k < s.K; ++k)
+      mx = std::max(mx, std::fabs(x[m * s.K + k]));
+    float scale = mx / 127;
+    EXPECT_FLOAT_EQ(rows.scale[m], scale);
+    for (int64_t n = 0; n < s.N; ++n) {
+      int64_t acc = 0;
+      for (int64_t k = 0; k < s.K; ++k)
+        acc += int64_t(std::nearbyint(x[m * s.K + k] / scale)) * w[n * s.K + k];
+      double want = double(acc) * scale * ws[n] + bias[n] + resid[m * s.N + n];
+      EXPECT_NEAR(c[m * s.N + n], want, 1e-4 * (1 + std::fabs(want))) << m << "," << n;
+    }
+  }
+}
 
-std::string assemblyFor(const TargetSpec &t, unsigned lanes) {
+TEST_P(GemmVariant, F32MatchesDoubleReference) {
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(-1, 1);
+  ThreadPool pool(2);
+  for (Shape s : kShapes) {
+    std::vector<float> a(s.M * s.K), w(s.N * s.K), bias(s.N);
+    for (auto *v : {&a, &w, &bias})
+      for (float &x : *v)
+        x = u(rng);
+    PackedWeights pw = engine->packF32(w.data(), s.N, s.K);
+    std::vector<float> c(s.M * s.N);
+    engine->f32Gemm(a.data(), s.K, s.M, pw, bias.data(), nullptr, c.data(), s.N, &pool);
+    for (int64_t m = 0; m < s.M; ++m)
+      for (int64_t n = 0; n < s.N; ++n) {
+        double want = bias[n];
+        for (int64_t k = 0; k < s.K; ++k)
+          want += double(a[m * s.K + k]) * w[n * s.K + k];
+        ASSERT_NEAR(c[m * s.N + n], want, 1e-5 * (1 + std::sqrt(double(s.K))))
+            << m << "," << n << " (M " << s.M << ", N " << s.N << ", K " << s.K << ")";
+      }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Host, GemmVariant, ::testing::ValuesIn(runnableIsas()),
+                         [](const auto &p) { return gemmIsaName(p.param).str(); });
+
+std::string assemblyFor(GemmKind kind, GemmIsa isa, const TargetSpec &t) {
   llvm::LLVMContext ctx;
   llvm::Module m("gemm", ctx);
-  emitInt8Gemm(m, lanes);
+  emitGemmKernel(m, kind, isa);
   auto asmText = emitAssembly(m, t);
   EXPECT_TRUE(bool(asmText)) << (asmText ? "" : llvm::toString(asmText.takeError()));
   return asmText ? *asmText : "";
 }
 
-TEST(Int8GemmAssembly, Avx2UsesMultiplyAddOnYmm) {
-  std::string text = assemblyFor(TargetSpec::parse("haswell", ""), 16);
-  EXPECT_NE(text.find("vpmaddwd"), std::string::npos) << text;
-  EXPECT_NE(text.find("ymm"), std::string::npos);
-  EXPECT_EQ(text.find("vpmaddubsw"), std::string::npos) << "would saturate";
+bool has(const std::string &text, const char *what) {
+  return text.find(what) != std::string::npos;
 }
 
-TEST(Int8GemmAssembly, Avx512UsesZmm) {
-  std::string text = assemblyFor(TargetSpec::parse("skylake-avx512", "+prefer-512-bit"), 32);
-  EXPECT_NE(text.find("zmm"), std::string::npos) << text;
-  EXPECT_EQ(text.find("vpmaddubsw"), std::string::npos);
+TEST(GemmAssembly, Avx2UsesExactMultiplyAddOnYmm) {
+  std::string text = assemblyFor(GemmKind::Int8, GemmIsa::AVX2, TargetSpec::parse("haswell", ""));
+  EXPECT_TRUE(has(text, "vpmaddwd")) << text;
+  EXPECT_TRUE(has(text, "vpmovsxbw")); // s8 weights widened in registers
+  EXPECT_TRUE(has(text, "ymm"));
+  EXPECT_FALSE(has(text, "vpmaddubsw")) << "would saturate";
+}
+
+TEST(GemmAssembly, AvxVnniUsesVexDotProduct) {
+  std::string text =
+      assemblyFor(GemmKind::Int8, GemmIsa::AVXVNNI, TargetSpec::parse("alderlake", ""));
+  EXPECT_TRUE(has(text, "{vex}\tvpdpbusd")) << text;
+  EXPECT_FALSE(has(text, "zmm"));
+  EXPECT_FALSE(has(text, "vpdpbusds")) << "the saturating form";
+}
+
+TEST(GemmAssembly, Avx512VnniUsesZmmDotProduct) {
+  std::string text =
+      assemblyFor(GemmKind::Int8, GemmIsa::AVX512VNNI, TargetSpec::parse("icelake-server", ""));
+  EXPECT_TRUE(has(text, "vpdpbusd")) << text;
+  EXPECT_TRUE(has(text, "zmm"));
+  EXPECT_FALSE(has(text, "vpdpbusds"));
+}
+
+TEST(GemmAssembly, F32UsesFma) {
+  std::string text = assemblyFor(GemmKind::F32, GemmIsa::AVX2, TargetSpec::parse("haswell", ""));
+  EXPECT_TRUE(has(text, "vfmadd231ps")) << text;
+  std::string wide =
+      assemblyFor(GemmKind::F32, GemmIsa::AVX512VNNI, TargetSpec::parse("icelake-server", ""));
+  EXPECT_TRUE(has(wide, "zmm"));
+}
+
+TEST(GemmIsaChoice, FollowsTargetFeatures) {
+  EXPECT_EQ(bestGemmIsa(TargetSpec{"x", {"+avx2", "+fma"}}), GemmIsa::AVX2);
+  EXPECT_EQ(bestGemmIsa(TargetSpec{"x", {"+avx2", "+fma", "+avxvnni"}}), GemmIsa::AVXVNNI);
+  EXPECT_EQ(bestGemmIsa(TargetSpec{"x", {"+avx2", "+fma", "+avxvnni", "-avxvnni"}}),
+            GemmIsa::AVX2);
+  EXPECT_EQ(bestGemmIsa(TargetSpec{"x", {"+sse2"}}), GemmIsa::Generic);
 }
 
 } // namespace

@@ -1,0 +1,179 @@
+//===- codegen/GemmEngine.cpp - JIT-compiled GEMMs, packing, threads ------===//
+#include "codegen/GemmEngine.h"
+
+#include "llvm/ADT/StringMap.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace sqc {
+
+bool targetRuns(const TargetSpec &target, GemmIsa isa) {
+  llvm::StringMap<bool> on; // the last +/- of each feature wins
+  for (const std::string &f : target.features)
+    if (f.size() > 1)
+      on[f.substr(1)] = f[0] == '+';
+  llvm::SmallVector<llvm::StringRef, 8> needed;
+  gemmIsaFeature(isa).split(needed, ',', -1, false);
+  return llvm::all_of(needed, [&](llvm::StringRef f) { return on.lookup(f.drop_front()); });
+}
+
+GemmIsa bestGemmIsa(const TargetSpec &target) {
+  for (GemmIsa isa : {GemmIsa::AVX512VNNI, GemmIsa::AVXVNNI, GemmIsa::AVX2})
+    if (targetRuns(target, isa))
+      return isa;
+  return GemmIsa::Generic;
+}
+
+llvm::Expected<std::unique_ptr<GemmEngine>> GemmEngine::create(const TargetSpec &target,
+                                                                GemmIsa isa) {
+  auto jit = Jit::create(target);
+  if (!jit)
+    return jit.takeError();
+  auto ctx = std::make_unique<llvm::LLVMContext>();
+  auto m = std::make_unique<llvm::Module>("gemm", *ctx);
+  emitGemmKernel(*m, GemmKind::Int8, isa);
+  emitGemmKernel(*m, GemmKind::F32, isa);
+  if (llvm::Error e = (*jit)->add(std::move(m), std::move(ctx)))
+    return e;
+  auto engine = std::unique_ptr<GemmEngine>(new GemmEngine());
+  engine->isa_ = isa;
+  engine->tiling_ = gemmTiling(isa);
+  for (GemmKind kind : {GemmKind::Int8, GemmKind::F32}) {
+    auto fn = (*jit)->lookup(gemmKernelName(kind, isa));
+    if (!fn)
+      return fn.takeError();
+    (kind == GemmKind::Int8 ? engine->int8_ : engine->f32_) = reinterpret_cast<Kernel>(*fn);
+  }
+  engine->jit_ = std::move(*jit);
+  return engine;
+}
+
+PackedWeights GemmEngine::packInt8(const int8_t *w, int64_t N, int64_t K) const {
+  const unsigned nr = tiling_.nr, g = tiling_.kGroup;
+  PackedWeights p;
+  p.N = N;
+  p.K = K;
+  p.Kp = (K + g - 1) / g * g;
+  p.panels = (N + nr - 1) / nr;
+  p.bytes.assign(p.panels * p.Kp * nr, 0);
+  // Panel, then k group, then column, then the group's k values.
+  for (int64_t n = 0; n < N; ++n) {
+    int8_t *panel = p.bytes.data() + (n / nr) * p.Kp * nr;
+    int64_t col = n % nr;
+    for (int64_t k = 0; k < K; ++k)
+      panel[(k / g) * nr * g + col * g + k % g] = w[n * K + k];
+  }
+  if (g == 4) { // u8 activations: subtract 128 * sum_k w
+    p.comp.assign(p.panels * nr, 0);
+    for (int64_t n = 0; n < N; ++n) {
+      int32_t sum = 0;
+      for (int64_t k = 0; k < K; ++k)
+        sum += w[n * K + k];
+      p.comp[n] = 128 * sum;
+    }
+  }
+  return p;
+}
+
+PackedWeights GemmEngine::packF32(const float *w, int64_t N, int64_t K) const {
+  const unsigned nr = tiling_.nr;
+  PackedWeights p;
+  p.N = N;
+  p.K = K;
+  p.Kp = K;
+  p.panels = (N + nr - 1) / nr;
+  p.floats.assign(p.panels * K * nr, 0.0f);
+  for (int64_t n = 0; n < N; ++n) {
+    float *panel = p.floats.data() + (n / nr) * K * nr;
+    for (int64_t k = 0; k < K; ++k)
+      panel[k * nr + n % nr] = w[n * K + k];
+  }
+  return p;
+}
+
+namespace {
+/// Round to nearest, ties to even, as the reference interpreter rounds.
+inline int32_t roundEven(float v) { return int32_t(std::nearbyint(v)); }
+} // namespace
+
+void GemmEngine::quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRows &out,
+                              float staticScale) const {
+  const unsigned g = tiling_.kGroup;
+  out.M = M;
+  out.Kp = (K + g - 1) / g * g;
+  out.scale.resize(M);
+  bool bytes = g == 4;
+  (bytes ? out.u8.resize(M * out.Kp) : out.i16.resize(M * out.Kp));
+  for (int64_t m = 0; m < M; ++m) {
+    const float *row = x + m * K;
+    float scale = staticScale;
+    if (!(scale > 0)) {
+      float mx = 0;
+      for (int64_t k = 0; k < K; ++k)
+        mx = std::max(mx, std::fabs(row[k]));
+      scale = mx > 0 ? mx / 127.0f : 1.0f;
+    }
+    out.scale[m] = scale;
+    float inv = 1.0f / scale;
+    if (bytes) {
+      uint8_t *q = out.u8.data() + m * out.Kp;
+      for (int64_t k = 0; k < K; ++k)
+        q[k] = uint8_t(std::clamp(roundEven(row[k] * inv), -127, 127) + 128);
+      std::fill(q + K, q + out.Kp, uint8_t(128));
+    } else {
+      int16_t *q = out.i16.data() + m * out.Kp;
+      for (int64_t k = 0; k < K; ++k)
+        q[k] = int16_t(std::clamp(roundEven(row[k] * inv), -127, 127));
+      std::fill(q + K, q + out.Kp, int16_t(0));
+    }
+  }
+}
+
+void GemmEngine::loadRows(const int8_t *q, const float *scales, int64_t M, int64_t K,
+                          QuantizedRows &out) const {
+  const unsigned g = tiling_.kGroup;
+  out.M = M;
+  out.Kp = (K + g - 1) / g * g;
+  out.scale.assign(scales, scales + M);
+  bool bytes = g == 4;
+  (bytes ? out.u8.assign(M * out.Kp, 128) : out.i16.assign(M * out.Kp, 0));
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t k = 0; k < K; ++k) {
+      if (bytes)
+        out.u8[m * out.Kp + k] = uint8_t(q[m * K + k] + 128);
+      else
+        out.i16[m * out.Kp + k] = q[m * K + k];
+    }
+}
+
+void GemmEngine::int8Gemm(const QuantizedRows &a, const PackedWeights &w, const float *wScale,
+                          const float *bias, const float *residual, float *c, int64_t ldc,
+                          ThreadPool *pool) const {
+  const void *A = tiling_.kGroup == 4 ? static_cast<const void *>(a.u8.data())
+                                      : static_cast<const void *>(a.i16.data());
+  const int32_t *comp = w.comp.empty() ? nullptr : w.comp.data();
+  auto call = [&](int64_t p0, int64_t p1) {
+    int8_(A, a.Kp, w.bytes.data(), c, ldc, a.M, w.N, w.Kp, p0, p1, a.scale.data(), wScale,
+          bias, residual, comp);
+  };
+  if (pool)
+    pool->parallelFor(w.panels, call);
+  else
+    call(0, w.panels);
+}
+
+void GemmEngine::f32Gemm(const float *a, int64_t lda, int64_t M, const PackedWeights &w,
+                         const float *bias, const float *residual, float *c, int64_t ldc,
+                         ThreadPool *pool) const {
+  auto call = [&](int64_t p0, int64_t p1) {
+    f32_(a, lda, w.floats.data(), c, ldc, M, w.N, w.K, p0, p1, nullptr, nullptr, bias,
+         residual, nullptr);
+  };
+  if (pool)
+    pool->parallelFor(w.panels, call);
+  else
+    call(0, w.panels);
+}
+
+} // namespace sqc

@@ -1,0 +1,87 @@
+//===- codegen/GemmEngine.h - JIT-compiled GEMMs, packing, threads -*- C++ -*-===//
+//
+// Compiles the int8 and fp32 GEMM kernels of one ISA variant once (ORC JIT,
+// tuned for the target), packs weights into the layout they read, quantizes
+// activation rows into the form the int8 kernel broadcasts, and splits each
+// GEMM's column panels over a thread pool.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SQC_CODEGEN_GEMMENGINE_H
+#define SQC_CODEGEN_GEMMENGINE_H
+
+#include "codegen/GemmEmitter.h"
+#include "codegen/Jit.h"
+#include "runtime/ThreadPool.h"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace sqc {
+
+/// A weight [N, K] in a kernel's panel layout.
+struct PackedWeights {
+  int64_t N = 0, K = 0; // logical shape
+  int64_t Kp = 0;       // packed depth (K rounded up to the k group)
+  int64_t panels = 0;
+  std::vector<int8_t> bytes;  // int8 panels
+  std::vector<float> floats;  // fp32 panels
+  std::vector<int32_t> comp;  // u8 variants: 128 * sum_k B[n, k]
+  size_t sizeInBytes() const { return bytes.size() + floats.size() * 4 + comp.size() * 4; }
+};
+
+/// Quantized activation rows in the form the int8 kernel broadcasts.
+struct QuantizedRows {
+  int64_t M = 0, Kp = 0;
+  std::vector<int16_t> i16; // pmaddwd variants: [M, Kp]
+  std::vector<uint8_t> u8;  // vpdpbusd variants: [M, Kp], value + 128
+  std::vector<float> scale; // per row
+};
+
+/// Whether `target` has every feature `isa` needs.
+bool targetRuns(const TargetSpec &target, GemmIsa isa);
+/// The variant the target can run best.
+GemmIsa bestGemmIsa(const TargetSpec &target);
+
+class GemmEngine {
+public:
+  /// Compiles both kernels of `isa` for `target`.
+  static llvm::Expected<std::unique_ptr<GemmEngine>> create(const TargetSpec &target,
+                                                            GemmIsa isa);
+  GemmIsa isa() const { return isa_; }
+  const GemmTiling &tiling() const { return tiling_; }
+
+  PackedWeights packInt8(const int8_t *w, int64_t N, int64_t K) const;
+  PackedWeights packF32(const float *w, int64_t N, int64_t K) const;
+
+  /// Symmetric INT8 per row (scale max|row| / 127), or with one fixed
+  /// `staticScale` for every row when it is > 0.
+  void quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRows &out,
+                    float staticScale = 0) const;
+  /// Rows already in int8 (the reference's codes) with their scales.
+  void loadRows(const int8_t *q, const float *scales, int64_t M, int64_t K,
+                QuantizedRows &out) const;
+
+  /// C[M, N] = (A W^T) * aScale[m] * wScale[n] (+ bias) (+ residual), with
+  /// the integer product exact. `ldc` is C's (and residual's) row stride.
+  void int8Gemm(const QuantizedRows &a, const PackedWeights &w, const float *wScale,
+                const float *bias, const float *residual, float *c, int64_t ldc,
+                ThreadPool *pool) const;
+  /// C[M, N] = A[M, K] W^T (+ bias) (+ residual); `lda` is A's row stride.
+  void f32Gemm(const float *a, int64_t lda, int64_t M, const PackedWeights &w,
+               const float *bias, const float *residual, float *c, int64_t ldc,
+               ThreadPool *pool) const;
+
+private:
+  using Kernel = void (*)(const void *, int64_t, const void *, float *, int64_t, int64_t,
+                          int64_t, int64_t, int64_t, int64_t, const float *, const float *,
+                          const float *, const float *, const int32_t *);
+  GemmIsa isa_ = GemmIsa::Generic;
+  GemmTiling tiling_{};
+  std::unique_ptr<Jit> jit_;
+  Kernel int8_ = nullptr, f32_ = nullptr;
+};
+
+} // namespace sqc
+
+#endif // SQC_CODEGEN_GEMMENGINE_H

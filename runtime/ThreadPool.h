@@ -1,0 +1,47 @@
+//===- runtime/ThreadPool.h - Fixed worker threads for kernels --*- C++ -*-===//
+//
+// `parallelFor(n, fn)` splits [0, n) into one contiguous chunk per thread
+// and runs fn(begin, end) on each, the calling thread taking the first
+// chunk; it returns when all are done. Kernels split GEMM column panels and
+// attention heads this way. Workers sleep between calls.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SQC_RUNTIME_THREADPOOL_H
+#define SQC_RUNTIME_THREADPOOL_H
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sqc {
+
+class ThreadPool {
+public:
+  /// `threads` in all, counting the caller; 0 means one per hardware thread.
+  explicit ThreadPool(unsigned threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool &) = delete;
+  ThreadPool &operator=(const ThreadPool &) = delete;
+
+  unsigned size() const { return unsigned(workers_.size()) + 1; }
+  void parallelFor(int64_t n, const std::function<void(int64_t, int64_t)> &fn);
+
+private:
+  void work(unsigned index);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  const std::function<void(int64_t, int64_t)> *job_ = nullptr;
+  int64_t jobSize_ = 0;
+  uint64_t generation_ = 0;
+  unsigned pending_ = 0;
+  bool stop_ = false;
+};
+
+} // namespace sqc
+
+#endif // SQC_RUNTIME_THREADPOOL_H

@@ -11,6 +11,8 @@
 // tokenizer where the model brings none.
 //
 //===----------------------------------------------------------------------===//
+#include "bench/GemmBench.h"
+#include "llvm/ADT/StringExtras.h"
 #include "frontend/Model.h"
 #include "ir/Printer.h"
 #include "passes/PassManager.h"
@@ -550,6 +552,7 @@ int main(int argc, char **argv) {
                             "Write a LLaMA folder with random weights and a byte-level "
                             "tokenizer (a model for demos and benchmarks)");
   cl::SubCommand importCmd("import", "Write a model as a .sqir module (weights referenced, not copied)");
+  cl::SubCommand benchCmd("bench", "Benchmarks: `gemm` (kernel GOP/s, int8 vs fp32 vs oneDNN)");
   cl::OptionCategory cat("sqc options");
   cl::opt<std::string> model(cl::Positional, cl::desc("<model folder or llama2.c .bin>"),
                              cl::Required, cl::sub(evalCmd), cl::sub(genCmd),
@@ -639,6 +642,17 @@ int main(int argc, char **argv) {
   cl::opt<uint64_t> rmSeed("seed", cl::desc("Random seed"), cl::init(1), cl::sub(randomCmd), cl::cat(cat));
   cl::opt<double> gain("gain", cl::desc("Outlier gain (a power of two keeps FP32 bit-identical)"),
                        cl::init(64.0), cl::sub(injectCmd), cl::cat(cat));
+  cl::opt<std::string> benchWhat(cl::Positional, cl::desc("<gemm>"), cl::Required,
+                                 cl::sub(benchCmd), cl::cat(cat));
+  cl::opt<std::string> benchThreads(
+      "threads", cl::desc("Thread counts to measure, e.g. 1,2 (default 1,2; also BENCH_THREADS)"),
+      cl::init(""), cl::sub(benchCmd), cl::cat(cat));
+  cl::opt<double> benchSeconds("min-time", cl::desc("Seconds per measurement (median of 5 parts)"),
+                               cl::init(0.2), cl::sub(benchCmd), cl::cat(cat));
+  cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU (default: the host)"), cl::init(""),
+                            cl::sub(benchCmd), cl::cat(cat));
+  cl::opt<std::string> mattr("mattr", cl::desc("Target features to add or remove, e.g. -avx512f"),
+                             cl::init(""), cl::sub(benchCmd), cl::cat(cat));
   cl::HideUnrelatedOptions(cat);
   cl::ParseCommandLineOptions(
       argc, argv,
@@ -650,10 +664,31 @@ int main(int argc, char **argv) {
       "  sqc quantize MODEL --calib-text FILE [--alpha A] [--level O1|O2|O3] [--no-smooth] -o OUTDIR\n"
       "  sqc import MODEL -o OUT.sqir\n"
       "  sqc inject-outliers HF_LLAMA_DIR [--gain 64] -o OUTDIR\n"
-      "  sqc random-model [--dim 128 --layers 4 ...] -o OUTDIR\n\n"
+      "  sqc random-model [--dim 128 --layers 4 ...] -o OUTDIR\n"
+      "  sqc bench gemm [--threads 1,2]   (shapes: BENCH_M=1,128 BENCH_KN=768x3072)\n\n"
       "MODEL is a Hugging Face folder (config.json + *.safetensors), a "
       "llama2.c checkpoint or a .sqir module written by `sqc import`.\n");
 
+  if (benchCmd) {
+    if (benchWhat != "gemm")
+      return error("unknown benchmark '" + benchWhat + "' (available: gemm)");
+    GemmBenchOptions o;
+    if (std::string bad = applyBenchEnvironment(o); !bad.empty())
+      return error(bad);
+    if (!benchThreads.empty()) {
+      o.threads.clear();
+      for (llvm::StringRef t : llvm::split(benchThreads, ',')) {
+        unsigned n;
+        if (t.trim().getAsInteger(10, n) || n == 0)
+          return error("--threads: expected positive integers joined by commas, got '" +
+                       benchThreads + "'");
+        o.threads.push_back(n);
+      }
+    }
+    o.minSeconds = benchSeconds;
+    o.target = TargetSpec::parse(mcpu, mattr);
+    return runGemmBench(o, llvm::outs());
+  }
   if (randomCmd) {
     RandomModelShape shape{rmDim, rmHidden, rmLayers, rmHeads, rmKvHeads, rmSeed};
     if (llvm::Error e = writeRandomModel(output, shape))

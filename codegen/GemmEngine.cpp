@@ -93,8 +93,11 @@ PackedWeights GemmEngine::packF32(const float *w, int64_t N, int64_t K) const {
 }
 
 namespace {
-/// Round to nearest, ties to even, as the reference interpreter rounds.
-inline int32_t roundEven(float v) { return int32_t(std::nearbyint(v)); }
+/// x / scale rounded to nearest, ties to even, in double: exactly the codes
+/// the reference interpreter computes.
+inline int32_t roundEven(float x, float scale) {
+  return int32_t(std::nearbyint(double(x) / double(scale)));
+}
 } // namespace
 
 void GemmEngine::quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRows &out,
@@ -112,19 +115,18 @@ void GemmEngine::quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRow
       float mx = 0;
       for (int64_t k = 0; k < K; ++k)
         mx = std::max(mx, std::fabs(row[k]));
-      scale = mx > 0 ? mx / 127.0f : 1.0f;
+      scale = mx > 0 ? float(double(mx) / 127.0) : 1.0f; // as the interpreter
     }
     out.scale[m] = scale;
-    float inv = 1.0f / scale;
     if (bytes) {
       uint8_t *q = out.u8.data() + m * out.Kp;
       for (int64_t k = 0; k < K; ++k)
-        q[k] = uint8_t(std::clamp(roundEven(row[k] * inv), -127, 127) + 128);
+        q[k] = uint8_t(std::clamp(roundEven(row[k], scale), -127, 127) + 128);
       std::fill(q + K, q + out.Kp, uint8_t(128));
     } else {
       int16_t *q = out.i16.data() + m * out.Kp;
       for (int64_t k = 0; k < K; ++k)
-        q[k] = int16_t(std::clamp(roundEven(row[k] * inv), -127, 127));
+        q[k] = int16_t(std::clamp(roundEven(row[k], scale), -127, 127));
       std::fill(q + K, q + out.Kp, int16_t(0));
     }
   }

@@ -181,6 +181,20 @@ HFImporter importerFor(llvm::StringRef architecture) {
   return nullptr;
 }
 
+LoadedModel::LoadedModel() = default;
+LoadedModel::LoadedModel(LoadedModel &&) = default;
+LoadedModel &LoadedModel::operator=(LoadedModel &&) = default;
+LoadedModel::~LoadedModel() = default;
+
+llvm::Error compileModel(LoadedModel &m, const JitOptions &options) {
+  m.compiled.reset();
+  auto cg = CompiledGraph::compile(m.forward(), m.weights.get(), options);
+  if (!cg)
+    return cg.takeError();
+  m.compiled = std::move(*cg);
+  return llvm::Error::success();
+}
+
 llvm::Expected<Tensor> runForward(LoadedModel &m, llvm::ArrayRef<int32_t> tokens,
                                   int64_t start, std::vector<Tensor> &cache,
                                   const ValueObserver *observe) {
@@ -202,7 +216,8 @@ llvm::Expected<Tensor> runForward(LoadedModel &m, llvm::ArrayRef<int32_t> tokens
   std::vector<Tensor> inputs = {std::move(tok), std::move(pos)};
   for (Tensor &t : cache)
     inputs.push_back(std::move(t));
-  auto out = runGraph(g, std::move(inputs), m.weights.get(), observe);
+  auto out = m.compiled ? m.compiled->run(std::move(inputs), observe)
+                        : runGraph(g, std::move(inputs), m.weights.get(), observe);
   if (!out)
     return out.takeError();
   cache.assign(std::make_move_iterator(out->begin() + 1),

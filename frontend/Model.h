@@ -14,6 +14,7 @@
 #ifndef SQC_FRONTEND_MODEL_H
 #define SQC_FRONTEND_MODEL_H
 
+#include "codegen/CompiledGraph.h"
 #include "frontend/Tokenizer.h"
 #include "ir/IR.h"
 #include "runtime/Executor.h"
@@ -31,14 +32,25 @@ namespace sqc {
 /// absolute or relative to the .sqir file) and the longest sequence
 /// (`max_seq`), so a written module is a complete model.
 struct LoadedModel {
+  LoadedModel();
+  LoadedModel(LoadedModel &&);
+  LoadedModel &operator=(LoadedModel &&);
+  ~LoadedModel();
   std::unique_ptr<Module> module;
   std::unique_ptr<WeightStore> weights;
   std::unique_ptr<Tokenizer> tokenizer;
   int64_t maxSeq = 0;
   std::string description; // e.g. "LlamaForCausalLM (Hugging Face folder ...)"
+  /// Set by compileModel: @forward lowered onto JIT kernels, which
+  /// runForward then uses instead of the interpreter.
+  std::unique_ptr<CompiledGraph> compiled;
   /// The graph that runs the model (see the file comment).
   const Graph &forward() const { return *module->lookupGraph("forward"); }
 };
+
+/// Lowers @forward onto JIT kernels (codegen/CompiledGraph.h). Call after
+/// the last change to the module.
+llvm::Error compileModel(LoadedModel &m, const JitOptions &options = {});
 
 /// Runs @forward on `tokens` at positions start, start+1, ..., extending
 /// `cache` (one tensor per cache argument, in order; empty means start from

@@ -117,6 +117,27 @@ llvm::Expected<Perplexity> perplexity(LoadedModel &m, llvm::ArrayRef<int32_t> to
   return r;
 }
 
+/// Which engine runs the model: JIT kernels (default) or the reference
+/// interpreter.
+struct EngineChoice {
+  bool jit = true;
+  JitOptions options;
+};
+
+/// Compiles `m` for the JIT unless the interpreter was chosen; says what it
+/// did on stderr. False after reporting an error.
+bool prepareEngine(LoadedModel &m, const EngineChoice &e, bool quiet = false) {
+  if (!e.jit)
+    return true;
+  auto t0 = Clock::now();
+  if (llvm::Error err = compileModel(m, e.options))
+    return error("JIT compilation failed: " + llvm::toString(std::move(err))), false;
+  if (!quiet)
+    llvm::errs() << "jit: " << m.compiled->describe() << " (compiled in "
+                 << llvm::format("%.2f", secondsSince(t0)) << " s)\n";
+  return true;
+}
+
 int runEval(LoadedModel &m, llvm::StringRef textPath, int64_t window,
             int64_t maxTokens) {
   auto buf = llvm::MemoryBuffer::getFile(textPath, /*IsText=*/true);
@@ -384,7 +405,7 @@ double meanKL(const Tensor &p, const Tensor &q) {
 /// `report`, the SQNR (dB) of every linear and matmul output against FP32.
 int runCompare(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::StringRef textPath,
                int64_t window, int64_t maxTokens, const QuantizeOptions &base,
-               bool report) {
+               bool report, const EngineChoice &engine) {
   if (base.calibText.empty())
     return error("--compare needs --calib-text FILE");
   auto load = [&]() { return loadModel(modelPath, tokPath); };
@@ -414,6 +435,8 @@ int runCompare(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::StringR
     return l ? std::move(*l) : Tensor();
   };
   std::vector<Row> rows;
+  if (!prepareEngine(*fp32, engine))
+    return 1;
   auto ref = perplexity(*fp32, toks, window, "FP32");
   if (!ref)
     return error(llvm::toString(ref.takeError()));
@@ -435,7 +458,7 @@ int runCompare(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::StringR
       QuantizeOptions o = base;
       o.level = level;
       o.smooth = smooth;
-      if (!quantizeModel(*m, o, /*quiet=*/true))
+      if (!quantizeModel(*m, o, /*quiet=*/true) || !prepareEngine(*m, engine, /*quiet=*/true))
         return 1;
       auto r = perplexity(*m, toks, window, name);
       if (!r)
@@ -653,6 +676,12 @@ int main(int argc, char **argv) {
                             cl::sub(benchCmd), cl::cat(cat));
   cl::opt<std::string> mattr("mattr", cl::desc("Target features to add or remove, e.g. -avx512f"),
                              cl::init(""), cl::sub(benchCmd), cl::cat(cat));
+  cl::opt<std::string> engineName(
+      "engine", cl::desc("jit: linears on JIT-compiled kernels for this CPU (default); "
+                         "interp: the reference interpreter"),
+      cl::init("jit"), cl::sub(evalCmd), cl::sub(genCmd), cl::cat(cat));
+  cl::opt<unsigned> runThreads("j", cl::desc("Threads for the JIT's kernels (0: all cores)"),
+                               cl::init(0), cl::sub(evalCmd), cl::sub(genCmd), cl::cat(cat));
   cl::HideUnrelatedOptions(cat);
   cl::ParseCommandLineOptions(
       argc, argv,
@@ -705,16 +734,23 @@ int main(int argc, char **argv) {
   if (!evalCmd && !genCmd && !importCmd && !calibCmd && !quantCmd)
     return error("name a command: eval, generate, calibrate, quantize or import "
                  "(see sqc --help)");
+  EngineChoice engine;
+  if (engineName != "jit" && engineName != "interp")
+    return error("--engine must be jit or interp, got '" + engineName + "'");
+  engine.jit = engineName == "jit";
+  engine.options.threads = runThreads;
   QuantizeOptions qopts{calibText, samples, seqLen, alpha, level, weightScales,
                         smoothPaths, !noSmooth, clip, minOutlierRatio, rotateQK};
   if (evalCmd && compare) // loads a fresh copy of the model per variant
-    return runCompare(model, tokenizer, text, window, maxTokens, qopts, report);
+    return runCompare(model, tokenizer, text, window, maxTokens, qopts, report, engine);
   auto m = loadModel(model, tokenizer);
   if (!m)
     return error(llvm::toString(m.takeError()));
   DiagnosticEngine diag;
   if (failed(verify(*m->module, diag)))
     return error("the imported graph does not verify (a bug in sqc's importer)");
+  if ((evalCmd || genCmd) && !prepareEngine(*m, engine))
+    return 1;
   if (evalCmd)
     return runEval(*m, text, window, maxTokens);
   if (genCmd)

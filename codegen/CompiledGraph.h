@@ -1,0 +1,62 @@
+//===- codegen/CompiledGraph.h - Graphs lowered onto JIT kernels -*- C++ -*-===//
+//
+// Lowers a graph for execution: every linear layer becomes a call of a JIT
+// GEMM kernel with its weight packed once, at compile time.
+//
+//  - int8: quantize_dynamic | quantize(x, constant) -> int_linear(q, w) ->
+//    dequantize(acc, xs) -> mul(., weight scales) becomes one fused step:
+//    quantize the rows of x (once, however many linears read them), integer
+//    GEMM, dequantize in the epilogue.
+//  - fp32: linear(x, w, bias?) with a compile-time weight becomes the fp32
+//    kernel with the bias in its epilogue.
+//
+// Everything else (norms, softmax, rope, attention matmuls, ...) still runs
+// on the reference interpreter, op by op; `describe()` says what went where.
+// Intermediate tensors are freed after their last use.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SQC_CODEGEN_COMPILEDGRAPH_H
+#define SQC_CODEGEN_COMPILEDGRAPH_H
+
+#include "codegen/GemmEngine.h"
+#include "ir/IR.h"
+#include "runtime/Executor.h"
+#include "runtime/Weights.h"
+
+#include <memory>
+
+namespace sqc {
+
+struct JitOptions {
+  TargetSpec target = TargetSpec::host();
+  std::optional<GemmIsa> isa; // default: the best the target runs
+  unsigned threads = 0;       // 0: one per hardware thread
+};
+
+class CompiledGraph {
+public:
+  static llvm::Expected<std::unique_ptr<CompiledGraph>>
+  compile(const Graph &g, WeightStore *weights, const JitOptions &options);
+  ~CompiledGraph();
+
+  llvm::Expected<std::vector<Tensor>> run(std::vector<Tensor> inputs,
+                                          const ValueObserver *observe = nullptr);
+  /// e.g. "12 int8 linears and 1 fp32 linear on avx512vnni kernels, 2
+  /// threads; 140 ops interpreted".
+  std::string describe() const;
+
+  struct Step;
+
+private:
+  CompiledGraph() = default;
+  const Graph *graph_ = nullptr;
+  WeightStore *weights_ = nullptr;
+  std::unique_ptr<GemmEngine> engine_;
+  std::unique_ptr<ThreadPool> pool_;
+  std::vector<std::unique_ptr<Step>> steps_;
+  unsigned int8Linears_ = 0, f32Linears_ = 0, interpreted_ = 0;
+};
+
+} // namespace sqc
+
+#endif // SQC_CODEGEN_COMPILEDGRAPH_H

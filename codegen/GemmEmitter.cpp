@@ -280,7 +280,8 @@ private:
                                llvm::Constant::getNullValue(ty));
   }
 
-  /// `val + load(ptr...)` when `ptr` is not null, else `val`.
+  /// When `ptr` is not null, `val + load()` for floats (bias, residual) or
+  /// `val - load()` for the int32 u8 correction; else `val`.
   llvm::Value *addIfPresent(llvm::Value *val, llvm::Value *ptr,
                             const std::function<llvm::Value *()> &load, llvm::StringRef name) {
     llvm::BasicBlock *pre = b_.GetInsertBlock();

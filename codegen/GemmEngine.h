@@ -27,7 +27,6 @@ struct PackedWeights {
   std::vector<int8_t> bytes;  // int8 panels
   std::vector<float> floats;  // fp32 panels
   std::vector<int32_t> comp;  // u8 variants: 128 * sum_k B[n, k]
-  size_t sizeInBytes() const { return bytes.size() + floats.size() * 4 + comp.size() * 4; }
 };
 
 /// Quantized activation rows in the form the int8 kernel broadcasts.

@@ -21,9 +21,10 @@ namespace {
 /// If `v` is dequantize(q, scale) without zero point: {q, scale}.
 std::optional<std::pair<Value *, Value *>> dequantized(Value *v) {
   Op *d = v->definingOp();
-  DType t = d ? d->operand(0)->type().dtype() : DType::F32;
-  if (!d || d->kind() != OpKind::Dequantize || d->numOperands() != 2 ||
-      (t != DType::I8 && t != DType::U8))
+  if (!d || d->kind() != OpKind::Dequantize || d->numOperands() != 2)
+    return std::nullopt;
+  DType t = d->operand(0)->type().dtype();
+  if (t != DType::I8 && t != DType::U8)
     return std::nullopt;
   return std::make_pair(d->operand(0), d->operand(1));
 }

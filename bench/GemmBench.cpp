@@ -62,6 +62,19 @@ double timeCall(const std::function<void()> &fn, double minSeconds) {
 
 } // namespace
 
+std::string parseThreadCounts(llvm::StringRef what, llvm::StringRef text,
+                              std::vector<unsigned> &out) {
+  std::vector<unsigned> ts;
+  if (!parseList(text, [&](llvm::StringRef s) {
+        unsigned v;
+        return !s.getAsInteger(10, v) && v > 0 && (ts.push_back(v), true);
+      }))
+    return what.str() + ": expected positive integers joined by commas, e.g. 1,2; got '" +
+           text.str() + "'";
+  out = ts;
+  return "";
+}
+
 std::string applyBenchEnvironment(GemmBenchOptions &o) {
   if (const char *m = std::getenv("BENCH_M")) {
     std::vector<int64_t> ms;
@@ -85,16 +98,8 @@ std::string applyBenchEnvironment(GemmBenchOptions &o) {
              std::string(kn) + "'";
     o.kns = kns;
   }
-  if (const char *t = std::getenv("BENCH_THREADS")) {
-    std::vector<unsigned> ts;
-    if (!parseList(t, [&](llvm::StringRef s) {
-          unsigned v;
-          return !s.getAsInteger(10, v) && v > 0 && (ts.push_back(v), true);
-        }))
-      return "BENCH_THREADS: expected positive integers joined by commas; got '" +
-             std::string(t) + "'";
-    o.threads = ts;
-  }
+  if (const char *t = std::getenv("BENCH_THREADS"))
+    return parseThreadCounts("BENCH_THREADS", t, o.threads);
   return "";
 }
 
@@ -102,7 +107,8 @@ int runGemmBench(const GemmBenchOptions &o, llvm::raw_ostream &os) {
   // sqc's int8 variants the target runs (best first) and its fp32 kernel.
   std::vector<std::unique_ptr<GemmEngine>> engines;
   for (GemmIsa isa : {GemmIsa::AVX512VNNI, GemmIsa::AVXVNNI, GemmIsa::AVX2, GemmIsa::Generic}) {
-    if (!targetRuns(o.target, isa))
+    // The host must run it too: --mcpu may name a richer CPU.
+    if (!targetRuns(o.target, isa) || !targetRuns(TargetSpec::host(), isa))
       continue;
     auto e = GemmEngine::create(o.target, isa);
     if (!e) {

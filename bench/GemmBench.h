@@ -24,6 +24,10 @@ struct GemmBenchOptions {
 /// message for a malformed value, empty on success.
 std::string applyBenchEnvironment(GemmBenchOptions &o);
 
+/// Parses "1,2" into `out`; an error message naming `what`, empty on success.
+std::string parseThreadCounts(llvm::StringRef what, llvm::StringRef text,
+                              std::vector<unsigned> &out);
+
 /// Runs every (M, K, N, threads) with sqc's int8 kernels (every variant the
 /// target runs), sqc's fp32 kernel, and oneDNN's u8s8s32 and f32 GEMMs when
 /// sqc was built with oneDNN; prints one table row per measurement.

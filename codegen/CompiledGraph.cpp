@@ -2,7 +2,6 @@
 #include "codegen/CompiledGraph.h"
 
 #include "runtime/ConstEval.h"
-#include "runtime/Interpreter.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
@@ -25,11 +24,6 @@ struct CompiledGraph::Step {
 };
 
 namespace {
-
-llvm::Error failAt(const Op *op, const llvm::Twine &msg) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 op->loc().str() + ": '" + op->mnemonic().str() + "': " + msg);
-}
 
 const Op *onlyUser(const Value *v) {
   return v->users().size() == 1 ? v->users().front() : nullptr;
@@ -211,46 +205,24 @@ std::string CompiledGraph::describe() const {
 
 llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> inputs,
                                                        const ValueObserver *observe) {
-  const Graph &g = *graph_;
-  if (inputs.size() != g.numArguments())
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "@" + g.name() + ": expects " +
-                                       std::to_string(g.numArguments()) + " inputs, got " +
-                                       std::to_string(inputs.size()));
-  llvm::DenseMap<const Value *, unsigned> usesLeft;
+  GraphRun run(*graph_, weights_, observe);
+  if (llvm::Error e = run.start(std::move(inputs)))
+    return e;
   for (const auto &s : steps_)
     for (const Value *v : s->reads)
-      ++usesLeft[v];
-  llvm::DenseMap<const Value *, Tensor> env;
-  llvm::DenseMap<const Value *, const Tensor *> weightEnv;
+      run.addUse(v);
   struct QuantizedInput {
     QuantizedRows rows;
     llvm::SmallVector<int64_t, 4> leading; // x's shape without its last dim
   };
   llvm::DenseMap<const Op *, QuantizedInput> rows; // by quantizer
-  for (unsigned i = 0; i < g.numArguments(); ++i)
-    env[g.argument(i)] = std::move(inputs[i]);
-  auto lookup = [&](const Value *v) -> const Tensor & {
-    auto w = weightEnv.find(v);
-    return w != weightEnv.end() ? *w->second : env.find(v)->second;
-  };
-  auto release = [&](const Step &s) {
-    for (const Value *v : s.reads)
-      if (--usesLeft[v] == 0)
-        env.erase(v);
-  };
-  auto define = [&](const Value *v, Tensor t) {
-    if (observe)
-      (*observe)(*v, t);
-    env[v] = std::move(t);
-  };
 
   for (const auto &sp : steps_) {
     const Step &s = *sp;
     const Op &op = *s.op;
     switch (s.kind) {
     case Step::QuantizeRows: {
-      const Tensor &x = lookup(s.input);
+      const Tensor &x = run.get(s.input);
       int64_t K = x.shape().empty() ? 1 : x.shape().back();
       int64_t M = K ? x.numElements() / K : 0;
       float scale = s.staticScale;
@@ -263,8 +235,8 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
       QuantizedInput &q = rows[&op];
       q.leading.assign(x.shape().begin(), x.shape().end() - (x.shape().empty() ? 0 : 1));
       engine_->quantizeRows(x.floats().data(), M, K, q.rows, scale);
-      release(s);
-      continue;
+      run.release(s.reads);
+      break;
     }
     case Step::Int8Linear: {
       const QuantizedInput &a = rows[s.quantizer];
@@ -274,51 +246,30 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
       Tensor out(DType::F32, shape);
       engine_->int8Gemm(a.rows, s.packed, s.wScale.data(), nullptr, nullptr, out.floats().data(),
                         s.packed.N, pool_.get());
-      define(s.output, std::move(out));
-      continue;
+      run.define(s.output, std::move(out));
+      break;
     }
     case Step::F32Linear: {
-      const Tensor &x = lookup(s.input);
+      const Tensor &x = run.get(s.input);
       int64_t K = s.packed.K, M = K ? x.numElements() / K : 0;
       llvm::SmallVector<int64_t, 4> shape(x.shape().drop_back());
       shape.push_back(s.packed.N);
       Tensor out(DType::F32, shape);
       engine_->f32Gemm(x.floats().data(), K, M, s.packed, s.bias.empty() ? nullptr : s.bias.data(),
                        nullptr, out.floats().data(), s.packed.N, pool_.get());
-      release(s);
-      define(s.output, std::move(out));
-      continue;
-    }
-    case Step::Interpret:
+      run.release(s.reads);
+      run.define(s.output, std::move(out));
       break;
     }
-    if (op.kind() == OpKind::Return) {
-      std::vector<Tensor> results;
-      for (const Value *v : op.operands())
-        results.push_back(lookup(v));
-      return results;
+    case Step::Interpret:
+      if (op.kind() == OpKind::Return)
+        return run.results(op);
+      if (llvm::Error e = run.interpret(op))
+        return e;
+      break;
     }
-    if (op.kind() == OpKind::Weight) {
-      if (!weights_)
-        return failAt(&op, "the graph has weights but no weights were loaded");
-      auto t = weights_->get(op.stringAttr("name"), op.result()->type());
-      if (!t)
-        return failAt(&op, llvm::toString(t.takeError()));
-      weightEnv[op.result()] = *t;
-      continue;
-    }
-    std::vector<const Tensor *> in;
-    for (const Value *v : op.operands())
-      in.push_back(&lookup(v));
-    auto out = evaluateOp(op, llvm::ArrayRef<const Tensor *>(in));
-    if (!out)
-      return failAt(&op, llvm::toString(out.takeError()));
-    release(s);
-    for (unsigned i = 0; i < op.numResults(); ++i)
-      define(op.result(i), std::move((*out)[i]));
   }
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 "@" + g.name() + ": does not end with 'return'");
+  return run.fail(nullptr, "does not end with 'return'");
 }
 
 } // namespace sqc

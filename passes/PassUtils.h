@@ -24,6 +24,11 @@ inline Value *createF32Constant(OpBuilder &b, std::vector<double> values,
                           {TensorType(DType::F32, dims)}));
 }
 
+/// Produced by a dequantize: a quantization pass has been here already.
+inline bool isDequantized(const Value *v) {
+  return v->definingOp() && v->definingOp()->kind() == OpKind::Dequantize;
+}
+
 /// A `linear` that rotate-qk inserted: x times its Hadamard constant (known
 /// by the name the pass gives it, which survives printing and parsing).
 inline bool isHadamardRotation(const Op *op) {

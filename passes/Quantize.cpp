@@ -151,7 +151,7 @@ private:
   /// Whether `lin` was quantized; nullopt after reporting an error.
   std::optional<bool> quantizeLinear(Op *lin, ConstEvaluator &eval, PassContext &ctx) {
     Value *w = lin->operand(1);
-    if (!isCompileTimeValue(w) || isQuantized(lin->operand(0))) {
+    if (!isCompileTimeValue(w) || isDequantized(lin->operand(0))) {
       return false;
     }
     auto wt = eval.evaluate(w);
@@ -183,7 +183,7 @@ private:
   }
 
   bool quantizeMatMul(Op *mm, PassContext &ctx) {
-    if (isQuantized(mm->operand(0)) || isQuantized(mm->operand(1)))
+    if (isDequantized(mm->operand(0)) || isDequantized(mm->operand(1)))
       return false;
     auto a = quantizeBmmOperand(mm->operand(0), mm, ctx);
     auto c = a ? quantizeBmmOperand(mm->operand(1), mm, ctx) : std::nullopt;
@@ -201,10 +201,6 @@ private:
     return false;
   }
 
-  /// Already quantized by an earlier run of the pass.
-  static bool isQuantized(const Value *v) {
-    return v->definingOp() && v->definingOp()->kind() == OpKind::Dequantize;
-  }
 
   std::string weights_ = "per-channel";
   std::string acts_ = "per-token";

@@ -91,10 +91,6 @@ private:
     return h;
   }
 
-  static bool isDequantized(const Value *v) {
-    return v->definingOp() && v->definingOp()->kind() == OpKind::Dequantize;
-  }
-
   static bool isRotated(const Value *v) { return isHadamardRotation(v->definingOp()); }
 };
 

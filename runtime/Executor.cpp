@@ -3,68 +3,86 @@
 
 #include "runtime/Interpreter.h"
 
-#include "llvm/ADT/DenseMap.h"
-
 namespace sqc {
+
+llvm::Error GraphRun::fail(const Op *op, const llvm::Twine &msg) const {
+  std::string where = op ? op->loc().str() + ": '" + op->mnemonic().str() + "': " : "";
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 "@" + graph_.name() + ": " + where + msg);
+}
+
+llvm::Error GraphRun::start(std::vector<Tensor> inputs) {
+  if (inputs.size() != graph_.numArguments())
+    return fail(nullptr, "expects " + llvm::Twine(graph_.numArguments()) + " inputs, got " +
+                             llvm::Twine(inputs.size()));
+  for (unsigned i = 0; i < graph_.numArguments(); ++i)
+    env_[graph_.argument(i)] = std::move(inputs[i]);
+  return llvm::Error::success();
+}
+
+void GraphRun::release(llvm::ArrayRef<const Value *> reads) {
+  for (const Value *v : reads)
+    if (--usesLeft_[v] == 0)
+      env_.erase(v);
+}
+
+const Tensor &GraphRun::get(const Value *v) const {
+  auto w = weightEnv_.find(v);
+  return w != weightEnv_.end() ? *w->second : env_.find(v)->second;
+}
+
+void GraphRun::define(const Value *v, Tensor t) {
+  if (observe_)
+    (*observe_)(*v, t);
+  env_[v] = std::move(t);
+}
+
+llvm::Error GraphRun::interpret(const Op &op) {
+  if (op.kind() == OpKind::Weight) {
+    if (!weights_)
+      return fail(&op, "the graph has weights but no weights were loaded");
+    auto t = weights_->get(op.stringAttr("name"), op.result()->type());
+    if (!t)
+      return fail(&op, llvm::toString(t.takeError()));
+    weightEnv_[op.result()] = *t;
+    return llvm::Error::success();
+  }
+  std::vector<const Tensor *> in;
+  for (const Value *v : op.operands())
+    in.push_back(&get(v));
+  auto out = evaluateOp(op, llvm::ArrayRef<const Tensor *>(in));
+  if (!out)
+    return fail(&op, llvm::toString(out.takeError()));
+  release(op.operands());
+  for (unsigned i = 0; i < op.numResults(); ++i)
+    define(op.result(i), std::move((*out)[i]));
+  return llvm::Error::success();
+}
+
+std::vector<Tensor> GraphRun::results(const Op &ret) const {
+  std::vector<Tensor> out;
+  for (const Value *v : ret.operands())
+    out.push_back(get(v));
+  return out;
+}
 
 llvm::Expected<std::vector<Tensor>> runGraph(const Graph &g,
                                              std::vector<Tensor> inputs,
                                              WeightStore *weights,
                                              const ValueObserver *observe) {
-  auto fail = [&](const Op *op, const llvm::Twine &msg) {
-    std::string where = op ? op->loc().str() + ": '" + op->mnemonic().str() + "': " : "";
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "@" + g.name() + ": " + where + msg);
-  };
-  if (inputs.size() != g.numArguments())
-    return fail(nullptr, "expects " + llvm::Twine(g.numArguments()) +
-                             " inputs, got " + llvm::Twine(inputs.size()));
-  // Remaining uses of each value, so tensors can be freed early.
-  llvm::DenseMap<const Value *, unsigned> usesLeft;
+  GraphRun run(g, weights, observe);
+  if (llvm::Error e = run.start(std::move(inputs)))
+    return e;
   for (const Op &op : g.ops())
     for (const Value *v : op.operands())
-      ++usesLeft[v];
-  llvm::DenseMap<const Value *, Tensor> env;
-  llvm::DenseMap<const Value *, const Tensor *> weightEnv;
-  for (unsigned i = 0; i < g.numArguments(); ++i)
-    env[g.argument(i)] = std::move(inputs[i]);
-
-  auto lookup = [&](const Value *v) -> const Tensor & {
-    auto w = weightEnv.find(v);
-    return w != weightEnv.end() ? *w->second : env.find(v)->second;
-  };
-  std::vector<Tensor> results;
+      run.addUse(v);
   for (const Op &op : g.ops()) {
-    if (op.kind() == OpKind::Return) {
-      for (const Value *v : op.operands())
-        results.push_back(lookup(v));
-      return results;
-    }
-    if (op.kind() == OpKind::Weight) {
-      if (!weights)
-        return fail(&op, "the graph has weights but no weights were loaded");
-      auto t = weights->get(op.stringAttr("name"), op.result()->type());
-      if (!t)
-        return fail(&op, llvm::toString(t.takeError()));
-      weightEnv[op.result()] = *t;
-      continue;
-    }
-    std::vector<const Tensor *> in;
-    for (const Value *v : op.operands())
-      in.push_back(&lookup(v));
-    auto out = evaluateOp(op, llvm::ArrayRef<const Tensor *>(in));
-    if (!out)
-      return fail(&op, llvm::toString(out.takeError()));
-    for (const Value *v : op.operands())
-      if (--usesLeft[v] == 0)
-        env.erase(v);
-    for (unsigned i = 0; i < op.numResults(); ++i) {
-      if (observe)
-        (*observe)(*op.result(i), (*out)[i]);
-      env[op.result(i)] = std::move((*out)[i]);
-    }
+    if (op.kind() == OpKind::Return)
+      return run.results(op);
+    if (llvm::Error e = run.interpret(op))
+      return e;
   }
-  return fail(nullptr, "does not end with 'return'");
+  return run.fail(nullptr, "does not end with 'return'");
 }
 
 } // namespace sqc

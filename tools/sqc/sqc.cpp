@@ -12,7 +12,6 @@
 //
 //===----------------------------------------------------------------------===//
 #include "bench/GemmBench.h"
-#include "llvm/ADT/StringExtras.h"
 #include "frontend/Model.h"
 #include "ir/Printer.h"
 #include "passes/PassManager.h"
@@ -704,16 +703,9 @@ int main(int argc, char **argv) {
     GemmBenchOptions o;
     if (std::string bad = applyBenchEnvironment(o); !bad.empty())
       return error(bad);
-    if (!benchThreads.empty()) {
-      o.threads.clear();
-      for (llvm::StringRef t : llvm::split(benchThreads, ',')) {
-        unsigned n;
-        if (t.trim().getAsInteger(10, n) || n == 0)
-          return error("--threads: expected positive integers joined by commas, got '" +
-                       benchThreads + "'");
-        o.threads.push_back(n);
-      }
-    }
+    if (!benchThreads.empty())
+      if (std::string bad = parseThreadCounts("--threads", benchThreads, o.threads); !bad.empty())
+        return error(bad);
     o.minSeconds = benchSeconds;
     o.target = TargetSpec::parse(mcpu, mattr);
     return runGemmBench(o, llvm::outs());

@@ -13,6 +13,8 @@
 
 #include "llvm/Support/FileSystem.h"
 
+#include "TestUtil.h"
+
 #include <cmath>
 
 #include <gtest/gtest.h>
@@ -22,17 +24,6 @@ using namespace sqc;
 namespace {
 
 const char *kModel = SQC_TEST_DIR "/../../shared/data/stories260K-hf";
-
-/// Max |a - b| / max |a|.
-double relativeDiff(const Tensor &a, const Tensor &b) {
-  EXPECT_EQ(a.numElements(), b.numElements());
-  double maxAbs = 0, maxDiff = 0;
-  for (int64_t i = 0; i < a.numElements() && i < b.numElements(); ++i) {
-    maxAbs = std::max(maxAbs, std::fabs(a.get(i)));
-    maxDiff = std::max(maxDiff, std::fabs(a.get(i) - b.get(i)));
-  }
-  return maxDiff / std::max(maxAbs, 1e-30);
-}
 
 /// Logits of a prefill of `toks`, then of decoding two more tokens one by one.
 std::vector<Tensor> run(LoadedModel &m, const std::vector<int32_t> &toks) {
@@ -70,7 +61,7 @@ void compareEngines(const char *pipeline, double tolerance, unsigned wantInt8Lin
   std::vector<Tensor> jit = run(*m, toks);
   ASSERT_EQ(interp.size(), jit.size());
   for (size_t i = 0; i < jit.size(); ++i)
-    EXPECT_LT(relativeDiff(interp[i], jit[i]), tolerance) << "run " << i << ": " << what;
+    EXPECT_LT(test::maxRelativeDiff(interp[i], jit[i]), tolerance) << "run " << i << ": " << what;
 }
 
 TEST(CompiledGraphTest, Fp32LogitsMatchInterpreter) {

@@ -12,6 +12,8 @@
 #include "runtime/Calibration.h"
 #include "runtime/Executor.h"
 
+#include "TestUtil.h"
+
 #include "llvm/Support/FileSystem.h"
 
 #include <cmath>
@@ -57,12 +59,7 @@ TEST(SmoothQuantTest, KeepsRealModelOutputs) {
   ASSERT_TRUE(succeeded(pm.run(*m->module, ctx)));
   ASSERT_TRUE(pm.changed());
   Tensor after = logitsOf(*m, probe);
-  double maxAbs = 0, maxDiff = 0;
-  for (int64_t i = 0; i < before.numElements(); ++i) {
-    maxAbs = std::max(maxAbs, std::fabs(before.get(i)));
-    maxDiff = std::max(maxDiff, std::fabs(before.get(i) - after.get(i)));
-  }
-  EXPECT_LT(maxDiff / maxAbs, 1e-5) << "max |diff| " << maxDiff;
+  EXPECT_LT(test::maxRelativeDiff(before, after), 1e-5);
   // It did change the weights: count the smoothing multiplies.
   int muls = 0;
   for (const Op &op : m->forward().ops())
@@ -90,12 +87,7 @@ TEST(SmoothQuantTest, RotatingScoresKeepsRealModelOutputs) {
   PassContext ctx{diag, m->weights.get(), &stats};
   ASSERT_TRUE(succeeded(pm.run(*m->module, ctx)));
   Tensor after = logitsOf(*m, probe, &stats);
-  double maxAbs = 0, maxDiff = 0;
-  for (int64_t i = 0; i < before.numElements(); ++i) {
-    maxAbs = std::max(maxAbs, std::fabs(before.get(i)));
-    maxDiff = std::max(maxDiff, std::fabs(before.get(i) - after.get(i)));
-  }
-  EXPECT_LT(maxDiff / maxAbs, 1e-5) << "max |diff| " << maxDiff;
+  EXPECT_LT(test::maxRelativeDiff(before, after), 1e-5);
   int rotations = 0;
   for (const Op &op : m->forward().ops())
     rotations += op.kind() == OpKind::Linear && op.result()->name().ends_with(".rot");
@@ -135,12 +127,7 @@ TEST(SmoothQuantTest, FusedIntegerGraphMatchesFakeQuantization) {
   EXPECT_NE(fused.find("int_linear"), std::string::npos);
   EXPECT_NE(fused.find("int_matmul"), std::string::npos);
   EXPECT_EQ(fused.find(" linear "), std::string::npos) << "every linear is integer";
-  double maxAbs = 0, maxDiff = 0;
-  for (int64_t i = 0; i < a.numElements(); ++i) {
-    maxAbs = std::max(maxAbs, std::fabs(a.get(i)));
-    maxDiff = std::max(maxDiff, std::fabs(a.get(i) - b.get(i)));
-  }
-  EXPECT_LT(maxDiff / maxAbs, 1e-4) << "max |diff| " << maxDiff;
+  EXPECT_LT(test::maxRelativeDiff(a, b), 1e-4);
 }
 
 } // namespace

@@ -5,6 +5,7 @@
 #include "ir/Parser.h"
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
+#include "runtime/Tensor.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -12,9 +13,23 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 
 namespace sqc::test {
+
+/// max |a - b| / max |a| over two tensors of the same size (NaN when a is
+/// all zeros, so no tolerance accepts it).
+inline double maxRelativeDiff(const Tensor &a, const Tensor &b) {
+  EXPECT_EQ(a.numElements(), b.numElements());
+  double maxAbs = 0, maxDiff = 0;
+  for (int64_t i = 0; i < a.numElements() && i < b.numElements(); ++i) {
+    maxAbs = std::max(maxAbs, std::fabs(a.get(i)));
+    maxDiff = std::max(maxDiff, std::fabs(a.get(i) - b.get(i)));
+  }
+  return maxDiff / maxAbs;
+}
 
 /// Parses and verifies `text`; diagnostics are appended to `errors`.
 inline std::unique_ptr<Module> parseAndVerify(llvm::StringRef text,

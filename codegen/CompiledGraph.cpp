@@ -1,7 +1,9 @@
 //===- codegen/CompiledGraph.cpp - Graphs lowered onto JIT kernels --------===//
 #include "codegen/CompiledGraph.h"
 
+#include "codegen/HostKernels.h"
 #include "runtime/ConstEval.h"
+#include "runtime/Interpreter.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
@@ -11,8 +13,17 @@
 namespace sqc {
 
 struct CompiledGraph::Step {
-  enum Kind { Interpret, QuantizeRows, Int8Linear, F32Linear } kind = Interpret;
-  const Op *op = nullptr;           // the op (Interpret), or the quantizer
+  enum Kind {
+    Interpret,   // the reference interpreter
+    Host,        // a host kernel (HostKernels.h), else the interpreter
+    QuantizeRows,
+    Int8Linear,
+    F32Linear,
+    Int8MatMul,  // int_matmul -> dequantize -> mul: batched int8 GEMMs
+    F32MatMul,   // matmul: batched fp32 GEMMs
+  } kind = Interpret;
+  const Op *op = nullptr;           // the op (Interpret, Host, F32MatMul),
+                                    // the quantizer or the int_matmul
   const Value *input = nullptr;     // x of a quantizer or fp32 linear
   const Value *output = nullptr;    // what a linear step defines
   const Op *quantizer = nullptr;    // Int8Linear: whose rows it reads
@@ -68,6 +79,142 @@ std::optional<Int8Chain> matchInt8Chain(const Op &lin) {
   return Int8Chain{q, &lin, dq, mul, s};
 }
 
+/// int_matmul(a, b) -> dequantize(., row scales) -> mul(., column scales):
+/// attention's quantized batched matmuls. Scale shapes are checked when
+/// they are known, at run time.
+struct MatMulChain {
+  const Op *matmul, *dequantize, *rescale;
+  const Value *colScale;
+};
+
+std::optional<MatMulChain> matchInt8MatMul(const Op &mm) {
+  if (mm.kind() != OpKind::IntMatMul || mm.operand(1)->type().dtype() != DType::I8)
+    return std::nullopt;
+  const Op *dq = onlyUser(mm.result());
+  if (!dq || dq->kind() != OpKind::Dequantize || dq->numOperands() != 2 ||
+      dq->operand(0) != mm.result())
+    return std::nullopt;
+  const Op *mul = onlyUser(dq->result());
+  if (!mul || mul->kind() != OpKind::Mul || mul->operand(0) == mul->operand(1))
+    return std::nullopt;
+  return MatMulChain{&mm, dq, mul,
+                     mul->operand(0) == dq->result() ? mul->operand(1) : mul->operand(0)};
+}
+
+/// The reference interpreter's result for a chain batchedMatMul declines;
+/// `in` holds what the fused step reads.
+llvm::Expected<std::vector<Tensor>> interpretChain(const Op &mm,
+                                                   llvm::ArrayRef<const Tensor *> in) {
+  MatMulChain c = *matchInt8MatMul(mm);
+  auto acc = evaluateOp(mm, in.take_front(2));
+  if (!acc)
+    return acc.takeError();
+  const Tensor *dqIn[] = {&acc->front(), in[2]};
+  auto deq = evaluateOp(*c.dequantize, llvm::ArrayRef<const Tensor *>(dqIn));
+  if (!deq)
+    return deq.takeError();
+  bool first = c.rescale->operand(0) == c.dequantize->result();
+  const Tensor *mulIn[] = {first ? &deq->front() : in[3], first ? in[3] : &deq->front()};
+  return evaluateOp(*c.rescale, llvm::ArrayRef<const Tensor *>(mulIn));
+}
+
+/// out[..., M, N] = a[..., M, K] b (b as [..., N, K] when `transposeB`, else
+/// [..., K, N]), batch dimensions broadcast. Int8 codes (a int8 or u8, b
+/// int8) are scaled by rowScale[..., m, 0] * colScale[..., 0, n] in the
+/// epilogue; f32 takes no scales. False for shapes it does not handle.
+bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, const Tensor &b,
+                   bool transposeB, const Tensor *rowScale, const Tensor *colScale,
+                   Tensor &out) {
+  bool int8 = rowScale != nullptr;
+  bool types = int8 ? (a.dtype() == DType::I8 || a.dtype() == DType::U8) && b.dtype() == DType::I8
+                    : a.dtype() == DType::F32 && b.dtype() == DType::F32;
+  if (!types || a.rank() < 2 || b.rank() < 2)
+    return false;
+  int64_t M = a.shape()[a.rank() - 2], K = a.shape().back();
+  int64_t N = transposeB ? b.shape()[b.rank() - 2] : b.shape().back();
+  if ((transposeB ? b.shape().back() : b.shape()[b.rank() - 2]) != K)
+    return false;
+  llvm::SmallVector<int64_t, 4> batch, shape, check;
+  if (!broadcastShapes(a.shape().drop_back(2), b.shape().drop_back(2), batch))
+    return false;
+  shape = batch;
+  shape.push_back(M);
+  shape.push_back(N);
+  llvm::SmallVector<int64_t, 4> rs, cs; // scale strides over `shape`
+  if (int8) {
+    for (const Tensor *t : {rowScale, colScale})
+      if (t->dtype() != DType::F32 || !broadcastShapes(shape, t->shape(), check) ||
+          check != llvm::ArrayRef<int64_t>(shape))
+        return false;
+    rs = broadcastStrides(rowScale->shape(), shape);
+    cs = broadcastStrides(colScale->shape(), shape);
+    unsigned r = shape.size();
+    if ((rs[r - 1] != 0 && N > 1) || (cs[r - 2] != 0 && M > 1))
+      return false;
+  }
+  out = Tensor(DType::F32, shape);
+  int64_t batches = 1;
+  for (int64_t d : batch)
+    batches *= d;
+  if (out.numElements() == 0)
+    return true;
+  // Matrix offsets of each output batch in a, b and the scales.
+  auto as = broadcastStrides(a.shape().drop_back(2), batch);
+  auto bs = broadcastStrides(b.shape().drop_back(2), batch);
+  std::vector<int64_t> aOff(batches), bOff(batches), rOff(batches), cOff(batches);
+  for (int64_t bi = 0; bi < batches; ++bi)
+    for (int64_t d = int64_t(batch.size()) - 1, rest = bi; d >= 0; --d) {
+      int64_t i = rest % batch[d];
+      rest /= batch[d];
+      aOff[bi] += i * as[d] * M * K;
+      bOff[bi] += i * bs[d] * N * K;
+      if (int8) {
+        rOff[bi] += i * rs[d];
+        cOff[bi] += i * cs[d];
+      }
+    }
+  // Pack each distinct b matrix once (grouped-query heads share theirs).
+  std::vector<int64_t> distinct(bOff);
+  llvm::sort(distinct);
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  std::vector<PackedWeights> packed(distinct.size());
+  int64_t sn = transposeB ? K : 1, sk = transposeB ? 1 : N;
+  double macs = double(batches) * M * N * K;
+  auto parallel = [&](int64_t n, const std::function<void(int64_t, int64_t)> &fn) {
+    if (pool && pool->size() > 1 && macs >= 8e6 && n > 1)
+      pool->parallelFor(n, fn);
+    else
+      fn(0, n);
+  };
+  parallel(int64_t(distinct.size()), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i)
+      packed[i] = int8 ? engine.packInt8(b.ints().data() + distinct[i], N, K, sn, sk)
+                       : engine.packF32(b.floats().data() + distinct[i], N, K, sn, sk);
+  });
+  parallel(batches, [&](int64_t b0, int64_t b1) {
+    QuantizedRows rows;
+    std::vector<float> aScale(M), wScale(N);
+    for (int64_t bi = b0; bi < b1; ++bi) {
+      const PackedWeights &w =
+          packed[std::lower_bound(distinct.begin(), distinct.end(), bOff[bi]) - distinct.begin()];
+      float *c = out.floats().data() + bi * M * N;
+      if (!int8) {
+        engine.f32Gemm(a.floats().data() + aOff[bi], K, M, w, nullptr, nullptr, c, N, nullptr);
+        continue;
+      }
+      unsigned r = shape.size();
+      for (int64_t m = 0; m < M; ++m)
+        aScale[m] = rowScale->floats()[rOff[bi] + m * rs[r - 2]];
+      for (int64_t n = 0; n < N; ++n)
+        wScale[n] = colScale->floats()[cOff[bi] + n * cs[r - 1]];
+      engine.loadRows(a.ints().data() + aOff[bi], aScale.data(), M, K,
+                      a.dtype() == DType::U8, rows);
+      engine.int8Gemm(rows, w, wScale.data(), nullptr, nullptr, c, N, nullptr);
+    }
+  });
+  return true;
+}
+
 } // namespace
 
 CompiledGraph::~CompiledGraph() = default;
@@ -108,6 +255,16 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
       chainOf[c.linear] = c;
     }
   }
+
+  // Attention's int8 matmuls run where their rescale is: every operand is
+  // defined by then (the column scales often come after the matmul).
+  llvm::DenseMap<const Op *, MatMulChain> matMulAt; // by rescale
+  for (const Op &op : g.ops())
+    if (auto c = matchInt8MatMul(op)) {
+      fused.insert(c->matmul);
+      fused.insert(c->dequantize);
+      matMulAt[c->rescale] = *c;
+    }
 
   ConstEvaluator eval(weights);
   auto constant = [&](const Value *v) { return eval.evaluate(v); };
@@ -174,7 +331,24 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
       cg->steps_.push_back(std::move(step));
       continue;
     }
+    if (auto it = matMulAt.find(&op); it != matMulAt.end()) {
+      const MatMulChain &c = it->second;
+      step->kind = Step::Int8MatMul;
+      step->op = c.matmul;
+      step->output = op.result();
+      step->reads = {c.matmul->operand(0), c.matmul->operand(1), c.dequantize->operand(1),
+                     c.colScale};
+      ++cg->int8MatMuls_;
+      cg->steps_.push_back(std::move(step));
+      continue;
+    }
     step->reads.assign(op.operands().begin(), op.operands().end());
+    if (op.kind() == OpKind::MatMul) {
+      step->kind = Step::F32MatMul;
+      ++cg->f32MatMuls_;
+    } else if (hostKernelCovers(op)) {
+      step->kind = Step::Host;
+    }
     cg->steps_.push_back(std::move(step));
   }
   // Weights and constants that only fused or packed steps read are not
@@ -190,6 +364,8 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
       continue;
     if (s->kind == Step::Interpret && s->op->kind() != OpKind::Return)
       ++cg->interpreted_;
+    if (s->kind == Step::Host)
+      ++cg->hostOps_;
     kept.push_back(std::move(s));
   }
   cg->steps_ = std::move(kept);
@@ -198,9 +374,11 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
 
 std::string CompiledGraph::describe() const {
   return std::to_string(int8Linears_) + " int8 and " + std::to_string(f32Linears_) +
-         " fp32 linears on " + gemmIsaName(engine_->isa()).str() + " kernels, " +
-         std::to_string(pool_->size()) + " threads; " + std::to_string(interpreted_) +
-         " ops interpreted";
+         " fp32 linears, " + std::to_string(int8MatMuls_) + " int8 and " +
+         std::to_string(f32MatMuls_) + " fp32 batched matmuls on " +
+         gemmIsaName(engine_->isa()).str() + " kernels, " + std::to_string(pool_->size()) +
+         " threads; " + std::to_string(hostOps_) + " ops on host kernels, " +
+         std::to_string(interpreted_) + " interpreted";
 }
 
 llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> inputs,
@@ -259,6 +437,39 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
                        nullptr, out.floats().data(), s.packed.N, pool_.get());
       run.release(s.reads);
       run.define(s.output, std::move(out));
+      break;
+    }
+    case Step::Int8MatMul:
+    case Step::F32MatMul: {
+      bool int8 = s.kind == Step::Int8MatMul;
+      std::vector<const Tensor *> in;
+      for (const Value *v : s.reads)
+        in.push_back(&run.get(v));
+      Tensor out;
+      if (!batchedMatMul(*engine_, pool_.get(), *in[0], *in[1], op.boolAttr("transpose_b"),
+                         int8 ? in[2] : nullptr, int8 ? in[3] : nullptr, out)) {
+        auto r = int8 ? interpretChain(op, in) : evaluateOp(op, llvm::ArrayRef<const Tensor *>(in));
+        if (!r)
+          return run.fail(&op, llvm::toString(r.takeError()));
+        out = std::move(r->front());
+      }
+      run.release(s.reads);
+      run.define(int8 ? s.output : op.result(), std::move(out));
+      break;
+    }
+    case Step::Host: {
+      std::vector<const Tensor *> in;
+      for (const Value *v : s.reads)
+        in.push_back(&run.get(v));
+      std::vector<Tensor> out;
+      if (!runHostKernel(op, in, out)) {
+        if (llvm::Error e = run.interpret(op))
+          return e;
+        break;
+      }
+      run.release(s.reads);
+      for (unsigned i = 0; i < op.numResults(); ++i)
+        run.define(op.result(i), std::move(out[i]));
       break;
     }
     case Step::Interpret:

@@ -10,8 +10,14 @@
 //  - fp32: linear(x, w, bias?) with a compile-time weight becomes the fp32
 //    kernel with the bias in its epilogue.
 //
-// Everything else (norms, softmax, rope, attention matmuls, ...) still runs
-// on the reference interpreter, op by op; `describe()` says what went where.
+//  - attention: int_matmul -> dequantize -> mul(column scales) becomes
+//    batched int8 GEMMs with the scales in the epilogue, and fp32 matmul
+//    batched fp32 GEMMs; the run-time operand is packed per call, once per
+//    distinct matrix (grouped-query heads share theirs).
+//
+// Norms, softmax, rope, elementwise ops, (de)quantization and data movement
+// run on host kernels (HostKernels.h); anything they do not cover runs on the
+// reference interpreter, op by op. `describe()` says what went where.
 // Intermediate tensors are freed after their last use.
 //
 //===----------------------------------------------------------------------===//
@@ -54,7 +60,8 @@ private:
   std::unique_ptr<GemmEngine> engine_;
   std::unique_ptr<ThreadPool> pool_;
   std::vector<std::unique_ptr<Step>> steps_;
-  unsigned int8Linears_ = 0, f32Linears_ = 0, interpreted_ = 0;
+  unsigned int8Linears_ = 0, f32Linears_ = 0, int8MatMuls_ = 0, f32MatMuls_ = 0;
+  unsigned hostOps_ = 0, interpreted_ = 0;
 };
 
 } // namespace sqc

@@ -49,46 +49,64 @@ llvm::Expected<std::unique_ptr<GemmEngine>> GemmEngine::create(const TargetSpec 
   return engine;
 }
 
-PackedWeights GemmEngine::packInt8(const int8_t *w, int64_t N, int64_t K) const {
-  const unsigned nr = tiling_.nr, g = tiling_.kGroup;
+namespace {
+/// Packs w (element (n, k) at w[n * sn + k * sk]) into panels of `nr`
+/// columns, then k groups of `g`, then columns, then the group's k values.
+template <typename Out, typename In>
+void packPanels(const In *w, int64_t N, int64_t K, int64_t sn, int64_t sk, unsigned nr,
+                unsigned g, int64_t Kp, std::vector<Out> &panels) {
+  panels.assign((N + nr - 1) / nr * Kp * nr, Out(0));
+  for (int64_t n = 0; n < N; ++n) {
+    Out *panel = panels.data() + (n / nr) * Kp * nr;
+    int64_t col = n % nr;
+    for (int64_t k = 0; k < K; ++k)
+      panel[(k / g) * nr * g + col * g + k % g] = Out(w[n * sn + k * sk]);
+  }
+}
+
+template <typename In>
+PackedWeights packInt8Panels(const In *w, int64_t N, int64_t K, int64_t sn, int64_t sk,
+                             const GemmTiling &t) {
   PackedWeights p;
   p.N = N;
   p.K = K;
-  p.Kp = (K + g - 1) / g * g;
-  p.panels = (N + nr - 1) / nr;
-  p.bytes.assign(p.panels * p.Kp * nr, 0);
-  // Panel, then k group, then column, then the group's k values.
-  for (int64_t n = 0; n < N; ++n) {
-    int8_t *panel = p.bytes.data() + (n / nr) * p.Kp * nr;
-    int64_t col = n % nr;
-    for (int64_t k = 0; k < K; ++k)
-      panel[(k / g) * nr * g + col * g + k % g] = w[n * K + k];
-  }
-  if (g == 4) { // u8 activations: subtract 128 * sum_k w
-    p.comp.assign(p.panels * nr, 0);
+  p.Kp = (K + t.kGroup - 1) / t.kGroup * t.kGroup;
+  p.panels = (N + t.nr - 1) / t.nr;
+  packPanels(w, N, K, sn, sk, t.nr, t.kGroup, p.Kp, p.bytes);
+  if (t.kGroup == 4) { // u8 activations: subtract 128 * sum_k w
+    p.comp.assign(p.panels * t.nr, 0);
     for (int64_t n = 0; n < N; ++n) {
       int32_t sum = 0;
       for (int64_t k = 0; k < K; ++k)
-        sum += w[n * K + k];
+        sum += int32_t(w[n * sn + k * sk]);
       p.comp[n] = 128 * sum;
     }
   }
   return p;
 }
+} // namespace
+
+PackedWeights GemmEngine::packInt8(const int8_t *w, int64_t N, int64_t K) const {
+  return packInt8Panels(w, N, K, K, 1, tiling_);
+}
+
+PackedWeights GemmEngine::packInt8(const int32_t *w, int64_t N, int64_t K, int64_t strideN,
+                                   int64_t strideK) const {
+  return packInt8Panels(w, N, K, strideN, strideK, tiling_);
+}
 
 PackedWeights GemmEngine::packF32(const float *w, int64_t N, int64_t K) const {
-  const unsigned nr = tiling_.nr;
+  return packF32(w, N, K, K, 1);
+}
+
+PackedWeights GemmEngine::packF32(const float *w, int64_t N, int64_t K, int64_t strideN,
+                                  int64_t strideK) const {
   PackedWeights p;
   p.N = N;
   p.K = K;
   p.Kp = K;
-  p.panels = (N + nr - 1) / nr;
-  p.floats.assign(p.panels * K * nr, 0.0f);
-  for (int64_t n = 0; n < N; ++n) {
-    float *panel = p.floats.data() + (n / nr) * K * nr;
-    for (int64_t k = 0; k < K; ++k)
-      panel[k * nr + n % nr] = w[n * K + k];
-  }
+  p.panels = (N + tiling_.nr - 1) / tiling_.nr;
+  packPanels(w, N, K, strideN, strideK, tiling_.nr, 1, K, p.floats);
   return p;
 }
 
@@ -106,6 +124,7 @@ void GemmEngine::quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRow
   out.M = M;
   out.Kp = (K + g - 1) / g * g;
   out.scale.resize(M);
+  out.unsignedCodes = false;
   bool bytes = g == 4;
   (bytes ? out.u8.resize(M * out.Kp) : out.i16.resize(M * out.Kp));
   for (int64_t m = 0; m < M; ++m) {
@@ -138,6 +157,7 @@ void GemmEngine::loadRows(const int8_t *q, const float *scales, int64_t M, int64
   out.M = M;
   out.Kp = (K + g - 1) / g * g;
   out.scale.assign(scales, scales + M);
+  out.unsignedCodes = false;
   bool bytes = g == 4;
   (bytes ? out.u8.assign(M * out.Kp, 128) : out.i16.assign(M * out.Kp, 0));
   for (int64_t m = 0; m < M; ++m)
@@ -146,6 +166,26 @@ void GemmEngine::loadRows(const int8_t *q, const float *scales, int64_t M, int64
         out.u8[m * out.Kp + k] = uint8_t(q[m * K + k] + 128);
       else
         out.i16[m * out.Kp + k] = q[m * K + k];
+    }
+}
+
+void GemmEngine::loadRows(const int32_t *q, const float *scales, int64_t M, int64_t K,
+                          bool isUnsigned, QuantizedRows &out) const {
+  const unsigned g = tiling_.kGroup;
+  out.M = M;
+  out.Kp = (K + g - 1) / g * g;
+  out.scale.assign(scales, scales + M);
+  out.unsignedCodes = isUnsigned;
+  bool bytes = g == 4;
+  // Padding multiplies zero weights; any value will do.
+  (bytes ? out.u8.assign(M * out.Kp, 0) : out.i16.assign(M * out.Kp, 0));
+  int32_t shift = bytes && !isUnsigned ? 128 : 0;
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t k = 0; k < K; ++k) {
+      if (bytes)
+        out.u8[m * out.Kp + k] = uint8_t(q[m * K + k] + shift);
+      else
+        out.i16[m * out.Kp + k] = int16_t(q[m * K + k]);
     }
 }
 
@@ -169,7 +209,8 @@ void GemmEngine::int8Gemm(const QuantizedRows &a, const PackedWeights &w, const 
                           ThreadPool *pool) const {
   const void *A = tiling_.kGroup == 4 ? static_cast<const void *>(a.u8.data())
                                       : static_cast<const void *>(a.i16.data());
-  const int32_t *comp = w.comp.empty() ? nullptr : w.comp.data();
+  // Unsigned codes reach vpdpbusd unshifted: nothing to correct.
+  const int32_t *comp = w.comp.empty() || a.unsignedCodes ? nullptr : w.comp.data();
   auto call = [&](int64_t p0, int64_t p1) {
     int8_(A, a.Kp, w.bytes.data(), c, ldc, a.M, w.N, w.Kp, p0, p1, a.scale.data(), wScale,
           bias, residual, comp);

@@ -35,6 +35,7 @@ struct QuantizedRows {
   std::vector<int16_t> i16; // pmaddwd variants: [M, Kp]
   std::vector<uint8_t> u8;  // vpdpbusd variants: [M, Kp], value + 128
   std::vector<float> scale; // per row
+  bool unsignedCodes = false; // u8 codes (softmax outputs): no +128 shift
 };
 
 /// Whether `target` has every feature `isa` needs.
@@ -52,6 +53,13 @@ public:
 
   PackedWeights packInt8(const int8_t *w, int64_t N, int64_t K) const;
   PackedWeights packF32(const float *w, int64_t N, int64_t K) const;
+  /// The same from a run-time operand whose element (n, k) is at
+  /// w[n * strideN + k * strideK] (int8 codes kept as int32, as tensors
+  /// hold them): the B side of attention's batched matmuls.
+  PackedWeights packInt8(const int32_t *w, int64_t N, int64_t K, int64_t strideN,
+                         int64_t strideK) const;
+  PackedWeights packF32(const float *w, int64_t N, int64_t K, int64_t strideN,
+                        int64_t strideK) const;
 
   /// Symmetric INT8 per row (scale max|row| / 127), or with one fixed
   /// `staticScale` for every row when it is > 0.
@@ -59,6 +67,10 @@ public:
                     float staticScale = 0) const;
   /// Rows already in int8 (the reference's codes) with their scales.
   void loadRows(const int8_t *q, const float *scales, int64_t M, int64_t K,
+                QuantizedRows &out) const;
+  /// Rows of codes kept as int32: int8, or u8 when `isUnsigned` (the
+  /// product stays exact: u8 fits the i16 path and is fed to vpdpbusd as is).
+  void loadRows(const int32_t *q, const float *scales, int64_t M, int64_t K, bool isUnsigned,
                 QuantizedRows &out) const;
 
   /// C[M, N] = (A W^T) * aScale[m] * wScale[n] (+ bias) (+ residual), with

@@ -1,0 +1,568 @@
+//===- codegen/HostKernels.cpp - Fast host code for the non-GEMM ops ------===//
+#include "codegen/HostKernels.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+
+namespace sqc {
+
+namespace {
+
+using Shape = llvm::SmallVector<int64_t, 4>;
+
+int64_t product(llvm::ArrayRef<int64_t> dims) {
+  int64_t n = 1;
+  for (int64_t d : dims)
+    n *= d;
+  return n;
+}
+
+/// Walks the rows (last dimension) of `shape` and calls fn(row, offsets)
+/// with each operand's offset for that row, from its `strides`.
+template <size_t N, typename Fn>
+void forEachRow(llvm::ArrayRef<int64_t> shape, const std::array<Shape, N> &strides, Fn fn) {
+  int64_t rows = shape.empty() ? 1 : product(shape.drop_back());
+  int lead = int(shape.size()) - 1;
+  Shape idx(std::max(lead, 0), 0);
+  std::array<int64_t, N> off{};
+  for (int64_t r = 0; r < rows; ++r) {
+    fn(r, off);
+    for (int d = lead - 1; d >= 0; --d) { // odometer over the leading dims
+      for (size_t i = 0; i < N; ++i)
+        off[i] += strides[i][d];
+      if (++idx[d] < shape[d])
+        break;
+      for (size_t i = 0; i < N; ++i)
+        off[i] -= strides[i][d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+/// Storage of a tensor of either kind, for the dtype-agnostic copies.
+template <typename T> T *data(Tensor &t);
+template <> float *data<float>(Tensor &t) { return t.floats().data(); }
+template <> int32_t *data<int32_t>(Tensor &t) { return t.ints().data(); }
+template <typename T> const T *data(const Tensor &t) { return data<T>(const_cast<Tensor &>(t)); }
+
+bool allF32(llvm::ArrayRef<const Tensor *> in) {
+  return llvm::all_of(in, [](const Tensor *t) { return t->dtype() == DType::F32; });
+}
+
+/// The result shape of a reshape: the static dimensions of its type and at
+/// most one dynamic one, inferred from the element count.
+bool reshapeShape(const Op &op, int64_t elements, Shape &out) {
+  int64_t known = 1, dynamic = -1;
+  for (const Dim &d : op.result()->type().dims()) {
+    if (!d.isStatic()) {
+      if (dynamic >= 0)
+        return false;
+      dynamic = out.size();
+      out.push_back(0);
+      continue;
+    }
+    out.push_back(d.size());
+    known *= d.size();
+  }
+  if (dynamic >= 0) {
+    if (known == 0 || elements % known)
+      return false;
+    out[dynamic] = elements / known;
+  }
+  return product(out) == elements;
+}
+
+template <typename T>
+void transposeInto(const Tensor &x, llvm::ArrayRef<int64_t> perm, Tensor &r) {
+  auto inStrides = x.strides();
+  Shape strides; // input stride of each output dimension
+  for (int64_t p : perm)
+    strides.push_back(inStrides[p]);
+  const T *src = data<T>(x);
+  T *dst = data<T>(r);
+  int64_t inner = r.shape().back(), step = strides.back();
+  std::array<Shape, 1> s{strides};
+  forEachRow<1>(r.shape(), s, [&](int64_t row, const std::array<int64_t, 1> &off) {
+    T *d = dst + row * inner;
+    if (step == 1)
+      std::memcpy(d, src + off[0], inner * sizeof(T));
+    else
+      for (int64_t i = 0; i < inner; ++i)
+        d[i] = src[off[0] + i * step];
+  });
+}
+
+template <typename T>
+void concatInto(llvm::ArrayRef<const Tensor *> in, unsigned axis, Tensor &r) {
+  int64_t outer = product(r.shape().take_front(axis));
+  int64_t inner = product(r.shape().drop_front(axis + 1));
+  T *dst = data<T>(r);
+  for (int64_t o = 0; o < outer; ++o)
+    for (const Tensor *t : in) {
+      int64_t n = t->shape()[axis] * inner;
+      std::memcpy(dst, data<T>(*t) + o * n, n * sizeof(T));
+      dst += n;
+    }
+}
+
+template <typename T>
+void sliceInto(const Tensor &x, unsigned axis, int64_t start, Tensor &r) {
+  int64_t outer = product(r.shape().take_front(axis));
+  int64_t inner = product(r.shape().drop_front(axis + 1));
+  int64_t n = r.shape()[axis] * inner, from = x.shape()[axis] * inner;
+  for (int64_t o = 0; o < outer; ++o)
+    std::memcpy(data<T>(r) + o * n, data<T>(x) + o * from + start * inner, n * sizeof(T));
+}
+
+template <typename T> bool gatherRows(const Tensor &table, const Tensor &idx, Tensor &r) {
+  int64_t rows = table.shape()[0], inner = product(table.shape().drop_front());
+  for (int64_t i = 0; i < idx.numElements(); ++i) {
+    int64_t row = int64_t(idx.get(i));
+    if (row < 0 || row >= rows)
+      return false; // the interpreter reports it
+    std::memcpy(data<T>(r) + i * inner, data<T>(table) + row * inner, inner * sizeof(T));
+  }
+  return true;
+}
+
+/// Copies between tensors of one element kind (floats or ints).
+template <typename Fn> void byElementKind(const Tensor &t, Fn fn) {
+  if (isFloat(t.dtype()))
+    fn(float());
+  else
+    fn(int32_t());
+}
+
+template <typename F>
+void binaryRows(const Tensor &a, const Tensor &b, Tensor &r, F f) {
+  std::array<Shape, 2> s{broadcastStrides(a.shape(), r.shape()),
+                         broadcastStrides(b.shape(), r.shape())};
+  int64_t n = r.shape().empty() ? 1 : r.shape().back();
+  int64_t sa = s[0].empty() ? 0 : s[0].back(), sb = s[1].empty() ? 0 : s[1].back();
+  const float *pa = a.floats().data(), *pb = b.floats().data();
+  float *pr = r.floats().data();
+  forEachRow<2>(r.shape(), s, [&](int64_t row, const std::array<int64_t, 2> &off) {
+    const float *x = pa + off[0], *y = pb + off[1];
+    float *z = pr + row * n;
+    if (sa == 1 && sb == 1)
+      for (int64_t i = 0; i < n; ++i)
+        z[i] = f(x[i], y[i]);
+    else if (sa == 1)
+      for (int64_t i = 0; i < n; ++i)
+        z[i] = f(x[i], y[0]);
+    else if (sb == 1)
+      for (int64_t i = 0; i < n; ++i)
+        z[i] = f(x[0], y[i]);
+    else
+      for (int64_t i = 0; i < n; ++i)
+        z[i] = f(x[0], y[0]);
+  });
+}
+
+bool binary(OpKind k, const Tensor &a, const Tensor &b, std::vector<Tensor> &out) {
+  Shape shape;
+  if (!broadcastShapes(a.shape(), b.shape(), shape))
+    return false;
+  Tensor r(DType::F32, shape);
+  switch (k) {
+  case OpKind::Add: binaryRows(a, b, r, [](float x, float y) { return x + y; }); break;
+  case OpKind::Sub: binaryRows(a, b, r, [](float x, float y) { return x - y; }); break;
+  case OpKind::Mul: binaryRows(a, b, r, [](float x, float y) { return x * y; }); break;
+  case OpKind::Div: binaryRows(a, b, r, [](float x, float y) { return x / y; }); break;
+  case OpKind::Maximum: binaryRows(a, b, r, [](float x, float y) { return std::max(x, y); }); break;
+  case OpKind::Minimum: binaryRows(a, b, r, [](float x, float y) { return std::min(x, y); }); break;
+  default: return false;
+  }
+  out.push_back(std::move(r));
+  return true;
+}
+
+bool unary(const Op &op, const Tensor &x, std::vector<Tensor> &out) {
+  Tensor r(DType::F32, x.shape());
+  const float *in = x.floats().data();
+  float *o = r.floats().data();
+  int64_t n = x.numElements();
+  auto each = [&](auto f) {
+    for (int64_t i = 0; i < n; ++i)
+      o[i] = f(in[i]);
+  };
+  switch (op.kind()) {
+  case OpKind::Neg: each([](float v) { return -v; }); break;
+  case OpKind::Exp: each([](float v) { return std::exp(v); }); break;
+  case OpKind::Sqrt: each([](float v) { return std::sqrt(v); }); break;
+  case OpKind::Rsqrt: each([](float v) { return 1.0f / std::sqrt(v); }); break;
+  case OpKind::Tanh: each([](float v) { return std::tanh(v); }); break;
+  case OpKind::Sigmoid: each([](float v) { return 1.0f / (1.0f + std::exp(-v)); }); break;
+  case OpKind::Relu: each([](float v) { return v > 0 ? v : 0.0f; }); break;
+  case OpKind::Silu: each([](float v) { return v / (1.0f + std::exp(-v)); }); break;
+  case OpKind::Gelu:
+    if (op.stringAttr("approximate") == "tanh")
+      each([](float v) {
+        return 0.5f * v * (1.0f + std::tanh(0.7978845608f * (v + 0.044715f * v * v * v)));
+      });
+    else
+      each([](float v) { return 0.5f * v * (1.0f + std::erf(v * 0.70710678f)); });
+    break;
+  default: return false;
+  }
+  out.push_back(std::move(r));
+  return true;
+}
+
+bool softmaxLastAxis(const Tensor &x, Tensor &r) {
+  int64_t n = x.shape().back(), rows = n ? x.numElements() / n : 0;
+  for (int64_t row = 0; row < rows; ++row) {
+    const float *in = x.floats().data() + row * n;
+    float *o = r.floats().data() + row * n;
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < n; ++j)
+      mx = std::max(mx, in[j]);
+    double sum = 0;
+    for (int64_t j = 0; j < n; ++j)
+      sum += o[j] = std::exp(in[j] - mx);
+    float inv = float(1.0 / sum);
+    for (int64_t j = 0; j < n; ++j)
+      o[j] *= inv;
+  }
+  return true;
+}
+
+bool norm(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<Tensor> &out) {
+  const Tensor &x = *in[0];
+  int64_t D = x.shape().back();
+  if (in[1]->numElements() != D || (in.size() == 3 && in[2]->numElements() != D))
+    return false;
+  bool layerNorm = op.kind() == OpKind::LayerNorm;
+  double eps = op.floatAttr("eps");
+  Tensor r(DType::F32, x.shape());
+  const float *g = in[1]->floats().data(), *b = in.size() == 3 ? in[2]->floats().data() : nullptr;
+  for (int64_t row = 0; D && row < x.numElements() / D; ++row) {
+    const float *v = x.floats().data() + row * D;
+    float *o = r.floats().data() + row * D;
+    double mean = 0, var = 0;
+    if (layerNorm) {
+      for (int64_t j = 0; j < D; ++j)
+        mean += v[j];
+      mean /= D;
+    }
+    for (int64_t j = 0; j < D; ++j)
+      var += (v[j] - mean) * (v[j] - mean);
+    float inv = float(1.0 / std::sqrt(var / D + eps)), m = float(mean);
+    for (int64_t j = 0; j < D; ++j)
+      o[j] = (v[j] - m) * inv * g[j] + (b ? b[j] : 0.0f);
+  }
+  out.push_back(std::move(r));
+  return true;
+}
+
+bool rope(const Op &op, const Tensor &x, const Tensor &positions, std::vector<Tensor> &out) {
+  if (x.rank() < 3)
+    return false;
+  int64_t D = x.shape().back(), H = x.shape()[x.rank() - 2], S = x.shape()[x.rank() - 3];
+  if (D % 2 || positions.numElements() != S)
+    return false;
+  bool half = op.stringAttr("style") == "half";
+  double theta = op.floatAttr("theta");
+  // cos and sin per (position, pair), shared by every head.
+  std::vector<float> cs(S * D / 2), sn(S * D / 2);
+  for (int64_t s = 0; s < S; ++s)
+    for (int64_t i = 0; i < D / 2; ++i) {
+      double angle = positions.get(s) * std::pow(theta, -2.0 * double(i) / double(D));
+      cs[s * D / 2 + i] = float(std::cos(angle));
+      sn[s * D / 2 + i] = float(std::sin(angle));
+    }
+  Tensor r(DType::F32, x.shape());
+  for (int64_t base = 0; base < x.numElements(); base += D) {
+    int64_t s = (base / (D * H)) % S;
+    const float *c = cs.data() + s * D / 2, *si = sn.data() + s * D / 2;
+    const float *v = x.floats().data() + base;
+    float *o = r.floats().data() + base;
+    for (int64_t i = 0; i < D / 2; ++i) {
+      int64_t a = half ? i : 2 * i, b = half ? i + D / 2 : 2 * i + 1;
+      o[a] = v[a] * c[i] - v[b] * si[i];
+      o[b] = v[a] * si[i] + v[b] * c[i];
+    }
+  }
+  out.push_back(std::move(r));
+  return true;
+}
+
+bool causalMask(const Tensor &x, std::vector<Tensor> &out) {
+  if (x.rank() < 2)
+    return false;
+  int64_t Sk = x.shape().back(), Sq = x.shape()[x.rank() - 2];
+  Tensor r = x;
+  for (int64_t row = 0; Sk && row < x.numElements() / Sk; ++row) {
+    int64_t firstMasked = std::max<int64_t>(row % Sq + (Sk - Sq) + 1, 0);
+    float *o = r.floats().data() + row * Sk;
+    for (int64_t j = firstMasked; j < Sk; ++j)
+      o[j] = -INFINITY;
+  }
+  out.push_back(std::move(r));
+  return true;
+}
+
+/// The interpreter's quantization code: x / scale in double, rounded to
+/// nearest even, saturated.
+inline int32_t code(float x, float scale, double zp, int32_t lo, int32_t hi) {
+  double q = std::nearbyint(double(x) / double(scale)) + zp;
+  return int32_t(std::clamp(q, double(lo), double(hi)));
+}
+
+bool codeRange(DType t, int32_t &lo, int32_t &hi) {
+  if (t == DType::I8)
+    return lo = -128, hi = 127, true;
+  if (t == DType::U8)
+    return lo = 0, hi = 255, true;
+  return false;
+}
+
+bool quantizeDynamic(const Op &op, const Tensor &x, std::vector<Tensor> &out) {
+  llvm::StringRef g = op.stringAttr("granularity");
+  bool perToken = g.empty() || g == "per-token", perColumn = g == "per-column";
+  if ((!perToken && !perColumn && g != "per-tensor") || x.rank() < (perColumn ? 2 : 1))
+    return false;
+  bool isUnsigned = op.boolAttr("unsigned");
+  int32_t lo = isUnsigned ? 0 : -128, hi = isUnsigned ? 255 : 127;
+  double levels = isUnsigned ? 255.0 : 127.0;
+  Shape sShape(x.shape());
+  if (perToken)
+    sShape.back() = 1;
+  else if (perColumn)
+    sShape[x.rank() - 2] = 1;
+  else
+    sShape.clear();
+  Tensor q(isUnsigned ? DType::U8 : DType::I8, x.shape()), scale(DType::F32, sShape);
+  const float *in = x.floats().data();
+  float *s = scale.floats().data();
+  int32_t *o = q.ints().data();
+  auto scaleOf = [&](float amax) { return amax > 0 ? float(double(amax) / levels) : 1.0f; };
+  int64_t C = x.shape().back(), rows = C ? x.numElements() / C : 0;
+  if (perToken) {
+    for (int64_t r = 0; r < rows; ++r) {
+      float amax = 0;
+      for (int64_t c = 0; c < C; ++c)
+        amax = std::max(amax, std::fabs(in[r * C + c]));
+      s[r] = scaleOf(amax);
+      for (int64_t c = 0; c < C; ++c)
+        o[r * C + c] = code(in[r * C + c], s[r], 0, lo, hi);
+    }
+  } else if (perColumn) {
+    int64_t R = x.shape()[x.rank() - 2], batches = rows / std::max<int64_t>(R, 1);
+    for (int64_t b = 0; b < batches; ++b) {
+      float *sb = s + b * C;
+      std::fill(sb, sb + C, 0.0f);
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t c = 0; c < C; ++c)
+          sb[c] = std::max(sb[c], std::fabs(in[(b * R + r) * C + c]));
+      for (int64_t c = 0; c < C; ++c)
+        sb[c] = scaleOf(sb[c]);
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t c = 0; c < C; ++c)
+          o[(b * R + r) * C + c] = code(in[(b * R + r) * C + c], sb[c], 0, lo, hi);
+    }
+  } else {
+    float amax = 0;
+    for (int64_t i = 0; i < x.numElements(); ++i)
+      amax = std::max(amax, std::fabs(in[i]));
+    s[0] = scaleOf(amax);
+    for (int64_t i = 0; i < x.numElements(); ++i)
+      o[i] = code(in[i], s[0], 0, lo, hi);
+  }
+  out.push_back(std::move(q));
+  out.push_back(std::move(scale));
+  return true;
+}
+
+/// quantize(x, scale, zp?) and dequantize(q, scale, zp?) with scales that
+/// broadcast against x.
+bool quantizeOrDequantize(const Op &op, llvm::ArrayRef<const Tensor *> in,
+                          std::vector<Tensor> &out) {
+  const Tensor &x = *in[0];
+  bool quantize = op.kind() == OpKind::Quantize;
+  DType outType = op.result()->type().dtype();
+  int32_t lo = 0, hi = 0;
+  if (quantize ? (x.dtype() != DType::F32 || !codeRange(outType, lo, hi))
+               : (isFloat(x.dtype()) || outType != DType::F32))
+    return false;
+  Shape shape;
+  for (const Tensor *p : in.drop_front())
+    if (p->dtype() != DType::F32 || !broadcastShapes(x.shape(), p->shape(), shape) ||
+        shape != llvm::ArrayRef<int64_t>(x.shape()))
+      return false;
+  Tensor r(outType, x.shape());
+  std::array<Shape, 3> s{x.strides(), broadcastStrides(in[1]->shape(), x.shape()),
+                         in.size() == 3 ? broadcastStrides(in[2]->shape(), x.shape())
+                                        : Shape(x.rank(), 0)};
+  if (x.rank() == 0)
+    for (Shape &v : s)
+      v.push_back(0);
+  int64_t n = x.shape().empty() ? 1 : x.shape().back();
+  int64_t ss = s[1].back(), sz = s[2].back();
+  static const float zero = 0;
+  const float *scale = in[1]->floats().data(), *zp = in.size() == 3 ? in[2]->floats().data() : &zero;
+  Shape shapeForRows(x.shape());
+  if (shapeForRows.empty())
+    shapeForRows.push_back(1);
+  forEachRow<3>(shapeForRows, s, [&](int64_t row, const std::array<int64_t, 3> &off) {
+    for (int64_t i = 0; i < n; ++i) {
+      float sc = scale[off[1] + i * ss], z = zp[off[2] + i * sz];
+      if (quantize)
+        r.ints()[row * n + i] = code(x.floats()[row * n + i], sc, z, lo, hi);
+      else
+        r.floats()[row * n + i] = float((double(x.ints()[row * n + i]) - z) * sc);
+    }
+  });
+  out.push_back(std::move(r));
+  return true;
+}
+
+} // namespace
+
+bool broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b,
+                     llvm::SmallVectorImpl<int64_t> &out) {
+  out.assign(std::max(a.size(), b.size()), 1);
+  for (size_t i = 0; i < out.size(); ++i) {
+    int64_t da = i < a.size() ? a[a.size() - 1 - i] : 1;
+    int64_t db = i < b.size() ? b[b.size() - 1 - i] : 1;
+    if (da != db && da != 1 && db != 1)
+      return false;
+    out[out.size() - 1 - i] = da == 1 ? db : da;
+  }
+  return true;
+}
+
+Shape broadcastStrides(llvm::ArrayRef<int64_t> in, llvm::ArrayRef<int64_t> out) {
+  Shape s(out.size(), 0);
+  int64_t stride = 1;
+  for (int d = int(in.size()) - 1, o = int(out.size()) - 1; d >= 0; --d, --o) {
+    s[o] = in[d] == 1 ? 0 : stride;
+    stride *= in[d];
+  }
+  return s;
+}
+
+bool hostKernelCovers(const Op &op) {
+  switch (op.kind()) {
+  case OpKind::Reshape: case OpKind::Transpose: case OpKind::Concat: case OpKind::Slice:
+  case OpKind::Gather:
+  case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Div:
+  case OpKind::Maximum: case OpKind::Minimum:
+  case OpKind::Neg: case OpKind::Exp: case OpKind::Sqrt: case OpKind::Rsqrt:
+  case OpKind::Tanh: case OpKind::Sigmoid: case OpKind::Relu: case OpKind::Silu:
+  case OpKind::Gelu:
+  case OpKind::Softmax: case OpKind::LayerNorm: case OpKind::RmsNorm: case OpKind::Rope:
+  case OpKind::CausalMask: case OpKind::QuantizeDynamic: case OpKind::Quantize:
+  case OpKind::Dequantize:
+    return true;
+  default:
+    return false;
+  }
+}
+
+bool runHostKernel(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<Tensor> &out) {
+  if (!hostKernelCovers(op) || in.size() != op.numOperands() || in.empty())
+    return false;
+  const Tensor &x = *in[0];
+  DType outType = op.result()->type().dtype();
+  switch (op.kind()) {
+  case OpKind::Reshape: {
+    Shape shape;
+    if (outType != x.dtype() || !reshapeShape(op, x.numElements(), shape))
+      return false;
+    Tensor r(outType, shape);
+    byElementKind(x, [&](auto t) {
+      using T = decltype(t);
+      std::memcpy(data<T>(r), data<T>(x), x.numElements() * sizeof(T));
+    });
+    out.push_back(std::move(r));
+    return true;
+  }
+  case OpKind::Transpose: {
+    llvm::ArrayRef<int64_t> perm = op.intArrayAttr("perm");
+    if (outType != x.dtype() || perm.size() != x.rank() || x.rank() == 0)
+      return false;
+    Shape shape;
+    for (int64_t p : perm)
+      shape.push_back(x.shape()[p]);
+    Tensor r(outType, shape);
+    if (r.numElements())
+      byElementKind(x, [&](auto t) { transposeInto<decltype(t)>(x, perm, r); });
+    out.push_back(std::move(r));
+    return true;
+  }
+  case OpKind::Concat: {
+    if (x.rank() == 0)
+      return false;
+    unsigned axis = unsigned((op.intAttr("axis") + x.rank()) % x.rank());
+    Shape shape(x.shape());
+    shape[axis] = 0;
+    for (const Tensor *t : in) {
+      if (t->dtype() != outType || t->rank() != x.rank())
+        return false;
+      for (unsigned d = 0; d < x.rank(); ++d)
+        if (d != axis && t->shape()[d] != x.shape()[d])
+          return false;
+      shape[axis] += t->shape()[axis];
+    }
+    Tensor r(outType, shape);
+    byElementKind(x, [&](auto t) { concatInto<decltype(t)>(in, axis, r); });
+    out.push_back(std::move(r));
+    return true;
+  }
+  case OpKind::Slice: {
+    if (x.rank() == 0 || outType != x.dtype())
+      return false;
+    unsigned axis = unsigned((op.intAttr("axis") + x.rank()) % x.rank());
+    int64_t start = op.intAttr("start"), end = op.intAttr("end");
+    if (start < 0 || end < start || end > x.shape()[axis])
+      return false;
+    Shape shape(x.shape());
+    shape[axis] = end - start;
+    Tensor r(outType, shape);
+    byElementKind(x, [&](auto t) { sliceInto<decltype(t)>(x, axis, start, r); });
+    out.push_back(std::move(r));
+    return true;
+  }
+  case OpKind::Gather: {
+    if (x.rank() == 0 || outType != x.dtype() || op.intAttr("axis") != 0)
+      return false;
+    Shape shape(in[1]->shape());
+    shape.append(x.shape().begin() + 1, x.shape().end());
+    Tensor r(outType, shape);
+    bool ok = true;
+    byElementKind(x, [&](auto t) { ok = gatherRows<decltype(t)>(x, *in[1], r); });
+    if (ok)
+      out.push_back(std::move(r));
+    return ok;
+  }
+  case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Div:
+  case OpKind::Maximum: case OpKind::Minimum:
+    return outType == DType::F32 && allF32(in) && binary(op.kind(), x, *in[1], out);
+  case OpKind::Softmax: {
+    if (outType != DType::F32 || !allF32(in) || x.rank() == 0 ||
+        (op.intAttr("axis") + x.rank()) % x.rank() != x.rank() - 1)
+      return false;
+    Tensor r(DType::F32, x.shape());
+    softmaxLastAxis(x, r);
+    out.push_back(std::move(r));
+    return true;
+  }
+  case OpKind::LayerNorm: case OpKind::RmsNorm:
+    return outType == DType::F32 && allF32(in) && x.rank() > 0 && norm(op, in, out);
+  case OpKind::Rope:
+    return outType == DType::F32 && x.dtype() == DType::F32 && rope(op, x, *in[1], out);
+  case OpKind::CausalMask:
+    return outType == DType::F32 && x.dtype() == DType::F32 && causalMask(x, out);
+  case OpKind::QuantizeDynamic:
+    return x.dtype() == DType::F32 && quantizeDynamic(op, x, out);
+  case OpKind::Quantize: case OpKind::Dequantize:
+    return quantizeOrDequantize(op, in, out);
+  default: // unary
+    return outType == DType::F32 && x.dtype() == DType::F32 && unary(op, x, out);
+  }
+}
+
+} // namespace sqc

@@ -9,6 +9,10 @@
 #include "llvm/ADT/DenseSet.h"
 
 #include <cmath>
+#include <mutex>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 namespace sqc {
 
@@ -217,10 +221,26 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
 
 } // namespace
 
+/// A run allocates and frees the same large tensors at every step. glibc
+/// maps blocks of 128 KiB and more afresh each time and returns freed heap
+/// tops to the system, so every step page-faults its memory in again, which
+/// cost more than the arithmetic of a decode step. Keep freed memory for
+/// reuse instead (process-wide, once).
+void keepFreedMemory() {
+#ifdef __GLIBC__
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  });
+#endif
+}
+
 CompiledGraph::~CompiledGraph() = default;
 
 llvm::Expected<std::unique_ptr<CompiledGraph>>
 CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &options) {
+  keepFreedMemory();
   auto cg = std::unique_ptr<CompiledGraph>(new CompiledGraph());
   cg->graph_ = &g;
   cg->weights_ = weights;
@@ -458,6 +478,18 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
       break;
     }
     case Step::Host: {
+      // A cache growing by concat along dim 0: extend the old one in place.
+      if (op.kind() == OpKind::Concat && op.numOperands() == 2 &&
+          (op.intAttr("axis") + int64_t(op.result()->type().rank())) %
+                  std::max<int64_t>(op.result()->type().rank(), 1) == 0 &&
+          op.operand(0) != op.operand(1) && run.lastUse(op.operand(0)) &&
+          run.get(op.operand(0)).canAppendRows(run.get(op.operand(1)))) {
+        Tensor grown = run.take(op.operand(0));
+        grown.appendRows(run.get(op.operand(1)));
+        run.release(s.reads);
+        run.define(op.result(), std::move(grown));
+        break;
+      }
       std::vector<const Tensor *> in;
       for (const Value *v : s.reads)
         in.push_back(&run.get(v));

@@ -56,11 +56,17 @@ template <typename Out, typename In>
 void packPanels(const In *w, int64_t N, int64_t K, int64_t sn, int64_t sk, unsigned nr,
                 unsigned g, int64_t Kp, std::vector<Out> &panels) {
   panels.assign((N + nr - 1) / nr * Kp * nr, Out(0));
-  for (int64_t n = 0; n < N; ++n) {
-    Out *panel = panels.data() + (n / nr) * Kp * nr;
-    int64_t col = n % nr;
-    for (int64_t k = 0; k < K; ++k)
-      panel[(k / g) * nr * g + col * g + k % g] = Out(w[n * sn + k * sk]);
+  // Walks the destination in order (it runs per call for attention's
+  // operands, so no divisions in the loop).
+  Out *dst = panels.data();
+  for (int64_t n0 = 0; n0 < N; n0 += nr) {
+    int64_t cols = std::min<int64_t>(nr, N - n0);
+    for (int64_t k0 = 0; k0 < Kp; k0 += g, dst += nr * g)
+      for (int64_t c = 0; c < cols; ++c) {
+        const In *src = w + (n0 + c) * sn + k0 * sk;
+        for (int64_t i = 0; i < g && k0 + i < K; ++i)
+          dst[c * g + i] = Out(src[i * sk]);
+      }
   }
 }
 

@@ -31,6 +31,13 @@ const Tensor &GraphRun::get(const Value *v) const {
   return w != weightEnv_.end() ? *w->second : env_.find(v)->second;
 }
 
+bool GraphRun::lastUse(const Value *v) const {
+  auto it = usesLeft_.find(v);
+  return it != usesLeft_.end() && it->second == 1 && env_.count(v);
+}
+
+Tensor GraphRun::take(const Value *v) { return std::move(env_.find(v)->second); }
+
 void GraphRun::define(const Value *v, Tensor t) {
   if (observe_)
     (*observe_)(*v, t);
@@ -59,10 +66,15 @@ llvm::Error GraphRun::interpret(const Op &op) {
   return llvm::Error::success();
 }
 
-std::vector<Tensor> GraphRun::results(const Op &ret) const {
+std::vector<Tensor> GraphRun::results(const Op &ret) {
   std::vector<Tensor> out;
-  for (const Value *v : ret.operands())
-    out.push_back(get(v));
+  for (unsigned i = 0; i < ret.numOperands(); ++i) {
+    const Value *v = ret.operand(i);
+    bool again = llvm::is_contained(ret.operands().drop_front(i + 1), v);
+    auto it = env_.find(v);
+    // Moving spares copying what the run leaves behind (e.g. a KV cache).
+    out.push_back(it != env_.end() && !again ? std::move(it->second) : get(v));
+  }
   return out;
 }
 

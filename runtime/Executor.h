@@ -33,13 +33,19 @@ public:
   void release(llvm::ArrayRef<const Value *> reads);
 
   const Tensor &get(const Value *v) const;
+  /// Whether the next release of `v` frees it: its storage may then be
+  /// taken and reused in place.
+  bool lastUse(const Value *v) const;
+  /// Moves `v`'s tensor out (only at its last use; release it as usual).
+  Tensor take(const Value *v);
   /// Records an op result (and shows it to the observer).
   void define(const Value *v, Tensor t);
   /// Runs `op` on the reference interpreter: loads a weight, or evaluates
   /// the op and releases its operands.
   llvm::Error interpret(const Op &op);
-  /// The values `ret` (a return op) returns.
-  std::vector<Tensor> results(const Op &ret) const;
+  /// The values `ret` (a return op) returns; moved out, so call it once,
+  /// at the end.
+  std::vector<Tensor> results(const Op &ret);
   /// "@graph: file:line:col: 'op': msg" (without the op part for null).
   llvm::Error fail(const Op *op, const llvm::Twine &msg) const;
 

@@ -1,6 +1,7 @@
 //===- runtime/Tensor.cpp - Host tensors ----------------------------------===//
 #include "runtime/Tensor.h"
 
+#include <cassert>
 #include <cmath>
 #include <cstring>
 
@@ -22,6 +23,21 @@ TensorType Tensor::type() const {
   for (int64_t d : shape_)
     dims.push_back(Dim(d));
   return TensorType(dtype_, dims);
+}
+
+bool Tensor::canAppendRows(const Tensor &rows) const {
+  return rows.dtype_ == dtype_ && rows.rank() == rank() && rank() > 0 &&
+         rows.shape().drop_front() == shape().drop_front();
+}
+
+void Tensor::appendRows(const Tensor &rows) {
+  assert(canAppendRows(rows));
+  if (isFloat(dtype_))
+    floats_.insert(floats_.end(), rows.floats_.begin(), rows.floats_.end());
+  else
+    ints_.insert(ints_.end(), rows.ints_.begin(), rows.ints_.end());
+  shape_[0] += rows.shape_[0];
+  numElements_ += rows.numElements_;
 }
 
 llvm::SmallVector<int64_t, 4> Tensor::strides() const {

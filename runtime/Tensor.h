@@ -44,6 +44,12 @@ public:
   std::vector<int32_t> &ints() { return ints_; }
   const std::vector<int32_t> &ints() const { return ints_; }
 
+  /// Whether appendRows(rows) fits: same dtype and trailing dimensions.
+  bool canAppendRows(const Tensor &rows) const;
+  /// Appends `rows` along the first dimension, in place (amortized over
+  /// calls: what makes a growing KV cache cost O(new rows) per step).
+  void appendRows(const Tensor &rows);
+
   /// Row-major strides, in elements.
   llvm::SmallVector<int64_t, 4> strides() const;
 

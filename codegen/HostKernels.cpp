@@ -305,9 +305,15 @@ bool causalMask(const Tensor &x, std::vector<Tensor> &out) {
 }
 
 /// The interpreter's quantization code: x / scale in double, rounded to
-/// nearest even, saturated.
+/// nearest even, saturated. Adding and subtracting 1.5 * 2^52 rounds a double
+/// of magnitude below 2^51 to an integer (ties to even) in the default
+/// rounding mode: nearbyint without its library call.
 inline int32_t code(float x, float scale, double zp, int32_t lo, int32_t hi) {
-  double q = std::nearbyint(double(x) / double(scale)) + zp;
+  constexpr double kRound = 6755399441055744.0;
+  double v = double(x) / double(scale);
+  if (!(std::fabs(v) < 2251799813685248.0)) // 2^51; also NaN
+    return int32_t(std::clamp(std::nearbyint(v) + zp, double(lo), double(hi)));
+  double q = (v + kRound) - kRound + zp;
   return int32_t(std::clamp(q, double(lo), double(hi)));
 }
 

@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "bench/GemmBench.h"
+#include "bench/ModelBench.h"
 #include "frontend/Model.h"
 #include "ir/Printer.h"
 #include "passes/PassManager.h"
@@ -188,19 +189,30 @@ llvm::Expected<CalibrationStats> calibrate(LoadedModel &m, llvm::StringRef textP
     if (wanted.contains(&v))
       stats.observe(v, t);
   };
+  // Through the JIT (a model under quantization is not compiled yet); the
+  // compiled graph is dropped after, as the passes will change the graph.
+  bool ownCompile = !m.compiled;
+  if (ownCompile)
+    if (llvm::Error e = compileModel(m))
+      return e;
   auto t0 = Clock::now();
   int64_t windows = (int64_t(toks.size()) + seqLen - 1) / seqLen;
   for (int64_t w = 0; w < windows; ++w) {
     int64_t s = w * seqLen, len = std::min<int64_t>(seqLen, toks.size() - s);
     std::vector<Tensor> cache;
     auto r = runForward(m, llvm::ArrayRef<int32_t>(toks).slice(s, len), 0, cache, &observe);
-    if (!r)
+    if (!r) {
+      if (ownCompile)
+        m.compiled.reset();
       return r.takeError();
+    }
     llvm::errs() << llvm::format("\r  calibration sample %lld/%lld  %.1f s",
                                  (long long)(w + 1), (long long)windows,
                                  secondsSince(t0));
   }
   llvm::errs() << "\n";
+  if (ownCompile)
+    m.compiled.reset();
   return stats;
 }
 
@@ -557,6 +569,48 @@ int runGenerate(LoadedModel &m, llvm::StringRef prompt, int64_t steps,
   return 0;
 }
 
+/// `sqc bench model`: FP32 and W8A8 variants of one model, through the JIT.
+int runBenchModel(llvm::StringRef modelPath, const QuantizeOptions &base,
+                  llvm::StringRef variants, llvm::StringRef threads, int64_t prompt,
+                  int64_t decode) {
+  if (modelPath.empty())
+    return error("bench model needs a MODEL (e.g. one written by `sqc random-model`)");
+  ModelBenchOptions o;
+  o.promptTokens = prompt;
+  o.decodeTokens = decode;
+  if (prompt < 1 || decode < 0)
+    return error("--prompt-tokens must be at least 1 and --decode-tokens at least 0");
+  if (!threads.empty())
+    if (std::string bad = parseThreadCounts("--threads", threads, o.threads); !bad.empty())
+      return error(bad);
+  o.variants.clear();
+  llvm::SmallVector<llvm::StringRef, 4> names;
+  variants.split(names, ',', -1, false);
+  for (llvm::StringRef v : names) {
+    if (v != "fp32" && v != "O1" && v != "O2" && v != "O3")
+      return error("--variants: unknown variant '" + v + "' (fp32, O1, O2, O3)");
+    if (v != "fp32" && base.calibText.empty())
+      return error("quantized variants need --calib-text FILE");
+    o.variants.push_back(v.str());
+  }
+  if (o.variants.empty())
+    return error("--variants names no variant");
+  auto load = [&](llvm::StringRef variant) -> llvm::Expected<LoadedModel> {
+    auto m = loadModel(modelPath, "");
+    if (!m || variant == "fp32")
+      return m;
+    QuantizeOptions q = base;
+    q.level = variant.str();
+    if (!quantizeModel(*m, q, /*quiet=*/true))
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), "quantization failed");
+    // As `sqc quantize` writes it: int8 weights computed once, not per run.
+    if (llvm::Error e = materializeWeights(*m))
+      return e;
+    return m;
+  };
+  return runModelBench(o, load, llvm::outs());
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -574,7 +628,8 @@ int main(int argc, char **argv) {
                             "Write a LLaMA folder with random weights and a byte-level "
                             "tokenizer (a model for demos and benchmarks)");
   cl::SubCommand importCmd("import", "Write a model as a .sqir module (weights referenced, not copied)");
-  cl::SubCommand benchCmd("bench", "Benchmarks: `gemm` (kernel GOP/s, int8 vs fp32 vs oneDNN)");
+  cl::SubCommand benchCmd("bench", "Benchmarks: `gemm` (kernel GOP/s, int8 vs fp32 vs oneDNN), "
+                                   "`model MODEL` (prefill/decode tokens/s, FP32 vs W8A8)");
   cl::OptionCategory cat("sqc options");
   cl::opt<std::string> model(cl::Positional, cl::desc("<model folder or llama2.c .bin>"),
                              cl::Required, cl::sub(evalCmd), cl::sub(genCmd),
@@ -590,12 +645,13 @@ int main(int argc, char **argv) {
                             cl::sub(calibCmd), cl::cat(cat));
   cl::opt<int64_t> samples("samples", cl::desc("Calibration samples (windows of --seq-len tokens)"),
                            cl::init(64), cl::sub(calibCmd), cl::sub(quantCmd),
-                           cl::sub(evalCmd), cl::cat(cat));
+                           cl::sub(evalCmd), cl::sub(benchCmd), cl::cat(cat));
   cl::opt<int64_t> seqLen("seq-len", cl::desc("Tokens per calibration sample"),
-                          cl::init(256), cl::sub(calibCmd), cl::sub(quantCmd), cl::cat(cat));
+                          cl::init(256), cl::sub(calibCmd), cl::sub(quantCmd),
+                          cl::sub(benchCmd), cl::cat(cat));
   cl::opt<std::string> calibText("calib-text", cl::desc("Text to calibrate on"),
                                  cl::value_desc("file"), cl::sub(quantCmd),
-                                 cl::sub(evalCmd), cl::cat(cat));
+                                 cl::sub(evalCmd), cl::sub(benchCmd), cl::cat(cat));
   cl::opt<bool> compare("compare",
                         cl::desc("Also quantize naive and with SmoothQuant at O1, O2, "
                                  "O3 (needs --calib-text) and print one table"),
@@ -664,8 +720,17 @@ int main(int argc, char **argv) {
   cl::opt<uint64_t> rmSeed("seed", cl::desc("Random seed"), cl::init(1), cl::sub(randomCmd), cl::cat(cat));
   cl::opt<double> gain("gain", cl::desc("Outlier gain (a power of two keeps FP32 bit-identical)"),
                        cl::init(64.0), cl::sub(injectCmd), cl::cat(cat));
-  cl::opt<std::string> benchWhat(cl::Positional, cl::desc("<gemm>"), cl::Required,
+  cl::opt<std::string> benchWhat(cl::Positional, cl::desc("<gemm | model>"), cl::Required,
                                  cl::sub(benchCmd), cl::cat(cat));
+  cl::opt<std::string> benchModel(cl::Positional, cl::desc("[MODEL]"), cl::init(""),
+                                  cl::sub(benchCmd), cl::cat(cat));
+  cl::opt<std::string> benchVariants(
+      "variants", cl::desc("bench model: variants, the first is the baseline (fp32, O1, O2, O3)"),
+      cl::init("fp32,O1,O3"), cl::sub(benchCmd), cl::cat(cat));
+  cl::opt<int64_t> benchPrompt("prompt-tokens", cl::desc("bench model: prefill length"),
+                               cl::init(128), cl::sub(benchCmd), cl::cat(cat));
+  cl::opt<int64_t> benchDecode("decode-tokens", cl::desc("bench model: decode steps"),
+                               cl::init(32), cl::sub(benchCmd), cl::cat(cat));
   cl::opt<std::string> benchThreads(
       "threads", cl::desc("Thread counts to measure, e.g. 1,2 (default 1,2; also BENCH_THREADS)"),
       cl::init(""), cl::sub(benchCmd), cl::cat(cat));
@@ -693,13 +758,19 @@ int main(int argc, char **argv) {
       "  sqc import MODEL -o OUT.sqir\n"
       "  sqc inject-outliers HF_LLAMA_DIR [--gain 64] -o OUTDIR\n"
       "  sqc random-model [--dim 128 --layers 4 ...] -o OUTDIR\n"
-      "  sqc bench gemm [--threads 1,2]   (shapes: BENCH_M=1,128 BENCH_KN=768x3072)\n\n"
+      "  sqc bench gemm [--threads 1,2]   (shapes: BENCH_M=1,128 BENCH_KN=768x3072)\n"
+      "  sqc bench model MODEL --calib-text FILE [--variants fp32,O1,O3] [--threads 1,2]\n\n"
       "MODEL is a Hugging Face folder (config.json + *.safetensors), a "
       "llama2.c checkpoint or a .sqir module written by `sqc import`.\n");
 
+  QuantizeOptions qopts{calibText, samples, seqLen, alpha, level, weightScales,
+                        smoothPaths, !noSmooth, clip, minOutlierRatio, rotateQK};
+  if (benchCmd && benchWhat == "model")
+    return runBenchModel(benchModel, qopts, benchVariants, benchThreads, benchPrompt,
+                         benchDecode);
   if (benchCmd) {
     if (benchWhat != "gemm")
-      return error("unknown benchmark '" + benchWhat + "' (available: gemm)");
+      return error("unknown benchmark '" + benchWhat + "' (available: gemm, model)");
     GemmBenchOptions o;
     if (std::string bad = applyBenchEnvironment(o); !bad.empty())
       return error(bad);
@@ -731,8 +802,6 @@ int main(int argc, char **argv) {
     return error("--engine must be jit or interp, got '" + engineName + "'");
   engine.jit = engineName == "jit";
   engine.options.threads = runThreads;
-  QuantizeOptions qopts{calibText, samples, seqLen, alpha, level, weightScales,
-                        smoothPaths, !noSmooth, clip, minOutlierRatio, rotateQK};
   if (evalCmd && compare) // loads a fresh copy of the model per variant
     return runCompare(model, tokenizer, text, window, maxTokens, qopts, report, engine);
   auto m = loadModel(model, tokenizer);

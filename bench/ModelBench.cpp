@@ -1,0 +1,108 @@
+//===- bench/ModelBench.cpp - `sqc bench model` ---------------------------===//
+#include "bench/ModelBench.h"
+
+#include "codegen/CompiledGraph.h"
+#include "frontend/Tokenizer.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <unistd.h>
+
+namespace sqc {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double secondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+/// Resident set size in MB (Linux), or 0 where /proc is not there.
+double residentMB() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  if (!(statm >> pages >> resident))
+    return 0;
+  return double(resident) * double(sysconf(_SC_PAGESIZE)) / 1e6;
+}
+
+struct Measurement {
+  double compileSeconds = 0, prefillPerSecond = 0, decodePerSecond = 0, residentMB = 0;
+};
+
+llvm::Expected<Measurement> measure(LoadedModel &m, unsigned threads,
+                                    const ModelBenchOptions &o) {
+  Measurement r;
+  JitOptions jit;
+  jit.threads = threads;
+  auto t0 = Clock::now();
+  if (llvm::Error e = compileModel(m, jit))
+    return e;
+  r.compileSeconds = secondsSince(t0);
+  int64_t V = m.tokenizer ? m.tokenizer->vocabSize() : 256;
+  std::mt19937 rng(7);
+  std::vector<int32_t> prompt(o.promptTokens);
+  for (int32_t &t : prompt)
+    t = int32_t(rng() % uint32_t(V));
+  std::vector<Tensor> cache;
+  t0 = Clock::now();
+  auto logits = runForward(m, prompt, 0, cache);
+  if (!logits)
+    return logits.takeError();
+  r.prefillPerSecond = o.promptTokens / secondsSince(t0);
+  t0 = Clock::now();
+  for (int64_t i = 0; i < o.decodeTokens; ++i) {
+    const float *last = logits->floats().data() + (logits->shape()[0] - 1) * logits->shape()[1];
+    int32_t next = int32_t(std::max_element(last, last + logits->shape()[1]) - last);
+    logits = runForward(m, {next}, o.promptTokens + i, cache);
+    if (!logits)
+      return logits.takeError();
+  }
+  r.decodePerSecond = o.decodeTokens / secondsSince(t0);
+  r.residentMB = residentMB();
+  m.compiled.reset();
+  return r;
+}
+
+} // namespace
+
+int runModelBench(const ModelBenchOptions &o, const VariantLoader &load,
+                  llvm::raw_ostream &os) {
+  os << fmt::format("prompt {} tokens, then {} decode steps; ratios against {} at the same "
+                    "thread count\n\n",
+                    o.promptTokens, o.decodeTokens, o.variants.front());
+  os << fmt::format("{:<8} {:>7} {:>9} {:>14} {:>13} {:>9} {:>9} {:>8}\n", "variant",
+                    "threads", "compile s", "prefill tok/s", "decode tok/s", "prefill x",
+                    "decode x", "RSS MB");
+  std::vector<Measurement> base(o.threads.size());
+  for (const std::string &variant : o.variants) {
+    auto m = load(variant);
+    if (!m) {
+      llvm::errs() << "error: " << variant << ": " << llvm::toString(m.takeError()) << "\n";
+      return 1;
+    }
+    for (size_t t = 0; t < o.threads.size(); ++t) {
+      auto r = measure(*m, o.threads[t], o);
+      if (!r) {
+        llvm::errs() << "error: " << variant << ": " << llvm::toString(r.takeError()) << "\n";
+        return 1;
+      }
+      if (&variant == &o.variants.front())
+        base[t] = *r;
+      os << fmt::format("{:<8} {:>7} {:>9.2f} {:>14.1f} {:>13.1f} {:>9.2f} {:>9.2f} {:>8.0f}\n",
+                        variant, o.threads[t], r->compileSeconds, r->prefillPerSecond,
+                        r->decodePerSecond, r->prefillPerSecond / base[t].prefillPerSecond,
+                        r->decodePerSecond / base[t].decodePerSecond, r->residentMB);
+      os.flush();
+    }
+  }
+  os << "\nRSS: the process's resident memory after the variant ran (models are loaded\n"
+        "one at a time; earlier variants' freed memory may stay resident).\n";
+  return 0;
+}
+
+} // namespace sqc

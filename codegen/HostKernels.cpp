@@ -394,8 +394,9 @@ bool quantizeOrDequantize(const Op &op, llvm::ArrayRef<const Tensor *> in,
                : (isFloat(x.dtype()) || outType != DType::F32))
     return false;
   Shape shape;
-  for (const Tensor *p : in.drop_front())
-    if (p->dtype() != DType::F32 || !broadcastShapes(x.shape(), p->shape(), shape) ||
+  for (size_t i = 1; i < in.size(); ++i) // f32 scale, i32 zero point
+    if (in[i]->dtype() != (i == 1 ? DType::F32 : DType::I32) ||
+        !broadcastShapes(x.shape(), in[i]->shape(), shape) ||
         shape != llvm::ArrayRef<int64_t>(x.shape()))
       return false;
   Tensor r(outType, x.shape());
@@ -407,14 +408,16 @@ bool quantizeOrDequantize(const Op &op, llvm::ArrayRef<const Tensor *> in,
       v.push_back(0);
   int64_t n = x.shape().empty() ? 1 : x.shape().back();
   int64_t ss = s[1].back(), sz = s[2].back();
-  static const float zero = 0;
-  const float *scale = in[1]->floats().data(), *zp = in.size() == 3 ? in[2]->floats().data() : &zero;
+  static const int32_t zero = 0;
+  const float *scale = in[1]->floats().data();
+  const int32_t *zp = in.size() == 3 ? in[2]->ints().data() : &zero;
   Shape shapeForRows(x.shape());
   if (shapeForRows.empty())
     shapeForRows.push_back(1);
   forEachRow<3>(shapeForRows, s, [&](int64_t row, const std::array<int64_t, 3> &off) {
     for (int64_t i = 0; i < n; ++i) {
-      float sc = scale[off[1] + i * ss], z = zp[off[2] + i * sz];
+      float sc = scale[off[1] + i * ss];
+      double z = zp[off[2] + i * sz];
       if (quantize)
         r.ints()[row * n + i] = code(x.floats()[row * n + i], sc, z, lo, hi);
       else

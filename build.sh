@@ -54,7 +54,7 @@ configure_asan() {
 asan() {
   echo "== building with ASan/UBSan (build-asan/)"
   configure_asan
-  cmake --build build-asan -j "$JOBS" --target sqc-opt sqc-parse-corpus sqc-unittests
+  cmake --build build-asan -j "$JOBS" --target sqc-opt sqc-run sqc sqc-parse-corpus sqc-unittests
   echo "== tests under ASan/UBSan"
   ctest --test-dir build-asan -L sanitize --output-on-failure
 }

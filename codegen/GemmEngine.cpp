@@ -157,27 +157,13 @@ void GemmEngine::quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRow
   }
 }
 
-void GemmEngine::loadRows(const int8_t *q, const float *scales, int64_t M, int64_t K,
-                          QuantizedRows &out) const {
-  const unsigned g = tiling_.kGroup;
-  out.M = M;
-  out.Kp = (K + g - 1) / g * g;
-  out.scale.assign(scales, scales + M);
-  out.unsignedCodes = false;
-  bool bytes = g == 4;
-  (bytes ? out.u8.assign(M * out.Kp, 128) : out.i16.assign(M * out.Kp, 0));
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t k = 0; k < K; ++k) {
-      if (bytes)
-        out.u8[m * out.Kp + k] = uint8_t(q[m * K + k] + 128);
-      else
-        out.i16[m * out.Kp + k] = q[m * K + k];
-    }
-}
-
-void GemmEngine::loadRows(const int32_t *q, const float *scales, int64_t M, int64_t K,
-                          bool isUnsigned, QuantizedRows &out) const {
-  const unsigned g = tiling_.kGroup;
+namespace {
+/// Codes (int8, or u8 when `isUnsigned`) into the layout the int8 kernel
+/// broadcasts: i16 for the vpmaddwd variants; bytes for vpdpbusd, int8
+/// shifted by +128 (the kernel corrects for it), u8 as they are.
+template <typename Code>
+void loadCodes(const Code *q, const float *scales, int64_t M, int64_t K, bool isUnsigned,
+               unsigned g, QuantizedRows &out) {
   out.M = M;
   out.Kp = (K + g - 1) / g * g;
   out.scale.assign(scales, scales + M);
@@ -189,10 +175,21 @@ void GemmEngine::loadRows(const int32_t *q, const float *scales, int64_t M, int6
   for (int64_t m = 0; m < M; ++m)
     for (int64_t k = 0; k < K; ++k) {
       if (bytes)
-        out.u8[m * out.Kp + k] = uint8_t(q[m * K + k] + shift);
+        out.u8[m * out.Kp + k] = uint8_t(int32_t(q[m * K + k]) + shift);
       else
         out.i16[m * out.Kp + k] = int16_t(q[m * K + k]);
     }
+}
+} // namespace
+
+void GemmEngine::loadRows(const int8_t *q, const float *scales, int64_t M, int64_t K,
+                          QuantizedRows &out) const {
+  loadCodes(q, scales, M, K, /*isUnsigned=*/false, tiling_.kGroup, out);
+}
+
+void GemmEngine::loadRows(const int32_t *q, const float *scales, int64_t M, int64_t K,
+                          bool isUnsigned, QuantizedRows &out) const {
+  loadCodes(q, scales, M, K, isUnsigned, tiling_.kGroup, out);
 }
 
 namespace {

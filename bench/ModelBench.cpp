@@ -39,6 +39,7 @@ llvm::Expected<Measurement> measure(LoadedModel &m, unsigned threads,
   Measurement r;
   JitOptions jit;
   jit.threads = threads;
+  jit.profile = o.profile;
   auto t0 = Clock::now();
   if (llvm::Error e = compileModel(m, jit))
     return e;
@@ -64,6 +65,8 @@ llvm::Expected<Measurement> measure(LoadedModel &m, unsigned threads,
   }
   r.decodePerSecond = o.decodeTokens / secondsSince(t0);
   r.residentMB = residentMB();
+  if (o.profile)
+    llvm::errs() << m.compiled->profileReport() << "\n";
   m.compiled.reset();
   return r;
 }

@@ -23,6 +23,7 @@ struct ModelBenchOptions {
   int64_t decodeTokens = 32;  // decode steps after it
   std::vector<unsigned> threads{1, 2};
   std::vector<std::string> variants{"fp32", "O1", "O3"};
+  bool profile = false; // print where each variant's time went
 };
 
 /// Makes a variant's model, ready to compile (e.g. loads and quantizes it).

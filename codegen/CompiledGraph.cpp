@@ -7,7 +7,10 @@
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
 
+#include <chrono>
 #include <cmath>
 #include <mutex>
 #ifdef __GLIBC__
@@ -250,6 +253,7 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
     return engine.takeError();
   cg->engine_ = std::move(*engine);
   cg->pool_ = std::make_unique<ThreadPool>(options.threads);
+  cg->profiling_ = options.profile;
 
   // Which chains fuse: a quantizer fuses when every use of its results is in
   // a fusable chain.
@@ -415,9 +419,11 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
   };
   llvm::DenseMap<const Op *, QuantizedInput> rows; // by quantizer
 
+  using Clock = std::chrono::steady_clock;
   for (const auto &sp : steps_) {
     const Step &s = *sp;
     const Op &op = *s.op;
+    Clock::time_point t0 = profiling_ ? Clock::now() : Clock::time_point();
     switch (s.kind) {
     case Step::QuantizeRows: {
       const Tensor &x = run.get(s.input);
@@ -511,8 +517,37 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
         return e;
       break;
     }
+    if (profiling_) {
+      static const char *const kinds[] = {"interpret ", "host ", "quantize rows",
+                                          "int8 linear", "fp32 linear", "int8 matmul",
+                                          "fp32 matmul"};
+      std::string label = kinds[s.kind];
+      if (s.kind == Step::Interpret || s.kind == Step::Host)
+        label += op.mnemonic().str();
+      auto &[seconds, count] = profile_[label];
+      seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+      ++count;
+    }
   }
   return run.fail(nullptr, "does not end with 'return'");
+}
+
+std::string CompiledGraph::profileReport() const {
+  std::vector<std::pair<double, std::string>> rows;
+  double total = 0;
+  for (const auto &[label, t] : profile_) {
+    total += t.first;
+    rows.push_back({t.first, label});
+  }
+  std::sort(rows.rbegin(), rows.rend());
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  os << "step                                 ms       %      count\n";
+  for (const auto &[seconds, label] : rows)
+    os << llvm::format("%-28s %10.2f %6.1f%% %10lld\n", label.c_str(), seconds * 1e3,
+                       100 * seconds / std::max(total, 1e-12),
+                       (long long)profile_.at(label).second);
+  return out;
 }
 
 } // namespace sqc

@@ -29,6 +29,7 @@
 #include "runtime/Executor.h"
 #include "runtime/Weights.h"
 
+#include <map>
 #include <memory>
 
 namespace sqc {
@@ -37,6 +38,7 @@ struct JitOptions {
   TargetSpec target = TargetSpec::host();
   std::optional<GemmIsa> isa; // default: the best the target runs
   unsigned threads = 0;       // 0: one per hardware thread
+  bool profile = false;       // time every step (see profileReport)
 };
 
 class CompiledGraph {
@@ -50,6 +52,9 @@ public:
   /// e.g. "12 int8 linears and 1 fp32 linear on avx512vnni kernels, 2
   /// threads; 140 ops interpreted".
   std::string describe() const;
+  /// With JitOptions::profile: time per kind of step over every run so far
+  /// (e.g. "int8 linear", "host softmax"), largest first.
+  std::string profileReport() const;
 
   struct Step;
 
@@ -62,6 +67,8 @@ private:
   std::vector<std::unique_ptr<Step>> steps_;
   unsigned int8Linears_ = 0, f32Linears_ = 0, int8MatMuls_ = 0, f32MatMuls_ = 0;
   unsigned hostOps_ = 0, interpreted_ = 0;
+  bool profiling_ = false;
+  std::map<std::string, std::pair<double, int64_t>> profile_; // seconds, steps
 };
 
 } // namespace sqc

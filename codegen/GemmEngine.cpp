@@ -1,6 +1,8 @@
 //===- codegen/GemmEngine.cpp - JIT-compiled GEMMs, packing, threads ------===//
 #include "codegen/GemmEngine.h"
 
+#include "codegen/RowMath.h"
+
 #include "llvm/ADT/StringMap.h"
 
 #include <algorithm>
@@ -116,14 +118,6 @@ PackedWeights GemmEngine::packF32(const float *w, int64_t N, int64_t K, int64_t 
   return p;
 }
 
-namespace {
-/// x / scale rounded to nearest, ties to even, in double: exactly the codes
-/// the reference interpreter computes.
-inline int32_t roundEven(float x, float scale) {
-  return int32_t(std::nearbyint(double(x) / double(scale)));
-}
-} // namespace
-
 void GemmEngine::quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRows &out,
                               float staticScale) const {
   const unsigned g = tiling_.kGroup;
@@ -137,21 +131,19 @@ void GemmEngine::quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRow
     const float *row = x + m * K;
     float scale = staticScale;
     if (!(scale > 0)) {
-      float mx = 0;
-      for (int64_t k = 0; k < K; ++k)
-        mx = std::max(mx, std::fabs(row[k]));
+      float mx = rowAbsMax(row, K);
       scale = mx > 0 ? float(double(mx) / 127.0) : 1.0f; // as the interpreter
     }
     out.scale[m] = scale;
+    // Saturating to int8's range, as the interpreter's quantize does (only
+    // static scales reach -128).
     if (bytes) {
       uint8_t *q = out.u8.data() + m * out.Kp;
-      for (int64_t k = 0; k < K; ++k)
-        q[k] = uint8_t(std::clamp(roundEven(row[k], scale), -127, 127) + 128);
+      rowCodes(row, K, scale, -128, 127, 128, q);
       std::fill(q + K, q + out.Kp, uint8_t(128));
     } else {
       int16_t *q = out.i16.data() + m * out.Kp;
-      for (int64_t k = 0; k < K; ++k)
-        q[k] = int16_t(std::clamp(roundEven(row[k], scale), -127, 127));
+      rowCodes(row, K, scale, -128, 127, q);
       std::fill(q + K, q + out.Kp, int16_t(0));
     }
   }

@@ -1,6 +1,8 @@
 //===- codegen/HostKernels.cpp - Fast host code for the non-GEMM ops ------===//
 #include "codegen/HostKernels.h"
 
+#include "codegen/RowMath.h"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -196,7 +198,7 @@ bool unary(const Op &op, const Tensor &x, std::vector<Tensor> &out) {
   case OpKind::Tanh: each([](float v) { return std::tanh(v); }); break;
   case OpKind::Sigmoid: each([](float v) { return 1.0f / (1.0f + std::exp(-v)); }); break;
   case OpKind::Relu: each([](float v) { return v > 0 ? v : 0.0f; }); break;
-  case OpKind::Silu: each([](float v) { return v / (1.0f + std::exp(-v)); }); break;
+  case OpKind::Silu: rowSilu(in, n, o); break;
   case OpKind::Gelu:
     if (op.stringAttr("approximate") == "tanh")
       each([](float v) {
@@ -219,10 +221,7 @@ bool softmaxLastAxis(const Tensor &x, Tensor &r) {
     float mx = -INFINITY;
     for (int64_t j = 0; j < n; ++j)
       mx = std::max(mx, in[j]);
-    double sum = 0;
-    for (int64_t j = 0; j < n; ++j)
-      sum += o[j] = std::exp(in[j] - mx);
-    float inv = float(1.0 / sum);
+    float inv = float(1.0 / rowExpShifted(in, n, mx, o));
     for (int64_t j = 0; j < n; ++j)
       o[j] *= inv;
   }
@@ -348,12 +347,8 @@ bool quantizeDynamic(const Op &op, const Tensor &x, std::vector<Tensor> &out) {
   int64_t C = x.shape().back(), rows = C ? x.numElements() / C : 0;
   if (perToken) {
     for (int64_t r = 0; r < rows; ++r) {
-      float amax = 0;
-      for (int64_t c = 0; c < C; ++c)
-        amax = std::max(amax, std::fabs(in[r * C + c]));
-      s[r] = scaleOf(amax);
-      for (int64_t c = 0; c < C; ++c)
-        o[r * C + c] = code(in[r * C + c], s[r], 0, lo, hi);
+      s[r] = scaleOf(rowAbsMax(in + r * C, C));
+      rowCodes(in + r * C, C, s[r], lo, hi, o + r * C);
     }
   } else if (perColumn) {
     int64_t R = x.shape()[x.rank() - 2], batches = rows / std::max<int64_t>(R, 1);
@@ -370,12 +365,8 @@ bool quantizeDynamic(const Op &op, const Tensor &x, std::vector<Tensor> &out) {
           o[(b * R + r) * C + c] = code(in[(b * R + r) * C + c], sb[c], 0, lo, hi);
     }
   } else {
-    float amax = 0;
-    for (int64_t i = 0; i < x.numElements(); ++i)
-      amax = std::max(amax, std::fabs(in[i]));
-    s[0] = scaleOf(amax);
-    for (int64_t i = 0; i < x.numElements(); ++i)
-      o[i] = code(in[i], s[0], 0, lo, hi);
+    s[0] = scaleOf(rowAbsMax(in, x.numElements()));
+    rowCodes(in, x.numElements(), s[0], lo, hi, o);
   }
   out.push_back(std::move(q));
   out.push_back(std::move(scale));

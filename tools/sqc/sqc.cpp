@@ -572,12 +572,13 @@ int runGenerate(LoadedModel &m, llvm::StringRef prompt, int64_t steps,
 /// `sqc bench model`: FP32 and W8A8 variants of one model, through the JIT.
 int runBenchModel(llvm::StringRef modelPath, const QuantizeOptions &base,
                   llvm::StringRef variants, llvm::StringRef threads, int64_t prompt,
-                  int64_t decode) {
+                  int64_t decode, bool profile) {
   if (modelPath.empty())
     return error("bench model needs a MODEL (e.g. one written by `sqc random-model`)");
   ModelBenchOptions o;
   o.promptTokens = prompt;
   o.decodeTokens = decode;
+  o.profile = profile;
   if (prompt < 1 || decode < 0)
     return error("--prompt-tokens must be at least 1 and --decode-tokens at least 0");
   if (!threads.empty())
@@ -731,6 +732,9 @@ int main(int argc, char **argv) {
                                cl::init(128), cl::sub(benchCmd), cl::cat(cat));
   cl::opt<int64_t> benchDecode("decode-tokens", cl::desc("bench model: decode steps"),
                                cl::init(32), cl::sub(benchCmd), cl::cat(cat));
+  cl::opt<bool> benchProfile("profile",
+                             cl::desc("bench model: time per kind of step, on stderr"),
+                             cl::sub(benchCmd), cl::cat(cat));
   cl::opt<std::string> benchThreads(
       "threads", cl::desc("Thread counts to measure, e.g. 1,2 (default 1,2; also BENCH_THREADS)"),
       cl::init(""), cl::sub(benchCmd), cl::cat(cat));
@@ -767,7 +771,7 @@ int main(int argc, char **argv) {
                         smoothPaths, !noSmooth, clip, minOutlierRatio, rotateQK};
   if (benchCmd && benchWhat == "model")
     return runBenchModel(benchModel, qopts, benchVariants, benchThreads, benchPrompt,
-                         benchDecode);
+                         benchDecode, benchProfile);
   if (benchCmd) {
     if (benchWhat != "gemm")
       return error("unknown benchmark '" + benchWhat + "' (available: gemm, model)");

@@ -1,0 +1,110 @@
+//===- codegen/RowMath.cpp - Vectorized loops over one row ----------------===//
+#include "codegen/RowMath.h"
+
+#include <cstring>
+
+// One clone per ISA, chosen at load time from the CPU's features (not its
+// model, so AMD and Intel CPUs get the same clones).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SQC_PER_ISA __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SQC_PER_ISA
+#endif
+
+namespace sqc {
+
+namespace {
+
+inline uint32_t bitsOf(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+inline float floatOf(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+/// roundEven(x / scale) clamped to [lo, hi], as a double. Adding and
+/// subtracting 1.5 * 2^52 rounds to an integer, ties to even, in the default
+/// rounding mode; values too large for it still clamp to the right end, and
+/// NaN clamps to lo (the comparisons are written so).
+inline double code(float x, double scale, double lo, double hi) {
+  constexpr double kRound = 6755399441055744.0;
+  double q = (double(x) / scale + kRound) - kRound;
+  q = q > lo ? q : lo;
+  return q < hi ? q : hi;
+}
+
+/// e^x in float: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two for
+/// exactness), e^r by a degree-6 polynomial, 2^n through the exponent bits.
+inline float expPoly(float x) {
+  float c = x < 88.0f ? x : 88.0f;
+  c = c > -87.0f ? c : -87.0f;
+  float n = (c * 1.44269504f + 12582912.0f) - 12582912.0f; // 1.5 * 2^23: round
+  float r = c - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  float e = p * floatOf(uint32_t(int32_t(n) + 127) << 23);
+  return x < -87.0f ? 0.0f : e;
+}
+
+} // namespace
+
+SQC_PER_ISA float rowAbsMax(const float *x, int64_t n) {
+  // |x| compares like its bit pattern: an integer max, which vectorizes.
+  uint32_t m = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t a = bitsOf(x[i]) & 0x7fffffffu;
+    m = a > m ? a : m;
+  }
+  return floatOf(m);
+}
+
+SQC_PER_ISA void rowCodes(const float *x, int64_t n, float scale, int32_t lo, int32_t hi,
+                          int32_t *out) {
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = int32_t(code(x[i], scale, lo, hi));
+}
+
+SQC_PER_ISA void rowCodes(const float *x, int64_t n, float scale, int32_t lo, int32_t hi,
+                          int16_t *out) {
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = int16_t(code(x[i], scale, lo, hi));
+}
+
+SQC_PER_ISA void rowCodes(const float *x, int64_t n, float scale, int32_t lo, int32_t hi,
+                          int32_t shift, uint8_t *out) {
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = uint8_t(int32_t(code(x[i], scale, lo, hi)) + shift);
+}
+
+SQC_PER_ISA double rowExpShifted(const float *x, int64_t n, float shift, float *out) {
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = expPoly(x[i] - shift);
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += out[i];
+    s1 += out[i + 1];
+    s2 += out[i + 2];
+    s3 += out[i + 3];
+  }
+  for (; i < n; ++i)
+    s0 += out[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+SQC_PER_ISA void rowSilu(const float *x, int64_t n, float *out) {
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = x[i] / (1.0f + expPoly(-x[i]));
+}
+
+} // namespace sqc

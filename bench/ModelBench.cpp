@@ -49,12 +49,21 @@ llvm::Expected<Measurement> measure(LoadedModel &m, unsigned threads,
   std::vector<int32_t> prompt(o.promptTokens);
   for (int32_t &t : prompt)
     t = int32_t(rng() % uint32_t(V));
+  // Prefill: one warm-up run, then the median of five.
+  std::vector<double> times;
   std::vector<Tensor> cache;
-  t0 = Clock::now();
-  auto logits = runForward(m, prompt, 0, cache);
-  if (!logits)
-    return logits.takeError();
-  r.prefillPerSecond = o.promptTokens / secondsSince(t0);
+  llvm::Expected<Tensor> logits = Tensor();
+  for (int rep = 0; rep < 6; ++rep) {
+    cache.clear();
+    t0 = Clock::now();
+    logits = runForward(m, prompt, 0, cache);
+    if (!logits)
+      return logits.takeError();
+    if (rep > 0)
+      times.push_back(secondsSince(t0));
+  }
+  std::sort(times.begin(), times.end());
+  r.prefillPerSecond = o.promptTokens / times[times.size() / 2];
   t0 = Clock::now();
   for (int64_t i = 0; i < o.decodeTokens; ++i) {
     const float *last = logits->floats().data() + (logits->shape()[0] - 1) * logits->shape()[1];
@@ -75,7 +84,7 @@ llvm::Expected<Measurement> measure(LoadedModel &m, unsigned threads,
 
 int runModelBench(const ModelBenchOptions &o, const VariantLoader &load,
                   llvm::raw_ostream &os) {
-  os << fmt::format("prompt {} tokens, then {} decode steps; ratios against {} at the same "
+  os << fmt::format("prefill: {} tokens (median of 5 runs after a warm-up); decode: {} steps after it; ratios against {} at the same "
                     "thread count\n\n",
                     o.promptTokens, o.decodeTokens, o.variants.front());
   os << fmt::format("{:<8} {:>7} {:>9} {:>14} {:>13} {:>9} {:>9} {:>8}\n", "variant",

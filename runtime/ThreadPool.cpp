@@ -1,6 +1,8 @@
 //===- runtime/ThreadPool.cpp - Fixed worker threads for kernels ----------===//
 #include "runtime/ThreadPool.h"
 
+#include <chrono>
+
 namespace sqc {
 
 ThreadPool::ThreadPool(unsigned threads) {
@@ -21,11 +23,25 @@ ThreadPool::~ThreadPool() {
 }
 
 namespace {
-/// Chunk `i` of `parts` over [0, n).
 std::pair<int64_t, int64_t> chunk(int64_t n, unsigned parts, unsigned i) {
   int64_t base = n / parts, extra = n % parts;
   int64_t begin = i * base + std::min<int64_t>(i, extra);
   return {begin, begin + base + (int64_t(i) < extra ? 1 : 0)};
+}
+
+/// Polls `ready` for up to 2 ms; true as soon as it holds.
+template <typename Ready> bool spinFor(Ready ready) {
+  auto start = std::chrono::steady_clock::now();
+  for (unsigned i = 1;; ++i) {
+    if (ready())
+      return true;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    if (i % 256 == 0 &&
+        std::chrono::steady_clock::now() - start > std::chrono::milliseconds(2))
+      return false;
+  }
 }
 } // namespace
 
@@ -36,42 +52,46 @@ void ThreadPool::parallelFor(int64_t n, const std::function<void(int64_t, int64_
       fn(0, n);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    job_ = &fn;
-    jobSize_ = n;
-    pending_ = unsigned(workers_.size());
-    ++generation_;
-  }
+  job_ = &fn;
+  jobSize_ = n;
+  pending_.store(unsigned(workers_.size()), std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_release); // publishes the job
+  // A worker about to sleep holds the mutex from its last check until it
+  // waits, so taking it here means the notification cannot be missed.
+  { std::lock_guard<std::mutex> lock(mutex_); }
   wake_.notify_all();
   auto [b, e] = chunk(n, size(), 0);
   if (b < e)
     fn(b, e);
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [&] { return pending_ == 0; });
+  auto done = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+  if (!spinFor(done)) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, done);
+  }
   job_ = nullptr;
 }
 
 void ThreadPool::work(unsigned index) {
   uint64_t seen = 0;
   for (;;) {
-    const std::function<void(int64_t, int64_t)> *job;
-    int64_t n;
-    {
+    auto ready = [&] {
+      return stop_.load(std::memory_order_relaxed) ||
+             generation_.load(std::memory_order_acquire) != seen;
+    };
+    if (!spinFor(ready)) {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_)
-        return;
-      seen = generation_;
-      job = job_;
-      n = jobSize_;
+      wake_.wait(lock, ready);
     }
-    auto [b, e] = chunk(n, size(), index);
+    if (stop_)
+      return;
+    seen = generation_.load(std::memory_order_acquire);
+    auto [b, e] = chunk(jobSize_, size(), index);
     if (b < e)
-      (*job)(b, e);
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (--pending_ == 0)
+      (*job_)(b, e);
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lock(mutex_); // see parallelFor
       done_.notify_one();
+    }
   }
 }
 

@@ -3,12 +3,17 @@
 // `parallelFor(n, fn)` splits [0, n) into one contiguous chunk per thread
 // and runs fn(begin, end) on each, the calling thread taking the first
 // chunk; it returns when all are done. Kernels split GEMM column panels and
-// attention heads this way. Workers sleep between calls.
+// attention heads this way. Between calls, workers (and the caller waiting
+// for them) spin for up to 2 ms before they sleep: a model run calls it
+// hundreds of times with a little serial work in between, and waking a
+// sleeping thread costs tens to hundreds of microseconds (more on virtual
+// machines), which made two threads slower than one.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SQC_RUNTIME_THREADPOOL_H
 #define SQC_RUNTIME_THREADPOOL_H
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -37,9 +42,9 @@ private:
   std::condition_variable wake_, done_;
   const std::function<void(int64_t, int64_t)> *job_ = nullptr;
   int64_t jobSize_ = 0;
-  uint64_t generation_ = 0;
-  unsigned pending_ = 0;
-  bool stop_ = false;
+  std::atomic<uint64_t> generation_{0}; // one more per job
+  std::atomic<unsigned> pending_{0};     // workers still on the job
+  std::atomic<bool> stop_{false};
 };
 
 } // namespace sqc

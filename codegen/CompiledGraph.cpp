@@ -2,6 +2,7 @@
 #include "codegen/CompiledGraph.h"
 
 #include "codegen/HostKernels.h"
+#include "codegen/RowMath.h"
 #include "runtime/ConstEval.h"
 #include "runtime/Interpreter.h"
 
@@ -180,12 +181,6 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
         cOff[bi] += i * cs[d];
       }
     }
-  // Pack each distinct b matrix once (grouped-query heads share theirs).
-  std::vector<int64_t> distinct(bOff);
-  llvm::sort(distinct);
-  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-  std::vector<PackedWeights> packed(distinct.size());
-  int64_t sn = transposeB ? K : 1, sk = transposeB ? 1 : N;
   double macs = double(batches) * M * N * K;
   auto parallel = [&](int64_t n, const std::function<void(int64_t, int64_t)> &fn) {
     if (pool && pool->size() > 1 && macs >= 8e6 && n > 1)
@@ -193,6 +188,58 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
     else
       fn(0, n);
   };
+  unsigned r = shape.size();
+  auto scalesOf = [&](int64_t bi, std::vector<float> &aScale, std::vector<float> &wScale) {
+    for (int64_t m = 0; m < M; ++m)
+      aScale[m] = rowScale->floats()[rOff[bi] + m * rs[r - 2]];
+    for (int64_t n = 0; n < N; ++n)
+      wScale[n] = colScale->floats()[cOff[bi] + n * cs[r - 1]];
+  };
+  // A few rows (decode): dot products and row updates straight from the
+  // operands cost less than packing them. Int8 sums stay exact in int32.
+  if (M <= 4 && (!int8 || double(K) * 255 * 128 < 2147483647.0)) {
+    parallel(batches, [&](int64_t b0, int64_t b1) {
+      std::vector<float> aScale(M), wScale(N), f(N);
+      std::vector<int32_t> acc(N);
+      for (int64_t bi = b0; bi < b1; ++bi) {
+        float *c = out.floats().data() + bi * M * N;
+        if (int8)
+          scalesOf(bi, aScale, wScale);
+        for (int64_t m = 0; m < M; ++m) {
+          if (int8) {
+            const int32_t *A = a.ints().data() + aOff[bi] + m * K, *B = b.ints().data() + bOff[bi];
+            if (transposeB) {
+              for (int64_t n = 0; n < N; ++n)
+                acc[n] = dotI32(A, B + n * K, K);
+            } else {
+              std::fill(acc.begin(), acc.end(), 0);
+              for (int64_t k = 0; k < K; ++k)
+                axpyI32(A[k], B + k * N, N, acc.data());
+            }
+            for (int64_t n = 0; n < N; ++n)
+              c[m * N + n] = float(acc[n]) * aScale[m] * wScale[n];
+            continue;
+          }
+          const float *A = a.floats().data() + aOff[bi] + m * K, *B = b.floats().data() + bOff[bi];
+          if (transposeB) {
+            for (int64_t n = 0; n < N; ++n)
+              c[m * N + n] = dotF32(A, B + n * K, K);
+          } else {
+            std::fill(c + m * N, c + (m + 1) * N, 0.0f);
+            for (int64_t k = 0; k < K; ++k)
+              axpyF32(A[k], B + k * N, N, c + m * N);
+          }
+        }
+      }
+    });
+    return true;
+  }
+  // Pack each distinct b matrix once (grouped-query heads share theirs).
+  std::vector<int64_t> distinct(bOff);
+  llvm::sort(distinct);
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  std::vector<PackedWeights> packed(distinct.size());
+  int64_t sn = transposeB ? K : 1, sk = transposeB ? 1 : N;
   parallel(int64_t(distinct.size()), [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i)
       packed[i] = int8 ? engine.packInt8(b.ints().data() + distinct[i], N, K, sn, sk)
@@ -209,11 +256,7 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
         engine.f32Gemm(a.floats().data() + aOff[bi], K, M, w, nullptr, nullptr, c, N, nullptr);
         continue;
       }
-      unsigned r = shape.size();
-      for (int64_t m = 0; m < M; ++m)
-        aScale[m] = rowScale->floats()[rOff[bi] + m * rs[r - 2]];
-      for (int64_t n = 0; n < N; ++n)
-        wScale[n] = colScale->floats()[cOff[bi] + n * cs[r - 1]];
+      scalesOf(bi, aScale, wScale);
       engine.loadRows(a.ints().data() + aOff[bi], aScale.data(), M, K,
                       a.dtype() == DType::U8, rows);
       engine.int8Gemm(rows, w, wScale.data(), nullptr, nullptr, c, N, nullptr);

@@ -356,13 +356,11 @@ bool quantizeDynamic(const Op &op, const Tensor &x, std::vector<Tensor> &out) {
       float *sb = s + b * C;
       std::fill(sb, sb + C, 0.0f);
       for (int64_t r = 0; r < R; ++r)
-        for (int64_t c = 0; c < C; ++c)
-          sb[c] = std::max(sb[c], std::fabs(in[(b * R + r) * C + c]));
+        rowAbsMaxInto(in + (b * R + r) * C, C, sb);
       for (int64_t c = 0; c < C; ++c)
         sb[c] = scaleOf(sb[c]);
       for (int64_t r = 0; r < R; ++r)
-        for (int64_t c = 0; c < C; ++c)
-          o[(b * R + r) * C + c] = code(in[(b * R + r) * C + c], sb[c], 0, lo, hi);
+        rowCodesPerElement(in + (b * R + r) * C, C, sb, lo, hi, o + (b * R + r) * C);
     }
   } else {
     s[0] = scaleOf(rowAbsMax(in, x.numElements()));
@@ -391,6 +389,11 @@ bool quantizeOrDequantize(const Op &op, llvm::ArrayRef<const Tensor *> in,
         shape != llvm::ArrayRef<int64_t>(x.shape()))
       return false;
   Tensor r(outType, x.shape());
+  if (quantize && in.size() == 2 && in[1]->numElements() == 1) { // static per-tensor (O3)
+    rowCodes(x.floats().data(), x.numElements(), in[1]->floats()[0], lo, hi, r.ints().data());
+    out.push_back(std::move(r));
+    return true;
+  }
   std::array<Shape, 3> s{x.strides(), broadcastStrides(in[1]->shape(), x.shape()),
                          in.size() == 3 ? broadcastStrides(in[2]->shape(), x.shape())
                                         : Shape(x.rank(), 0)};

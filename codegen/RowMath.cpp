@@ -86,6 +86,50 @@ SQC_PER_ISA void rowCodes(const float *x, int64_t n, float scale, int32_t lo, in
     out[i] = uint8_t(int32_t(code(x[i], scale, lo, hi)) + shift);
 }
 
+SQC_PER_ISA void rowAbsMaxInto(const float *x, int64_t n, float *acc) {
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t a = bitsOf(x[i]) & 0x7fffffffu, m = bitsOf(acc[i]);
+    acc[i] = floatOf(a > m ? a : m);
+  }
+}
+
+SQC_PER_ISA void rowCodesPerElement(const float *x, int64_t n, const float *scale, int32_t lo,
+                                    int32_t hi, int32_t *out) {
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = int32_t(code(x[i], scale[i], lo, hi));
+}
+
+SQC_PER_ISA int32_t dotI32(const int32_t *a, const int32_t *b, int64_t n) {
+  int32_t s = 0;
+  for (int64_t i = 0; i < n; ++i)
+    s += a[i] * b[i];
+  return s;
+}
+
+SQC_PER_ISA void axpyI32(int32_t a, const int32_t *x, int64_t n, int32_t *y) {
+  for (int64_t i = 0; i < n; ++i)
+    y[i] += a * x[i];
+}
+
+SQC_PER_ISA float dotF32(const float *a, const float *b, int64_t n) {
+  float acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j)
+      acc[j] += a[i + j] * b[i + j];
+  float s = 0;
+  for (; i < n; ++i)
+    s += a[i] * b[i];
+  for (int j = 0; j < 16; ++j)
+    s += acc[j];
+  return s;
+}
+
+SQC_PER_ISA void axpyF32(float a, const float *x, int64_t n, float *y) {
+  for (int64_t i = 0; i < n; ++i)
+    y[i] += a * x[i];
+}
+
 SQC_PER_ISA double rowExpShifted(const float *x, int64_t n, float shift, float *out) {
   for (int64_t i = 0; i < n; ++i)
     out[i] = expPoly(x[i] - shift);

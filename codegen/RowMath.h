@@ -25,6 +25,18 @@ void rowCodes(const float *x, int64_t n, float scale, int32_t lo, int32_t hi, in
 void rowCodes(const float *x, int64_t n, float scale, int32_t lo, int32_t hi, int16_t *out);
 void rowCodes(const float *x, int64_t n, float scale, int32_t lo, int32_t hi, int32_t shift,
               uint8_t *out);
+/// acc[i] = max(acc[i], |x[i]|): column maxima, one row at a time.
+void rowAbsMaxInto(const float *x, int64_t n, float *acc);
+/// out[i] = clamp(roundEven(x[i] / scale[i]), lo, hi): per-column scales.
+void rowCodesPerElement(const float *x, int64_t n, const float *scale, int32_t lo, int32_t hi,
+                        int32_t *out);
+/// sum a[i] * b[i], exact (callers keep n * max|a| * max|b| below 2^31).
+int32_t dotI32(const int32_t *a, const int32_t *b, int64_t n);
+/// y[i] += a * x[i], exact under the same bound.
+void axpyI32(int32_t a, const int32_t *x, int64_t n, int32_t *y);
+/// sum a[i] * b[i] and y[i] += a * x[i] in float (16 partial sums).
+float dotF32(const float *a, const float *b, int64_t n);
+void axpyF32(float a, const float *x, int64_t n, float *y);
 /// out[i] = exp(x[i] - shift); returns the sum of out (in double).
 double rowExpShifted(const float *x, int64_t n, float shift, float *out);
 /// out[i] = x[i] / (1 + exp(-x[i])).

@@ -73,7 +73,10 @@ std::vector<Tensor> GraphRun::results(const Op &ret) {
     bool again = llvm::is_contained(ret.operands().drop_front(i + 1), v);
     auto it = env_.find(v);
     // Moving spares copying what the run leaves behind (e.g. a KV cache).
-    out.push_back(it != env_.end() && !again ? std::move(it->second) : get(v));
+    if (it != env_.end() && !again)
+      out.push_back(std::move(it->second));
+    else
+      out.push_back(get(v));
   }
   return out;
 }

@@ -24,6 +24,22 @@ public:
   Tensor() = default;
   /// A zero-filled tensor.
   Tensor(DType dtype, llvm::ArrayRef<int64_t> shape);
+  Tensor(const Tensor &) = default;
+  Tensor &operator=(const Tensor &) = default;
+  // noexcept, so std::vector<Tensor> moves tensors when it grows instead of
+  // copying them (SmallVector's move is not declared noexcept, though it
+  // cannot throw for a moved-from shape).
+  Tensor(Tensor &&o) noexcept
+      : dtype_(o.dtype_), shape_(std::move(o.shape_)), numElements_(o.numElements_),
+        floats_(std::move(o.floats_)), ints_(std::move(o.ints_)) {}
+  Tensor &operator=(Tensor &&o) noexcept {
+    dtype_ = o.dtype_;
+    shape_ = std::move(o.shape_);
+    numElements_ = o.numElements_;
+    floats_ = std::move(o.floats_);
+    ints_ = std::move(o.ints_);
+    return *this;
+  }
 
   DType dtype() const { return dtype_; }
   llvm::ArrayRef<int64_t> shape() const { return shape_; }

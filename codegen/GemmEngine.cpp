@@ -185,10 +185,12 @@ void GemmEngine::loadRows(const int32_t *q, const float *scales, int64_t M, int6
 }
 
 namespace {
-/// Below this many multiply-adds, waking a second thread costs more than
-/// it saves (measured with `sqc bench gemm`: M = 1, 768 x 3072 ran slower
-/// on two threads than on one).
-constexpr double kMinParallelMacs = 8e6;
+/// Below this many multiply-adds, handing work to another thread costs more
+/// than it saves. The pool's workers spin between calls, so the hand-off is
+/// cheap: with `sqc bench gemm`, M = 1 at 768 x 768 (0.6M) already runs
+/// faster on two threads, and decode steps gain from the second core's
+/// memory bandwidth.
+constexpr double kMinParallelMacs = 5e5;
 
 void splitPanels(ThreadPool *pool, double macs, int64_t panels,
                  const std::function<void(int64_t, int64_t)> &call) {

@@ -40,6 +40,7 @@ struct CompiledGraph::Step {
   PackedWeights packed;
   std::vector<float> wScale, bias;
   std::vector<const Value *> reads; // env values the step consumes
+  const Op *viewOf = nullptr;       // Host transpose: the reshape it reads through
 };
 
 namespace {
@@ -333,6 +334,17 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
       matMulAt[c->rescale] = *c;
     }
 
+  // A transpose of a reshape read by nothing else reads the reshape's input
+  // as the reshaped shape: one copy instead of two (attention's heads).
+  llvm::DenseMap<const Op *, const Op *> viewOf; // transpose -> reshape
+  for (const Op &op : g.ops())
+    if (op.kind() == OpKind::Transpose)
+      if (const Op *r = op.operand(0)->definingOp();
+          r && r->kind() == OpKind::Reshape && onlyUser(r->result()) == &op) {
+        fused.insert(r);
+        viewOf[&op] = r;
+      }
+
   ConstEvaluator eval(weights);
   auto constant = [&](const Value *v) { return eval.evaluate(v); };
   for (const Op &op : g.ops()) {
@@ -410,6 +422,10 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
       continue;
     }
     step->reads.assign(op.operands().begin(), op.operands().end());
+    if (auto it = viewOf.find(&op); it != viewOf.end()) {
+      step->viewOf = it->second;
+      step->reads = {it->second->operand(0)};
+    }
     if (op.kind() == OpKind::MatMul) {
       step->kind = Step::F32MatMul;
       ++cg->f32MatMuls_;
@@ -543,7 +559,16 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
       for (const Value *v : s.reads)
         in.push_back(&run.get(v));
       std::vector<Tensor> out;
-      if (!runHostKernel(op, in, out)) {
+      if (s.viewOf) {
+        if (!runTransposeOfReshape(*s.viewOf, op, *in[0], out)) {
+          auto r = evaluateOp(*s.viewOf, llvm::ArrayRef<const Tensor *>(in));
+          if (r)
+            r = evaluateOp(op, llvm::ArrayRef<Tensor>(*r));
+          if (!r)
+            return run.fail(&op, llvm::toString(r.takeError()));
+          out = std::move(*r);
+        }
+      } else if (!runHostKernel(op, in, out)) {
         if (llvm::Error e = run.interpret(op))
           return e;
         break;

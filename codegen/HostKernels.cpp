@@ -77,8 +77,11 @@ bool reshapeShape(const Op &op, int64_t elements, Shape &out) {
 }
 
 template <typename T>
-void transposeInto(const Tensor &x, llvm::ArrayRef<int64_t> perm, Tensor &r) {
-  auto inStrides = x.strides();
+void transposeInto(const Tensor &x, llvm::ArrayRef<int64_t> xShape, llvm::ArrayRef<int64_t> perm,
+                   Tensor &r) {
+  Shape inStrides(xShape.size(), 1); // of x read as xShape (a reshape's view)
+  for (int d = int(xShape.size()) - 2; d >= 0; --d)
+    inStrides[d] = inStrides[d + 1] * xShape[d + 1];
   Shape strides; // input stride of each output dimension
   for (int64_t p : perm)
     strides.push_back(inStrides[p]);
@@ -422,7 +425,33 @@ bool quantizeOrDequantize(const Op &op, llvm::ArrayRef<const Tensor *> in,
   return true;
 }
 
+/// transpose `op` applied to x's elements read with shape `xShape`.
+bool transposeKernel(const Op &op, const Tensor &x, llvm::ArrayRef<int64_t> xShape,
+                     std::vector<Tensor> &out) {
+  llvm::ArrayRef<int64_t> perm = op.intArrayAttr("perm");
+  DType outType = op.result()->type().dtype();
+  if (outType != x.dtype() || perm.size() != xShape.size() || xShape.empty())
+    return false;
+  Shape shape;
+  for (int64_t p : perm)
+    shape.push_back(xShape[p]);
+  Tensor r(outType, shape);
+  if (r.numElements())
+    byElementKind(x, [&](auto t) { transposeInto<decltype(t)>(x, xShape, perm, r); });
+  out.push_back(std::move(r));
+  return true;
+}
+
 } // namespace
+
+bool runTransposeOfReshape(const Op &reshape, const Op &transpose, const Tensor &x,
+                           std::vector<Tensor> &out) {
+  Shape view;
+  if (reshape.result()->type().dtype() != x.dtype() ||
+      !reshapeShape(reshape, x.numElements(), view))
+    return false;
+  return transposeKernel(transpose, x, view, out);
+}
 
 bool broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b,
                      llvm::SmallVectorImpl<int64_t> &out) {
@@ -483,19 +512,8 @@ bool runHostKernel(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<
     out.push_back(std::move(r));
     return true;
   }
-  case OpKind::Transpose: {
-    llvm::ArrayRef<int64_t> perm = op.intArrayAttr("perm");
-    if (outType != x.dtype() || perm.size() != x.rank() || x.rank() == 0)
-      return false;
-    Shape shape;
-    for (int64_t p : perm)
-      shape.push_back(x.shape()[p]);
-    Tensor r(outType, shape);
-    if (r.numElements())
-      byElementKind(x, [&](auto t) { transposeInto<decltype(t)>(x, perm, r); });
-    out.push_back(std::move(r));
-    return true;
-  }
+  case OpKind::Transpose:
+    return transposeKernel(op, x, x.shape(), out);
   case OpKind::Concat: {
     if (x.rank() == 0)
       return false;

@@ -42,6 +42,11 @@ bool hostKernelCovers(const Op &op);
 /// error, e.g. a gather index out of range).
 bool runHostKernel(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<Tensor> &out);
 
+/// transpose(reshape(x)) without materializing the reshape (it only
+/// renames the shape); false as runHostKernel.
+bool runTransposeOfReshape(const Op &reshape, const Op &transpose, const Tensor &x,
+                           std::vector<Tensor> &out);
+
 } // namespace sqc
 
 #endif // SQC_CODEGEN_HOSTKERNELS_H

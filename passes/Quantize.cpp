@@ -23,6 +23,7 @@
 #include "runtime/Calibration.h"
 #include "runtime/ConstEval.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace sqc {
@@ -43,11 +44,16 @@ public:
               "FP32, as SmoothQuant's reference setup does");
     addOption("percentile", &usePercentile_,
               "Static scales from the recorded percentile instead of the max");
+    addOption("weight-clip", &weightClip_,
+              "max: weight scale max|w| / 127; mse: per scale group, the clipping "
+              "of max|w| (100% down to 70%) with the least squared rounding error");
   }
 
   PassResult run(Module &m, PassContext &ctx) override {
     if (weights_ != "per-channel" && weights_ != "per-tensor")
       return fail(ctx, "weights must be per-channel or per-tensor, got '" + weights_ + "'");
+    if (weightClip_ != "max" && weightClip_ != "mse")
+      return fail(ctx, "weight-clip must be max or mse, got '" + weightClip_ + "'");
     if (acts_ != "per-token" && acts_ != "per-tensor-dynamic" &&
         acts_ != "per-tensor-static")
       return fail(ctx, "acts must be per-token, per-tensor-dynamic or "
@@ -161,13 +167,10 @@ private:
     }
     int64_t N = (*wt)->shape()[0], K = (*wt)->shape()[1];
     bool perChannel = weights_ == "per-channel";
-    std::vector<double> ws(perChannel ? N : 1, 0.0);
-    for (int64_t i = 0; i < N * K; ++i) {
-      double &s = ws[perChannel ? i / K : 0];
-      s = std::max(s, std::fabs((*wt)->get(i)));
-    }
-    for (double &s : ws)
-      s = s > 0 ? s / 127.0 : 1.0;
+    std::vector<double> ws(perChannel ? N : 1, 1.0);
+    int64_t group = perChannel ? K : N * K;
+    for (size_t g = 0; g < ws.size(); ++g)
+      ws[g] = weightScale((*wt)->floats().data() + g * group, group);
     auto x = quantizeActivation(lin->operand(0), lin, ctx);
     if (!x)
       return false;
@@ -194,6 +197,28 @@ private:
     return true;
   }
 
+  /// The scale of one group of weights: max|w| / 127, or with
+  /// weight-clip=mse the clipped maximum whose int8 rounding (saturating at
+  /// -128 and 127, as quantize does) leaves the least squared error.
+  double weightScale(const float *w, int64_t n) const {
+    double mx = 0;
+    for (int64_t i = 0; i < n; ++i)
+      mx = std::max(mx, std::fabs(double(w[i])));
+    if (mx == 0)
+      return 1.0;
+    double best = mx / 127.0, bestErr = INFINITY;
+    for (int step = 0; step <= (weightClip_ == "mse" ? 30 : 0); ++step) {
+      double s = mx * (1.0 - 0.01 * step) / 127.0, err = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        double q = std::clamp(std::nearbyint(w[i] / s), -128.0, 127.0);
+        err += (w[i] - q * s) * (w[i] - q * s);
+      }
+      if (err < bestErr)
+        best = s, bestErr = err;
+    }
+    return best;
+  }
+
   static bool isGraphOutput(const Value *v) {
     for (const Op *u : v->users())
       if (u->kind() == OpKind::Return)
@@ -203,6 +228,7 @@ private:
 
 
   std::string weights_ = "per-channel";
+  std::string weightClip_ = "max";
   std::string acts_ = "per-token";
   bool bmm_ = false;
   bool usePercentile_ = false;

@@ -239,6 +239,7 @@ struct QuantizeOptions {
   bool clip;
   double minOutlierRatio;
   bool rotateQK;
+  std::string weightClip;
 };
 
 /// Runs a pipeline string on the model with its weights and `stats`.
@@ -297,7 +298,8 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false)
         return error(llvm::toString(stats.takeError())), false;
     }
   }
-  std::string pipeline = "quantize{weights=" + o.weightScales + ",acts=" + acts +
+  std::string pipeline = "quantize{weights=" + o.weightScales + ",weight-clip=" +
+                         o.weightClip + ",acts=" + acts +
                          ",bmm=true" + (o.clip ? ",percentile=true" : "") +
                          "},fuse-qdq,cse,dce";
   say("quantizing: " + pipeline);
@@ -687,6 +689,11 @@ int main(int argc, char **argv) {
                "evens out the few large channels of each head; helps on some text, "
                "hurts on other: measure)"),
       cl::init(false), cl::sub(quantCmd), cl::sub(evalCmd), cl::cat(cat));
+  cl::opt<std::string> weightClip(
+      "weight-clip",
+      cl::desc("Weight scales: max (max|w| / 127) or mse (the clipping of each channel's "
+               "max with the least squared rounding error)"),
+      cl::init("mse"), cl::sub(quantCmd), cl::sub(evalCmd), cl::sub(benchCmd), cl::cat(cat));
   cl::opt<bool> clip("clip",
                      cl::desc("O3: static scales from the 99.99th percentile of |x| "
                               "instead of the maximum (default; --clip=false for the max)"),
@@ -768,7 +775,7 @@ int main(int argc, char **argv) {
       "llama2.c checkpoint or a .sqir module written by `sqc import`.\n");
 
   QuantizeOptions qopts{calibText, samples, seqLen, alpha, level, weightScales,
-                        smoothPaths, !noSmooth, clip, minOutlierRatio, rotateQK};
+                        smoothPaths, !noSmooth, clip, minOutlierRatio, rotateQK, weightClip};
   if (benchCmd && benchWhat == "model")
     return runBenchModel(benchModel, qopts, benchVariants, benchThreads, benchPrompt,
                          benchDecode, benchProfile);

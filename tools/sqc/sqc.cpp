@@ -664,7 +664,7 @@ int main(int argc, char **argv) {
                        cl::sub(evalCmd), cl::cat(cat));
   cl::opt<std::string> alpha("alpha", cl::desc("SmoothQuant migration strength in [0, 1], or auto"),
                              cl::init("0.5"), cl::sub(quantCmd), cl::sub(evalCmd),
-                             cl::cat(cat));
+                             cl::sub(benchCmd), cl::cat(cat));
   cl::opt<std::string> level("level",
                              cl::desc("O1: per-token dynamic, O2: per-tensor dynamic, "
                                       "O3: per-tensor static activation scales"),
@@ -682,7 +682,7 @@ int main(int argc, char **argv) {
       "min-outlier-ratio",
       cl::desc("Smooth only activations whose largest channel max is at least "
                "this many times the median (0: smooth everything)"),
-      cl::init(8.0), cl::sub(quantCmd), cl::cat(cat));
+      cl::init(8.0), cl::sub(quantCmd), cl::sub(evalCmd), cl::sub(benchCmd), cl::cat(cat));
   cl::opt<bool> rotateQK(
       "rotate-qk",
       cl::desc("Rotate Q and K by a Hadamard matrix before their INT8 matmul (exact; "

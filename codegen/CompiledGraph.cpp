@@ -560,7 +560,7 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
         in.push_back(&run.get(v));
       std::vector<Tensor> out;
       if (s.viewOf) {
-        if (!runTransposeOfReshape(*s.viewOf, op, *in[0], out)) {
+        if (!runTransposeOfReshape(*s.viewOf, op, *in[0], out, pool_.get())) {
           auto r = evaluateOp(*s.viewOf, llvm::ArrayRef<const Tensor *>(in));
           if (r)
             r = evaluateOp(op, llvm::ArrayRef<Tensor>(*r));
@@ -568,7 +568,7 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
             return run.fail(&op, llvm::toString(r.takeError()));
           out = std::move(*r);
         }
-      } else if (!runHostKernel(op, in, out)) {
+      } else if (!runHostKernel(op, in, out, pool_.get())) {
         if (llvm::Error e = run.interpret(op))
           return e;
         break;

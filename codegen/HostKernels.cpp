@@ -21,15 +21,33 @@ int64_t product(llvm::ArrayRef<int64_t> dims) {
   return n;
 }
 
-/// Walks the rows (last dimension) of `shape` and calls fn(row, offsets)
-/// with each operand's offset for that row, from its `strides`.
+/// Runs fn(begin, end) over [0, rows), split over `pool` when `elements`
+/// are enough to pay for handing work to another thread.
+void splitRows(ThreadPool *pool, int64_t rows, int64_t elements,
+               const std::function<void(int64_t, int64_t)> &fn) {
+  if (pool && pool->size() > 1 && rows > 1 && elements >= (int64_t(1) << 15))
+    pool->parallelFor(rows, fn);
+  else if (rows > 0)
+    fn(0, rows);
+}
+
+/// Walks rows [r0, r1) (of the last dimension) of `shape` and calls
+/// fn(row, offsets) with each operand's offset for that row, from its
+/// `strides`.
 template <size_t N, typename Fn>
-void forEachRow(llvm::ArrayRef<int64_t> shape, const std::array<Shape, N> &strides, Fn fn) {
-  int64_t rows = shape.empty() ? 1 : product(shape.drop_back());
+void forEachRow(llvm::ArrayRef<int64_t> shape, const std::array<Shape, N> &strides, Fn fn,
+                int64_t r0, int64_t r1) {
   int lead = int(shape.size()) - 1;
   Shape idx(std::max(lead, 0), 0);
   std::array<int64_t, N> off{};
-  for (int64_t r = 0; r < rows; ++r) {
+  int64_t rem = r0; // the multi-index of row r0
+  for (int d = lead - 1; d >= 0; --d) {
+    idx[d] = rem % shape[d];
+    rem /= shape[d];
+    for (size_t i = 0; i < N; ++i)
+      off[i] += idx[d] * strides[i][d];
+  }
+  for (int64_t r = r0; r < r1; ++r) {
     fn(r, off);
     for (int d = lead - 1; d >= 0; --d) { // odometer over the leading dims
       for (size_t i = 0; i < N; ++i)
@@ -78,7 +96,7 @@ bool reshapeShape(const Op &op, int64_t elements, Shape &out) {
 
 template <typename T>
 void transposeInto(const Tensor &x, llvm::ArrayRef<int64_t> xShape, llvm::ArrayRef<int64_t> perm,
-                   Tensor &r) {
+                   Tensor &r, ThreadPool *pool) {
   Shape inStrides(xShape.size(), 1); // of x read as xShape (a reshape's view)
   for (int d = int(xShape.size()) - 2; d >= 0; --d)
     inStrides[d] = inStrides[d + 1] * xShape[d + 1];
@@ -89,18 +107,22 @@ void transposeInto(const Tensor &x, llvm::ArrayRef<int64_t> xShape, llvm::ArrayR
   T *dst = data<T>(r);
   int64_t inner = r.shape().back(), step = strides.back();
   std::array<Shape, 1> s{strides};
-  forEachRow<1>(r.shape(), s, [&](int64_t row, const std::array<int64_t, 1> &off) {
-    T *d = dst + row * inner;
-    if (step == 1)
-      std::memcpy(d, src + off[0], inner * sizeof(T));
-    else
-      for (int64_t i = 0; i < inner; ++i)
-        d[i] = src[off[0] + i * step];
+  splitRows(pool, r.numElements() / inner, r.numElements(), [&](int64_t r0, int64_t r1) {
+    forEachRow<1>(
+        r.shape(), s,
+        [&](int64_t row, const std::array<int64_t, 1> &off) {
+          T *d = dst + row * inner;
+          if (step == 1)
+            std::memcpy(d, src + off[0], inner * sizeof(T));
+          else
+            for (int64_t i = 0; i < inner; ++i)
+              d[i] = src[off[0] + i * step];
+        },
+        r0, r1);
   });
 }
 
-template <typename T>
-void concatInto(llvm::ArrayRef<const Tensor *> in, unsigned axis, Tensor &r) {
+template <typename T> void concatInto(llvm::ArrayRef<const Tensor *> in, unsigned axis, Tensor &r) {
   int64_t outer = product(r.shape().take_front(axis));
   int64_t inner = product(r.shape().drop_front(axis + 1));
   T *dst = data<T>(r);
@@ -112,8 +134,7 @@ void concatInto(llvm::ArrayRef<const Tensor *> in, unsigned axis, Tensor &r) {
     }
 }
 
-template <typename T>
-void sliceInto(const Tensor &x, unsigned axis, int64_t start, Tensor &r) {
+template <typename T> void sliceInto(const Tensor &x, unsigned axis, int64_t start, Tensor &r) {
   int64_t outer = product(r.shape().take_front(axis));
   int64_t inner = product(r.shape().drop_front(axis + 1));
   int64_t n = r.shape()[axis] * inner, from = x.shape()[axis] * inner;
@@ -141,14 +162,14 @@ template <typename Fn> void byElementKind(const Tensor &t, Fn fn) {
 }
 
 template <typename F>
-void binaryRows(const Tensor &a, const Tensor &b, Tensor &r, F f) {
+void binaryRows(const Tensor &a, const Tensor &b, Tensor &r, F f, ThreadPool *pool) {
   std::array<Shape, 2> s{broadcastStrides(a.shape(), r.shape()),
                          broadcastStrides(b.shape(), r.shape())};
   int64_t n = r.shape().empty() ? 1 : r.shape().back();
   int64_t sa = s[0].empty() ? 0 : s[0].back(), sb = s[1].empty() ? 0 : s[1].back();
   const float *pa = a.floats().data(), *pb = b.floats().data();
   float *pr = r.floats().data();
-  forEachRow<2>(r.shape(), s, [&](int64_t row, const std::array<int64_t, 2> &off) {
+  auto rowFn = [&](int64_t row, const std::array<int64_t, 2> &off) {
     const float *x = pa + off[0], *y = pb + off[1];
     float *z = pr + row * n;
     if (sa == 1 && sb == 1)
@@ -163,45 +184,90 @@ void binaryRows(const Tensor &a, const Tensor &b, Tensor &r, F f) {
     else
       for (int64_t i = 0; i < n; ++i)
         z[i] = f(x[0], y[0]);
-  });
+  };
+  splitRows(pool, n ? r.numElements() / n : 0, r.numElements(),
+            [&](int64_t r0, int64_t r1) { forEachRow<2>(r.shape(), s, rowFn, r0, r1); });
 }
 
-bool binary(OpKind k, const Tensor &a, const Tensor &b, std::vector<Tensor> &out) {
+bool binary(OpKind k, const Tensor &a, const Tensor &b, std::vector<Tensor> &out,
+            ThreadPool *pool) {
   Shape shape;
   if (!broadcastShapes(a.shape(), b.shape(), shape))
     return false;
   Tensor r(DType::F32, shape);
   switch (k) {
-  case OpKind::Add: binaryRows(a, b, r, [](float x, float y) { return x + y; }); break;
-  case OpKind::Sub: binaryRows(a, b, r, [](float x, float y) { return x - y; }); break;
-  case OpKind::Mul: binaryRows(a, b, r, [](float x, float y) { return x * y; }); break;
-  case OpKind::Div: binaryRows(a, b, r, [](float x, float y) { return x / y; }); break;
-  case OpKind::Maximum: binaryRows(a, b, r, [](float x, float y) { return std::max(x, y); }); break;
-  case OpKind::Minimum: binaryRows(a, b, r, [](float x, float y) { return std::min(x, y); }); break;
-  default: return false;
+  case OpKind::Add:
+    binaryRows(
+        a, b, r, [](float x, float y) { return x + y; }, pool);
+    break;
+  case OpKind::Sub:
+    binaryRows(
+        a, b, r, [](float x, float y) { return x - y; }, pool);
+    break;
+  case OpKind::Mul:
+    binaryRows(
+        a, b, r, [](float x, float y) { return x * y; }, pool);
+    break;
+  case OpKind::Div:
+    binaryRows(
+        a, b, r, [](float x, float y) { return x / y; }, pool);
+    break;
+  case OpKind::Maximum:
+    binaryRows(
+        a, b, r, [](float x, float y) { return std::max(x, y); }, pool);
+    break;
+  case OpKind::Minimum:
+    binaryRows(
+        a, b, r, [](float x, float y) { return std::min(x, y); }, pool);
+    break;
+  default:
+    return false;
   }
   out.push_back(std::move(r));
   return true;
 }
 
-bool unary(const Op &op, const Tensor &x, std::vector<Tensor> &out) {
+bool unary(const Op &op, const Tensor &x, std::vector<Tensor> &out, ThreadPool *pool) {
   Tensor r(DType::F32, x.shape());
   const float *in = x.floats().data();
   float *o = r.floats().data();
   int64_t n = x.numElements();
+  constexpr int64_t kChunk = 4096;
+  auto chunks = [&](auto body) { // body(begin, end) over element ranges
+    splitRows(pool, (n + kChunk - 1) / kChunk, n,
+              [&](int64_t c0, int64_t c1) { body(c0 * kChunk, std::min(n, c1 * kChunk)); });
+  };
   auto each = [&](auto f) {
-    for (int64_t i = 0; i < n; ++i)
-      o[i] = f(in[i]);
+    chunks([&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        o[i] = f(in[i]);
+    });
   };
   switch (op.kind()) {
-  case OpKind::Neg: each([](float v) { return -v; }); break;
-  case OpKind::Exp: each([](float v) { return std::exp(v); }); break;
-  case OpKind::Sqrt: each([](float v) { return std::sqrt(v); }); break;
-  case OpKind::Rsqrt: each([](float v) { return 1.0f / std::sqrt(v); }); break;
-  case OpKind::Tanh: each([](float v) { return std::tanh(v); }); break;
-  case OpKind::Sigmoid: each([](float v) { return 1.0f / (1.0f + std::exp(-v)); }); break;
-  case OpKind::Relu: each([](float v) { return v > 0 ? v : 0.0f; }); break;
-  case OpKind::Silu: rowSilu(in, n, o); break;
+  case OpKind::Neg:
+    each([](float v) { return -v; });
+    break;
+  case OpKind::Exp:
+    each([](float v) { return std::exp(v); });
+    break;
+  case OpKind::Sqrt:
+    each([](float v) { return std::sqrt(v); });
+    break;
+  case OpKind::Rsqrt:
+    each([](float v) { return 1.0f / std::sqrt(v); });
+    break;
+  case OpKind::Tanh:
+    each([](float v) { return std::tanh(v); });
+    break;
+  case OpKind::Sigmoid:
+    each([](float v) { return 1.0f / (1.0f + std::exp(-v)); });
+    break;
+  case OpKind::Relu:
+    each([](float v) { return v > 0 ? v : 0.0f; });
+    break;
+  case OpKind::Silu:
+    chunks([&](int64_t b, int64_t e) { rowSilu(in + b, e - b, o + b); });
+    break;
   case OpKind::Gelu:
     if (op.stringAttr("approximate") == "tanh")
       each([](float v) {
@@ -210,28 +276,31 @@ bool unary(const Op &op, const Tensor &x, std::vector<Tensor> &out) {
     else
       each([](float v) { return 0.5f * v * (1.0f + std::erf(v * 0.70710678f)); });
     break;
-  default: return false;
+  default:
+    return false;
   }
   out.push_back(std::move(r));
   return true;
 }
 
-bool softmaxLastAxis(const Tensor &x, Tensor &r) {
+void softmaxLastAxis(const Tensor &x, Tensor &r, ThreadPool *pool) {
   int64_t n = x.shape().back(), rows = n ? x.numElements() / n : 0;
-  for (int64_t row = 0; row < rows; ++row) {
-    const float *in = x.floats().data() + row * n;
-    float *o = r.floats().data() + row * n;
-    float mx = -INFINITY;
-    for (int64_t j = 0; j < n; ++j)
-      mx = std::max(mx, in[j]);
-    float inv = float(1.0 / rowExpShifted(in, n, mx, o));
-    for (int64_t j = 0; j < n; ++j)
-      o[j] *= inv;
-  }
-  return true;
+  splitRows(pool, rows, x.numElements(), [&](int64_t r0, int64_t r1) {
+    for (int64_t row = r0; row < r1; ++row) {
+      const float *in = x.floats().data() + row * n;
+      float *o = r.floats().data() + row * n;
+      float mx = -INFINITY;
+      for (int64_t j = 0; j < n; ++j)
+        mx = std::max(mx, in[j]);
+      float inv = float(1.0 / rowExpShifted(in, n, mx, o));
+      for (int64_t j = 0; j < n; ++j)
+        o[j] *= inv;
+    }
+  });
 }
 
-bool norm(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<Tensor> &out) {
+bool norm(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<Tensor> &out,
+          ThreadPool *pool) {
   const Tensor &x = *in[0];
   int64_t D = x.shape().back();
   if (in[1]->numElements() != D || (in.size() == 3 && in[2]->numElements() != D))
@@ -240,26 +309,29 @@ bool norm(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<Tensor> &
   double eps = op.floatAttr("eps");
   Tensor r(DType::F32, x.shape());
   const float *g = in[1]->floats().data(), *b = in.size() == 3 ? in[2]->floats().data() : nullptr;
-  for (int64_t row = 0; D && row < x.numElements() / D; ++row) {
-    const float *v = x.floats().data() + row * D;
-    float *o = r.floats().data() + row * D;
-    double mean = 0, var = 0;
-    if (layerNorm) {
+  splitRows(pool, D ? x.numElements() / D : 0, x.numElements(), [&](int64_t r0, int64_t r1) {
+    for (int64_t row = r0; row < r1; ++row) {
+      const float *v = x.floats().data() + row * D;
+      float *o = r.floats().data() + row * D;
+      double mean = 0, var = 0;
+      if (layerNorm) {
+        for (int64_t j = 0; j < D; ++j)
+          mean += v[j];
+        mean /= D;
+      }
       for (int64_t j = 0; j < D; ++j)
-        mean += v[j];
-      mean /= D;
+        var += (v[j] - mean) * (v[j] - mean);
+      float inv = float(1.0 / std::sqrt(var / D + eps)), m = float(mean);
+      for (int64_t j = 0; j < D; ++j)
+        o[j] = (v[j] - m) * inv * g[j] + (b ? b[j] : 0.0f);
     }
-    for (int64_t j = 0; j < D; ++j)
-      var += (v[j] - mean) * (v[j] - mean);
-    float inv = float(1.0 / std::sqrt(var / D + eps)), m = float(mean);
-    for (int64_t j = 0; j < D; ++j)
-      o[j] = (v[j] - m) * inv * g[j] + (b ? b[j] : 0.0f);
-  }
+  });
   out.push_back(std::move(r));
   return true;
 }
 
-bool rope(const Op &op, const Tensor &x, const Tensor &positions, std::vector<Tensor> &out) {
+bool rope(const Op &op, const Tensor &x, const Tensor &positions, std::vector<Tensor> &out,
+          ThreadPool *pool) {
   if (x.rank() < 3)
     return false;
   int64_t D = x.shape().back(), H = x.shape()[x.rank() - 2], S = x.shape()[x.rank() - 3];
@@ -276,17 +348,20 @@ bool rope(const Op &op, const Tensor &x, const Tensor &positions, std::vector<Te
       sn[s * D / 2 + i] = float(std::sin(angle));
     }
   Tensor r(DType::F32, x.shape());
-  for (int64_t base = 0; base < x.numElements(); base += D) {
-    int64_t s = (base / (D * H)) % S;
-    const float *c = cs.data() + s * D / 2, *si = sn.data() + s * D / 2;
-    const float *v = x.floats().data() + base;
-    float *o = r.floats().data() + base;
-    for (int64_t i = 0; i < D / 2; ++i) {
-      int64_t a = half ? i : 2 * i, b = half ? i + D / 2 : 2 * i + 1;
-      o[a] = v[a] * c[i] - v[b] * si[i];
-      o[b] = v[a] * si[i] + v[b] * c[i];
-    }
-  }
+  splitRows(pool, x.numElements() / std::max<int64_t>(D, 1), x.numElements(),
+            [&](int64_t r0, int64_t r1) {
+              for (int64_t base = r0 * D; base < r1 * D; base += D) {
+                int64_t s = (base / (D * H)) % S;
+                const float *c = cs.data() + s * D / 2, *si = sn.data() + s * D / 2;
+                const float *v = x.floats().data() + base;
+                float *o = r.floats().data() + base;
+                for (int64_t i = 0; i < D / 2; ++i) {
+                  int64_t a = half ? i : 2 * i, b = half ? i + D / 2 : 2 * i + 1;
+                  o[a] = v[a] * c[i] - v[b] * si[i];
+                  o[b] = v[a] * si[i] + v[b] * c[i];
+                }
+              }
+            });
   out.push_back(std::move(r));
   return true;
 }
@@ -327,7 +402,7 @@ bool codeRange(DType t, int32_t &lo, int32_t &hi) {
   return false;
 }
 
-bool quantizeDynamic(const Op &op, const Tensor &x, std::vector<Tensor> &out) {
+bool quantizeDynamic(const Op &op, const Tensor &x, std::vector<Tensor> &out, ThreadPool *pool) {
   llvm::StringRef g = op.stringAttr("granularity");
   bool perToken = g.empty() || g == "per-token", perColumn = g == "per-column";
   if ((!perToken && !perColumn && g != "per-tensor") || x.rank() < (perColumn ? 2 : 1))
@@ -349,22 +424,26 @@ bool quantizeDynamic(const Op &op, const Tensor &x, std::vector<Tensor> &out) {
   auto scaleOf = [&](float amax) { return amax > 0 ? float(double(amax) / levels) : 1.0f; };
   int64_t C = x.shape().back(), rows = C ? x.numElements() / C : 0;
   if (perToken) {
-    for (int64_t r = 0; r < rows; ++r) {
-      s[r] = scaleOf(rowAbsMax(in + r * C, C));
-      rowCodes(in + r * C, C, s[r], lo, hi, o + r * C);
-    }
+    splitRows(pool, rows, x.numElements(), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        s[r] = scaleOf(rowAbsMax(in + r * C, C));
+        rowCodes(in + r * C, C, s[r], lo, hi, o + r * C);
+      }
+    });
   } else if (perColumn) {
     int64_t R = x.shape()[x.rank() - 2], batches = rows / std::max<int64_t>(R, 1);
-    for (int64_t b = 0; b < batches; ++b) {
-      float *sb = s + b * C;
-      std::fill(sb, sb + C, 0.0f);
-      for (int64_t r = 0; r < R; ++r)
-        rowAbsMaxInto(in + (b * R + r) * C, C, sb);
-      for (int64_t c = 0; c < C; ++c)
-        sb[c] = scaleOf(sb[c]);
-      for (int64_t r = 0; r < R; ++r)
-        rowCodesPerElement(in + (b * R + r) * C, C, sb, lo, hi, o + (b * R + r) * C);
-    }
+    splitRows(pool, batches, x.numElements(), [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        float *sb = s + b * C;
+        std::fill(sb, sb + C, 0.0f);
+        for (int64_t r = 0; r < R; ++r)
+          rowAbsMaxInto(in + (b * R + r) * C, C, sb);
+        for (int64_t c = 0; c < C; ++c)
+          sb[c] = scaleOf(sb[c]);
+        for (int64_t r = 0; r < R; ++r)
+          rowCodesPerElement(in + (b * R + r) * C, C, sb, lo, hi, o + (b * R + r) * C);
+      }
+    });
   } else {
     s[0] = scaleOf(rowAbsMax(in, x.numElements()));
     rowCodes(in, x.numElements(), s[0], lo, hi, o);
@@ -411,23 +490,26 @@ bool quantizeOrDequantize(const Op &op, llvm::ArrayRef<const Tensor *> in,
   Shape shapeForRows(x.shape());
   if (shapeForRows.empty())
     shapeForRows.push_back(1);
-  forEachRow<3>(shapeForRows, s, [&](int64_t row, const std::array<int64_t, 3> &off) {
-    for (int64_t i = 0; i < n; ++i) {
-      float sc = scale[off[1] + i * ss];
-      double z = zp[off[2] + i * sz];
-      if (quantize)
-        r.ints()[row * n + i] = code(x.floats()[row * n + i], sc, z, lo, hi);
-      else
-        r.floats()[row * n + i] = float((double(x.ints()[row * n + i]) - z) * sc);
-    }
-  });
+  forEachRow<3>(
+      shapeForRows, s,
+      [&](int64_t row, const std::array<int64_t, 3> &off) {
+        for (int64_t i = 0; i < n; ++i) {
+          float sc = scale[off[1] + i * ss];
+          double z = zp[off[2] + i * sz];
+          if (quantize)
+            r.ints()[row * n + i] = code(x.floats()[row * n + i], sc, z, lo, hi);
+          else
+            r.floats()[row * n + i] = float((double(x.ints()[row * n + i]) - z) * sc);
+        }
+      },
+      0, r.numElements() / std::max<int64_t>(n, 1));
   out.push_back(std::move(r));
   return true;
 }
 
 /// transpose `op` applied to x's elements read with shape `xShape`.
 bool transposeKernel(const Op &op, const Tensor &x, llvm::ArrayRef<int64_t> xShape,
-                     std::vector<Tensor> &out) {
+                     std::vector<Tensor> &out, ThreadPool *pool) {
   llvm::ArrayRef<int64_t> perm = op.intArrayAttr("perm");
   DType outType = op.result()->type().dtype();
   if (outType != x.dtype() || perm.size() != xShape.size() || xShape.empty())
@@ -437,7 +519,7 @@ bool transposeKernel(const Op &op, const Tensor &x, llvm::ArrayRef<int64_t> xSha
     shape.push_back(xShape[p]);
   Tensor r(outType, shape);
   if (r.numElements())
-    byElementKind(x, [&](auto t) { transposeInto<decltype(t)>(x, xShape, perm, r); });
+    byElementKind(x, [&](auto t) { transposeInto<decltype(t)>(x, xShape, perm, r, pool); });
   out.push_back(std::move(r));
   return true;
 }
@@ -445,12 +527,12 @@ bool transposeKernel(const Op &op, const Tensor &x, llvm::ArrayRef<int64_t> xSha
 } // namespace
 
 bool runTransposeOfReshape(const Op &reshape, const Op &transpose, const Tensor &x,
-                           std::vector<Tensor> &out) {
+                           std::vector<Tensor> &out, ThreadPool *pool) {
   Shape view;
   if (reshape.result()->type().dtype() != x.dtype() ||
       !reshapeShape(reshape, x.numElements(), view))
     return false;
-  return transposeKernel(transpose, x, view, out);
+  return transposeKernel(transpose, x, view, out, pool);
 }
 
 bool broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b,
@@ -478,15 +560,33 @@ Shape broadcastStrides(llvm::ArrayRef<int64_t> in, llvm::ArrayRef<int64_t> out) 
 
 bool hostKernelCovers(const Op &op) {
   switch (op.kind()) {
-  case OpKind::Reshape: case OpKind::Transpose: case OpKind::Concat: case OpKind::Slice:
+  case OpKind::Reshape:
+  case OpKind::Transpose:
+  case OpKind::Concat:
+  case OpKind::Slice:
   case OpKind::Gather:
-  case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Div:
-  case OpKind::Maximum: case OpKind::Minimum:
-  case OpKind::Neg: case OpKind::Exp: case OpKind::Sqrt: case OpKind::Rsqrt:
-  case OpKind::Tanh: case OpKind::Sigmoid: case OpKind::Relu: case OpKind::Silu:
+  case OpKind::Add:
+  case OpKind::Sub:
+  case OpKind::Mul:
+  case OpKind::Div:
+  case OpKind::Maximum:
+  case OpKind::Minimum:
+  case OpKind::Neg:
+  case OpKind::Exp:
+  case OpKind::Sqrt:
+  case OpKind::Rsqrt:
+  case OpKind::Tanh:
+  case OpKind::Sigmoid:
+  case OpKind::Relu:
+  case OpKind::Silu:
   case OpKind::Gelu:
-  case OpKind::Softmax: case OpKind::LayerNorm: case OpKind::RmsNorm: case OpKind::Rope:
-  case OpKind::CausalMask: case OpKind::QuantizeDynamic: case OpKind::Quantize:
+  case OpKind::Softmax:
+  case OpKind::LayerNorm:
+  case OpKind::RmsNorm:
+  case OpKind::Rope:
+  case OpKind::CausalMask:
+  case OpKind::QuantizeDynamic:
+  case OpKind::Quantize:
   case OpKind::Dequantize:
     return true;
   default:
@@ -494,7 +594,8 @@ bool hostKernelCovers(const Op &op) {
   }
 }
 
-bool runHostKernel(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<Tensor> &out) {
+bool runHostKernel(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<Tensor> &out,
+                   ThreadPool *pool) {
   if (!hostKernelCovers(op) || in.size() != op.numOperands() || in.empty())
     return false;
   const Tensor &x = *in[0];
@@ -513,7 +614,7 @@ bool runHostKernel(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<
     return true;
   }
   case OpKind::Transpose:
-    return transposeKernel(op, x, x.shape(), out);
+    return transposeKernel(op, x, x.shape(), out, pool);
   case OpKind::Concat: {
     if (x.rank() == 0)
       return false;
@@ -559,30 +660,36 @@ bool runHostKernel(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<
       out.push_back(std::move(r));
     return ok;
   }
-  case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Div:
-  case OpKind::Maximum: case OpKind::Minimum:
-    return outType == DType::F32 && allF32(in) && binary(op.kind(), x, *in[1], out);
+  case OpKind::Add:
+  case OpKind::Sub:
+  case OpKind::Mul:
+  case OpKind::Div:
+  case OpKind::Maximum:
+  case OpKind::Minimum:
+    return outType == DType::F32 && allF32(in) && binary(op.kind(), x, *in[1], out, pool);
   case OpKind::Softmax: {
     if (outType != DType::F32 || !allF32(in) || x.rank() == 0 ||
         (op.intAttr("axis") + x.rank()) % x.rank() != x.rank() - 1)
       return false;
     Tensor r(DType::F32, x.shape());
-    softmaxLastAxis(x, r);
+    softmaxLastAxis(x, r, pool);
     out.push_back(std::move(r));
     return true;
   }
-  case OpKind::LayerNorm: case OpKind::RmsNorm:
-    return outType == DType::F32 && allF32(in) && x.rank() > 0 && norm(op, in, out);
+  case OpKind::LayerNorm:
+  case OpKind::RmsNorm:
+    return outType == DType::F32 && allF32(in) && x.rank() > 0 && norm(op, in, out, pool);
   case OpKind::Rope:
-    return outType == DType::F32 && x.dtype() == DType::F32 && rope(op, x, *in[1], out);
+    return outType == DType::F32 && x.dtype() == DType::F32 && rope(op, x, *in[1], out, pool);
   case OpKind::CausalMask:
     return outType == DType::F32 && x.dtype() == DType::F32 && causalMask(x, out);
   case OpKind::QuantizeDynamic:
-    return x.dtype() == DType::F32 && quantizeDynamic(op, x, out);
-  case OpKind::Quantize: case OpKind::Dequantize:
+    return x.dtype() == DType::F32 && quantizeDynamic(op, x, out, pool);
+  case OpKind::Quantize:
+  case OpKind::Dequantize:
     return quantizeOrDequantize(op, in, out);
   default: // unary
-    return outType == DType::F32 && x.dtype() == DType::F32 && unary(op, x, out);
+    return outType == DType::F32 && x.dtype() == DType::F32 && unary(op, x, out, pool);
   }
 }
 

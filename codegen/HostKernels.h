@@ -18,6 +18,7 @@
 
 #include "ir/IR.h"
 #include "runtime/Tensor.h"
+#include "runtime/ThreadPool.h"
 
 #include <vector>
 
@@ -40,12 +41,14 @@ bool hostKernelCovers(const Op &op);
 /// false without touching `out` when the op, its types or these shapes are
 /// not covered (the caller then interprets the op, which also reports any
 /// error, e.g. a gather index out of range).
-bool runHostKernel(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<Tensor> &out);
+/// Large ops split their rows over `pool` (if given).
+bool runHostKernel(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<Tensor> &out,
+                   ThreadPool *pool = nullptr);
 
 /// transpose(reshape(x)) without materializing the reshape (it only
 /// renames the shape); false as runHostKernel.
 bool runTransposeOfReshape(const Op &reshape, const Op &transpose, const Tensor &x,
-                           std::vector<Tensor> &out);
+                           std::vector<Tensor> &out, ThreadPool *pool = nullptr);
 
 } // namespace sqc
 

@@ -215,3 +215,73 @@ TEST(HostKernelsTest, AppendRowsGrowsInPlace) {
 }
 
 } // namespace
+
+namespace {
+
+// Ops big enough to split their rows over threads give the single-threaded
+// result bit for bit (and the interpreter's, within the same tolerances).
+const Case kLargeCases[] = {
+    {"transpose, split",
+     "graph @f(%x: f32[64,8,2,40]) -> (f32[8,2,64,40]) {\n"
+     "  %r = transpose %x {perm = [1, 2, 0, 3]} : f32[8,2,64,40]\n  return %r\n}",
+     {{64, 8, 2, 40}}, 0},
+    {"mul with broadcast, split",
+     "graph @f(%a: f32[4,128,96], %b: f32[4,128,1]) -> (f32[4,128,96]) {\n"
+     "  %r = mul %a, %b : f32[4,128,96]\n  return %r\n}",
+     {{4, 128, 96}, {4, 128, 1}}, 0},
+    {"silu, split",
+     "graph @f(%x: f32[300,170]) -> (f32[300,170]) {\n  %r = silu %x : f32[300,170]\n"
+     "  return %r\n}",
+     {{300, 170}}, 1e-6},
+    {"softmax, split",
+     "graph @f(%x: f32[4,64,200]) -> (f32[4,64,200]) {\n  %r = softmax %x : f32[4,64,200]\n"
+     "  return %r\n}",
+     {{4, 64, 200}}, 1e-6},
+    {"rms_norm, split",
+     "graph @f(%x: f32[300,128], %g: f32[128]) -> (f32[300,128]) {\n"
+     "  %r = rms_norm %x, %g {eps = 1.0e-05} : f32[300,128]\n  return %r\n}",
+     {{300, 128}, {128}}, 1e-6},
+    {"rope, split",
+     "graph @f(%x: f32[200,4,64], %p: i32[200]) -> (f32[200,4,64]) {\n"
+     "  %r = rope %x, %p {theta = 10000.0, style = \"half\"} : f32[200,4,64]\n  return %r\n}",
+     {{200, 4, 64}, {200}}, 1e-6},
+    {"quantize_dynamic per token, split",
+     "graph @f(%x: f32[400,96]) -> (i8[400,96], f32[400,1]) {\n"
+     "  %q, %s = quantize_dynamic %x : i8[400,96], f32[400,1]\n  return %q, %s\n}",
+     {{400, 96}}, 0},
+    {"quantize_dynamic per column, split",
+     "graph @f(%x: f32[8,100,64]) -> (i8[8,100,64], f32[8,1,64]) {\n"
+     "  %q, %s = quantize_dynamic %x {granularity = \"per-column\"} : i8[8,100,64], f32[8,1,64]\n"
+     "  return %q, %s\n}",
+     {{8, 100, 64}}, 0},
+};
+
+TEST(HostKernelsTest, SplitOverThreadsTheSame) {
+  ThreadPool pool(3);
+  for (const Case &c : kLargeCases) {
+    check(c);
+    SCOPED_TRACE(c.name);
+    std::string errors;
+    auto m = test::parseAndVerify(c.graph, errors);
+    ASSERT_TRUE(m) << errors;
+    const Graph &g = *m->graphs().front();
+    std::mt19937 rng(2);
+    std::vector<Tensor> inputs;
+    for (unsigned i = 0; i < g.numArguments(); ++i)
+      inputs.push_back(randomInput(g.argument(i)->type().dtype(), c.shapes[i], rng,
+                                   c.shapes[0].front()));
+    std::vector<const Tensor *> in;
+    for (const Tensor &t : inputs)
+      in.push_back(&t);
+    std::vector<Tensor> one, many;
+    ASSERT_TRUE(runHostKernel(*g.ops().begin(), in, one));
+    ASSERT_TRUE(runHostKernel(*g.ops().begin(), in, many, &pool));
+    ASSERT_EQ(one.size(), many.size());
+    for (size_t r = 0; r < one.size(); ++r) {
+      EXPECT_EQ(one[r].floats(), many[r].floats());
+      EXPECT_EQ(one[r].ints(), many[r].ints());
+    }
+  }
+}
+
+} // namespace

@@ -3,7 +3,9 @@
 
 #include "codegen/RowMath.h"
 
-#include "llvm/ADT/StringMap.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/TargetParser/Host.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,13 +13,20 @@
 namespace sqc {
 
 bool targetRuns(const TargetSpec &target, GemmIsa isa) {
-  llvm::StringMap<bool> on; // the last +/- of each feature wins
-  for (const std::string &f : target.features)
-    if (f.size() > 1)
-      on[f.substr(1)] = f[0] == '+';
-  llvm::SmallVector<llvm::StringRef, 8> needed;
-  gemmIsaFeature(isa).split(needed, ',', -1, false);
-  return llvm::all_of(needed, [&](llvm::StringRef f) { return on.lookup(f.drop_front()); });
+  llvm::StringRef needed = gemmIsaFeature(isa);
+  if (needed.empty())
+    return true;
+  // LLVM's subtarget for the CPU and feature list knows what the CPU
+  // implies (`--mcpu icelake-server` alone has AVX-512 VNNI) and what a
+  // removed feature takes with it (-avx512f).
+  initializeCodegen();
+  std::string triple = llvm::sys::getProcessTriple(), error;
+  const llvm::Target *t = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!t)
+    return false;
+  std::unique_ptr<llvm::MCSubtargetInfo> sti(
+      t->createMCSubtargetInfo(triple, target.cpu, target.featureString()));
+  return sti && sti->checkFeatures(needed);
 }
 
 GemmIsa bestGemmIsa(const TargetSpec &target) {

@@ -203,11 +203,20 @@ TEST(GemmAssembly, F32UsesFma) {
 }
 
 TEST(GemmIsaChoice, FollowsTargetFeatures) {
-  EXPECT_EQ(bestGemmIsa(TargetSpec{"x", {"+avx2", "+fma"}}), GemmIsa::AVX2);
-  EXPECT_EQ(bestGemmIsa(TargetSpec{"x", {"+avx2", "+fma", "+avxvnni"}}), GemmIsa::AVXVNNI);
-  EXPECT_EQ(bestGemmIsa(TargetSpec{"x", {"+avx2", "+fma", "+avxvnni", "-avxvnni"}}),
+  EXPECT_EQ(bestGemmIsa(TargetSpec{"x86-64", {"+avx2", "+fma"}}), GemmIsa::AVX2);
+  EXPECT_EQ(bestGemmIsa(TargetSpec{"x86-64", {"+avx2", "+fma", "+avxvnni"}}), GemmIsa::AVXVNNI);
+  EXPECT_EQ(bestGemmIsa(TargetSpec{"x86-64", {"+avx2", "+fma", "+avxvnni", "-avxvnni"}}),
             GemmIsa::AVX2);
-  EXPECT_EQ(bestGemmIsa(TargetSpec{"x", {"+sse2"}}), GemmIsa::Generic);
+  EXPECT_EQ(bestGemmIsa(TargetSpec{"x86-64", {"+sse2"}}), GemmIsa::Generic);
+}
+
+TEST(GemmIsaChoice, FollowsWhatTheCpuImplies) {
+  EXPECT_EQ(bestGemmIsa(TargetSpec{"znver3", {}}), GemmIsa::AVX2); // the machine
+  EXPECT_EQ(bestGemmIsa(TargetSpec{"alderlake", {}}), GemmIsa::AVXVNNI);
+  EXPECT_EQ(bestGemmIsa(TargetSpec{"icelake-server", {}}), GemmIsa::AVX512VNNI);
+  // Removing AVX-512F removes what depends on it.
+  EXPECT_EQ(bestGemmIsa(TargetSpec{"icelake-server", {"-avx512f"}}), GemmIsa::AVX2);
+  EXPECT_EQ(bestGemmIsa(TargetSpec{"x86-64", {}}), GemmIsa::Generic);
 }
 
 } // namespace

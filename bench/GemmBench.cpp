@@ -125,6 +125,24 @@ int runGemmBench(const GemmBenchOptions &o, llvm::raw_ostream &os) {
 #ifdef SQC_HAVE_ONEDNN
   os << "; oneDNN " << dnnl_version()->major << "." << dnnl_version()->minor << "."
      << dnnl_version()->patch;
+  // oneDNN picks the host's best ISA by itself; cap it at what the target
+  // has, so `--mcpu znver3` compares with oneDNN's AVX2 path (vpmaddubsw,
+  // which saturates) on this machine too. Only possible before its first
+  // kernel, hence once per process.
+  {
+    static const char *capped = [&]() -> const char * {
+      if (targetRuns(o.target, GemmIsa::AVX512VNNI))
+        return nullptr;
+      if (targetRuns(o.target, GemmIsa::AVXVNNI))
+        return dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2_vnni) == dnnl_success ? "avx2_vnni" : "";
+      if (targetRuns(o.target, GemmIsa::AVX2))
+        return dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2) == dnnl_success ? "avx2" : "";
+      return dnnl_set_max_cpu_isa(dnnl_cpu_isa_sse41) == dnnl_success ? "sse41" : "";
+    }();
+    if (capped)
+      os << (*capped ? " (ISA capped at " + std::string(capped) + ", as the target)"
+                     : std::string(" (could not cap its ISA: it ran before)"));
+  }
 #else
   os << "; oneDNN: not built in (install libdnnl-dev and rebuild)";
 #endif

@@ -558,19 +558,20 @@ Shape broadcastStrides(llvm::ArrayRef<int64_t> in, llvm::ArrayRef<int64_t> out) 
   return s;
 }
 
+static bool isBinaryArithmetic(OpKind k) {
+  return k == OpKind::Add || k == OpKind::Sub || k == OpKind::Mul || k == OpKind::Div ||
+         k == OpKind::Maximum || k == OpKind::Minimum;
+}
+
 bool hostKernelCovers(const Op &op) {
+  if (isBinaryArithmetic(op.kind()))
+    return true;
   switch (op.kind()) {
   case OpKind::Reshape:
   case OpKind::Transpose:
   case OpKind::Concat:
   case OpKind::Slice:
   case OpKind::Gather:
-  case OpKind::Add:
-  case OpKind::Sub:
-  case OpKind::Mul:
-  case OpKind::Div:
-  case OpKind::Maximum:
-  case OpKind::Minimum:
   case OpKind::Neg:
   case OpKind::Exp:
   case OpKind::Sqrt:
@@ -600,6 +601,8 @@ bool runHostKernel(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<
     return false;
   const Tensor &x = *in[0];
   DType outType = op.result()->type().dtype();
+  if (isBinaryArithmetic(op.kind()))
+    return outType == DType::F32 && allF32(in) && binary(op.kind(), x, *in[1], out, pool);
   switch (op.kind()) {
   case OpKind::Reshape: {
     Shape shape;
@@ -660,13 +663,6 @@ bool runHostKernel(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<
       out.push_back(std::move(r));
     return ok;
   }
-  case OpKind::Add:
-  case OpKind::Sub:
-  case OpKind::Mul:
-  case OpKind::Div:
-  case OpKind::Maximum:
-  case OpKind::Minimum:
-    return outType == DType::F32 && allF32(in) && binary(op.kind(), x, *in[1], out, pool);
   case OpKind::Softmax: {
     if (outType != DType::F32 || !allF32(in) || x.rank() == 0 ||
         (op.intAttr("axis") + x.rank()) % x.rank() != x.rank() - 1)

@@ -41,6 +41,23 @@ Tensor randomInput(DType t, llvm::ArrayRef<int64_t> shape, std::mt19937 &rng,
   return x;
 }
 
+/// Seeded random inputs for every argument of `g`.
+std::vector<Tensor> randomInputs(const Graph &g, const Case &c, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<Tensor> inputs;
+  for (unsigned i = 0; i < g.numArguments(); ++i)
+    inputs.push_back(randomInput(g.argument(i)->type().dtype(), c.shapes[i], rng,
+                                 c.shapes[0].front()));
+  return inputs;
+}
+
+std::vector<const Tensor *> pointers(const std::vector<Tensor> &ts) {
+  std::vector<const Tensor *> out;
+  for (const Tensor &t : ts)
+    out.push_back(&t);
+  return out;
+}
+
 void check(const Case &c) {
   SCOPED_TRACE(c.name);
   std::string errors;
@@ -49,14 +66,8 @@ void check(const Case &c) {
   const Graph &g = *m->graphs().front();
   const Op &op = *g.ops().begin();
   ASSERT_TRUE(hostKernelCovers(op));
-  std::mt19937 rng(1);
-  std::vector<Tensor> inputs;
-  for (unsigned i = 0; i < g.numArguments(); ++i)
-    inputs.push_back(randomInput(g.argument(i)->type().dtype(), c.shapes[i], rng,
-                                 c.shapes[0].front()));
-  std::vector<const Tensor *> in;
-  for (const Tensor &t : inputs)
-    in.push_back(&t);
+  std::vector<Tensor> inputs = randomInputs(g, c, 1);
+  std::vector<const Tensor *> in = pointers(inputs);
   auto ref = evaluateOp(op, llvm::ArrayRef<const Tensor *>(in));
   ASSERT_TRUE(bool(ref)) << llvm::toString(ref.takeError());
   std::vector<Tensor> got;
@@ -265,14 +276,8 @@ TEST(HostKernelsTest, SplitOverThreadsTheSame) {
     auto m = test::parseAndVerify(c.graph, errors);
     ASSERT_TRUE(m) << errors;
     const Graph &g = *m->graphs().front();
-    std::mt19937 rng(2);
-    std::vector<Tensor> inputs;
-    for (unsigned i = 0; i < g.numArguments(); ++i)
-      inputs.push_back(randomInput(g.argument(i)->type().dtype(), c.shapes[i], rng,
-                                   c.shapes[0].front()));
-    std::vector<const Tensor *> in;
-    for (const Tensor &t : inputs)
-      in.push_back(&t);
+    std::vector<Tensor> inputs = randomInputs(g, c, 2);
+    std::vector<const Tensor *> in = pointers(inputs);
     std::vector<Tensor> one, many;
     ASSERT_TRUE(runHostKernel(*g.ops().begin(), in, one));
     ASSERT_TRUE(runHostKernel(*g.ops().begin(), in, many, &pool));

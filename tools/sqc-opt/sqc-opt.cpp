@@ -17,6 +17,8 @@
 #include "tools/ToolSupport.h"
 
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/WithColor.h"
@@ -142,7 +144,9 @@ int main(int argc, char **argv) {
   cl::opt<std::string> weightsPath(
       "weights",
       cl::desc("Safetensors file (or model.safetensors.index.json) holding the "
-               "tensors of `weight` ops, for passes that read weight values"),
+               "tensors of `weight` ops, for passes that read weight values "
+               "(default: the file the module's `weights` attribute names, if it "
+               "exists; relative to the input)"),
       cl::value_desc("file"), cl::cat(cat));
   cl::opt<bool> splitInputFile(
       "split-input-file",
@@ -211,7 +215,26 @@ int main(int argc, char **argv) {
       ok = false;
       continue;
     }
-    PassContext ctx{diag, weights.get()};
+    // Without --weights, the module's own weights file (as `sqc import`
+    // writes it), when it is there.
+    std::unique_ptr<SafeTensorsWeights> own;
+    const Attribute *wa = m->attr("weights");
+    if (!weights && wa && wa->kind() == AttrKind::String) {
+      llvm::SmallString<256> path(wa->getString());
+      if (llvm::sys::path::is_relative(path) && input != "-") {
+        path = llvm::sys::path::parent_path(input);
+        llvm::sys::path::append(path, wa->getString());
+      }
+      if (llvm::sys::fs::exists(path)) {
+        auto w = SafeTensorsWeights::open(path);
+        if (!w) {
+          llvm::WithColor::error(llvm::errs(), "sqc-opt") << llvm::toString(w.takeError()) << "\n";
+          return 1;
+        }
+        own = std::move(*w);
+      }
+    }
+    PassContext ctx{diag, weights ? weights.get() : own.get()};
     if (failed(pm.run(*m, ctx)) || (pm.changed() && failed(verify(*m, diag))) ||
         diag.numErrors() != errorsBefore) {
       ok = false;

@@ -64,15 +64,20 @@ llvm::Expected<Measurement> measure(LoadedModel &m, unsigned threads,
   }
   std::sort(times.begin(), times.end());
   r.prefillPerSecond = o.promptTokens / times[times.size() / 2];
-  t0 = Clock::now();
+  // Decode: the median step, so that a burst of load elsewhere on the
+  // machine does not decide the number (a step takes milliseconds).
+  times.clear();
   for (int64_t i = 0; i < o.decodeTokens; ++i) {
     const float *last = logits->floats().data() + (logits->shape()[0] - 1) * logits->shape()[1];
     int32_t next = int32_t(std::max_element(last, last + logits->shape()[1]) - last);
+    t0 = Clock::now();
     logits = runForward(m, {next}, o.promptTokens + i, cache);
     if (!logits)
       return logits.takeError();
+    times.push_back(secondsSince(t0));
   }
-  r.decodePerSecond = o.decodeTokens / secondsSince(t0);
+  std::sort(times.begin(), times.end());
+  r.decodePerSecond = times.empty() ? 0 : 1 / times[times.size() / 2];
   r.residentMB = residentMB();
   if (o.profile)
     llvm::errs() << m.compiled->profileReport() << "\n";
@@ -84,7 +89,7 @@ llvm::Expected<Measurement> measure(LoadedModel &m, unsigned threads,
 
 int runModelBench(const ModelBenchOptions &o, const VariantLoader &load,
                   llvm::raw_ostream &os) {
-  os << fmt::format("prefill: {} tokens (median of 5 runs after a warm-up); decode: {} steps after it; ratios against {} at the same "
+  os << fmt::format("prefill: {} tokens (median of 5 runs after a warm-up); decode: {} steps after it (median step); ratios against {} at the same "
                     "thread count\n\n",
                     o.promptTokens, o.decodeTokens, o.variants.front());
   os << fmt::format("{:<8} {:>7} {:>9} {:>14} {:>13} {:>9} {:>9} {:>8}\n", "variant",

@@ -40,7 +40,8 @@ struct CompiledGraph::Step {
   PackedWeights packed;
   std::vector<float> wScale, bias;
   std::vector<const Value *> reads; // env values the step consumes
-  const Op *viewOf = nullptr;       // Host transpose: the reshape it reads through
+  const Op *viewOf = nullptr;       // Host: the reshape it reads through
+  const Op *throughTranspose = nullptr; // Host quantize_dynamic: the transpose it reads through
 };
 
 namespace {
@@ -345,6 +346,19 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
         viewOf[&op] = r;
       }
 
+  // quantize_dynamic of a transpose that keeps rows (attention's heads)
+  // quantizes each row where it lies: the transposed floats are never made.
+  llvm::DenseMap<const Op *, const Op *> quantizeThrough; // quantize -> transpose
+  for (const Op &op : g.ops())
+    if (op.kind() == OpKind::QuantizeDynamic)
+      if (const Op *t = op.operand(0)->definingOp();
+          t && t->kind() == OpKind::Transpose && onlyUser(t->result()) == &op &&
+          !t->intArrayAttr("perm").empty() &&
+          t->intArrayAttr("perm").back() == int64_t(t->intArrayAttr("perm").size()) - 1) {
+        fused.insert(t);
+        quantizeThrough[&op] = t;
+      }
+
   ConstEvaluator eval(weights);
   auto constant = [&](const Value *v) { return eval.evaluate(v); };
   for (const Op &op : g.ops()) {
@@ -422,7 +436,12 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
       continue;
     }
     step->reads.assign(op.operands().begin(), op.operands().end());
-    if (auto it = viewOf.find(&op); it != viewOf.end()) {
+    const Op *through = quantizeThrough.lookup(&op);
+    if (through) {
+      step->throughTranspose = through;
+      step->reads = {through->operand(0)};
+    }
+    if (auto it = viewOf.find(through ? through : &op); it != viewOf.end()) {
       step->viewOf = it->second;
       step->reads = {it->second->operand(0)};
     }
@@ -559,14 +578,21 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
       for (const Value *v : s.reads)
         in.push_back(&run.get(v));
       std::vector<Tensor> out;
-      if (s.viewOf) {
-        if (!runTransposeOfReshape(*s.viewOf, op, *in[0], out, pool_.get())) {
-          auto r = evaluateOp(*s.viewOf, llvm::ArrayRef<const Tensor *>(in));
-          if (r)
-            r = evaluateOp(op, llvm::ArrayRef<Tensor>(*r));
-          if (!r)
-            return run.fail(&op, llvm::toString(r.takeError()));
-          out = std::move(*r);
+      if (s.viewOf || s.throughTranspose) {
+        bool done = s.throughTranspose
+                        ? runQuantizeThroughTranspose(op, *s.throughTranspose, s.viewOf, *in[0],
+                                                      out, pool_.get())
+                        : runTransposeOfReshape(*s.viewOf, op, *in[0], out, pool_.get());
+        if (!done) { // the reference, op by op
+          out = {*in[0]};
+          for (const Op *o : {s.viewOf, s.throughTranspose, &op}) {
+            if (!o)
+              continue;
+            auto r = evaluateOp(*o, llvm::ArrayRef<Tensor>(out));
+            if (!r)
+              return run.fail(o, llvm::toString(r.takeError()));
+            out = std::move(*r);
+          }
         }
       } else if (!runHostKernel(op, in, out, pool_.get())) {
         if (llvm::Error e = run.interpret(op))

@@ -402,51 +402,61 @@ bool codeRange(DType t, int32_t &lo, int32_t &hi) {
   return false;
 }
 
-bool quantizeDynamic(const Op &op, const Tensor &x, std::vector<Tensor> &out, ThreadPool *pool) {
+/// quantize_dynamic of a tensor of `shape` whose row r (of its last
+/// dimension) starts at in + rowOffset[r] (rows of a transposed view are
+/// strided in the input), or at in + r * C when rowOffset is empty.
+bool quantizeDynamicRows(const Op &op, const float *in, llvm::ArrayRef<int64_t> shape,
+                         llvm::ArrayRef<int64_t> rowOffset, std::vector<Tensor> &out,
+                         ThreadPool *pool) {
   llvm::StringRef g = op.stringAttr("granularity");
   bool perToken = g.empty() || g == "per-token", perColumn = g == "per-column";
-  if ((!perToken && !perColumn && g != "per-tensor") || x.rank() < (perColumn ? 2 : 1))
+  unsigned rank = shape.size();
+  if ((!perToken && !perColumn && g != "per-tensor") || rank < (perColumn ? 2u : 1u))
     return false;
   bool isUnsigned = op.boolAttr("unsigned");
   int32_t lo = isUnsigned ? 0 : -128, hi = isUnsigned ? 255 : 127;
   double levels = isUnsigned ? 255.0 : 127.0;
-  Shape sShape(x.shape());
+  Shape sShape(shape);
   if (perToken)
     sShape.back() = 1;
   else if (perColumn)
-    sShape[x.rank() - 2] = 1;
+    sShape[rank - 2] = 1;
   else
     sShape.clear();
-  Tensor q(isUnsigned ? DType::U8 : DType::I8, x.shape()), scale(DType::F32, sShape);
-  const float *in = x.floats().data();
+  Tensor q(isUnsigned ? DType::U8 : DType::I8, shape), scale(DType::F32, sShape);
   float *s = scale.floats().data();
   int32_t *o = q.ints().data();
   auto scaleOf = [&](float amax) { return amax > 0 ? float(double(amax) / levels) : 1.0f; };
-  int64_t C = x.shape().back(), rows = C ? x.numElements() / C : 0;
+  int64_t C = shape.back(), rows = C ? q.numElements() / C : 0;
+  auto row = [&](int64_t r) { return in + (rowOffset.empty() ? r * C : rowOffset[r]); };
   if (perToken) {
-    splitRows(pool, rows, x.numElements(), [&](int64_t r0, int64_t r1) {
+    splitRows(pool, rows, q.numElements(), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
-        s[r] = scaleOf(rowAbsMax(in + r * C, C));
-        rowCodes(in + r * C, C, s[r], lo, hi, o + r * C);
+        s[r] = scaleOf(rowAbsMax(row(r), C));
+        rowCodes(row(r), C, s[r], lo, hi, o + r * C);
       }
     });
   } else if (perColumn) {
-    int64_t R = x.shape()[x.rank() - 2], batches = rows / std::max<int64_t>(R, 1);
-    splitRows(pool, batches, x.numElements(), [&](int64_t b0, int64_t b1) {
+    int64_t R = shape[rank - 2], batches = rows / std::max<int64_t>(R, 1);
+    splitRows(pool, batches, q.numElements(), [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         float *sb = s + b * C;
         std::fill(sb, sb + C, 0.0f);
         for (int64_t r = 0; r < R; ++r)
-          rowAbsMaxInto(in + (b * R + r) * C, C, sb);
+          rowAbsMaxInto(row(b * R + r), C, sb);
         for (int64_t c = 0; c < C; ++c)
           sb[c] = scaleOf(sb[c]);
         for (int64_t r = 0; r < R; ++r)
-          rowCodesPerElement(in + (b * R + r) * C, C, sb, lo, hi, o + (b * R + r) * C);
+          rowCodesPerElement(row(b * R + r), C, sb, lo, hi, o + (b * R + r) * C);
       }
     });
   } else {
-    s[0] = scaleOf(rowAbsMax(in, x.numElements()));
-    rowCodes(in, x.numElements(), s[0], lo, hi, o);
+    float amax = 0;
+    for (int64_t r = 0; r < rows; ++r)
+      amax = std::max(amax, rowAbsMax(row(r), C));
+    s[0] = scaleOf(amax);
+    for (int64_t r = 0; r < rows; ++r)
+      rowCodes(row(r), C, s[0], lo, hi, o + r * C);
   }
   out.push_back(std::move(q));
   out.push_back(std::move(scale));
@@ -533,6 +543,33 @@ bool runTransposeOfReshape(const Op &reshape, const Op &transpose, const Tensor 
       !reshapeShape(reshape, x.numElements(), view))
     return false;
   return transposeKernel(transpose, x, view, out, pool);
+}
+
+bool runQuantizeThroughTranspose(const Op &quantize, const Op &transpose, const Op *reshape,
+                                 const Tensor &x, std::vector<Tensor> &out, ThreadPool *pool) {
+  Shape view;
+  if (reshape ? !reshapeShape(*reshape, x.numElements(), view)
+              : (view.assign(x.shape().begin(), x.shape().end()), false))
+    return false;
+  if (x.dtype() != DType::F32)
+    return false;
+  llvm::ArrayRef<int64_t> perm = transpose.intArrayAttr("perm");
+  if (perm.size() != view.size() || view.empty() || perm.back() != int64_t(view.size()) - 1)
+    return false; // rows must stay rows
+  Shape inStrides(view.size(), 1), strides, shape;
+  for (int d = int(view.size()) - 2; d >= 0; --d)
+    inStrides[d] = inStrides[d + 1] * view[d + 1];
+  for (int64_t p : perm) {
+    strides.push_back(inStrides[p]);
+    shape.push_back(view[p]);
+  }
+  int64_t C = shape.back(), rows = C ? product(shape) / C : 0;
+  std::vector<int64_t> offsets(rows);
+  std::array<Shape, 1> s{strides};
+  forEachRow<1>(
+      shape, s, [&](int64_t r, const std::array<int64_t, 1> &off) { offsets[r] = off[0]; }, 0,
+      rows);
+  return quantizeDynamicRows(quantize, x.floats().data(), shape, offsets, out, pool);
 }
 
 bool broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b,
@@ -680,7 +717,8 @@ bool runHostKernel(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<
   case OpKind::CausalMask:
     return outType == DType::F32 && x.dtype() == DType::F32 && causalMask(x, out);
   case OpKind::QuantizeDynamic:
-    return x.dtype() == DType::F32 && quantizeDynamic(op, x, out, pool);
+    return x.dtype() == DType::F32 &&
+           quantizeDynamicRows(op, x.floats().data(), x.shape(), {}, out, pool);
   case OpKind::Quantize:
   case OpKind::Dequantize:
     return quantizeOrDequantize(op, in, out);

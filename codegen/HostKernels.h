@@ -50,6 +50,13 @@ bool runHostKernel(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<
 bool runTransposeOfReshape(const Op &reshape, const Op &transpose, const Tensor &x,
                            std::vector<Tensor> &out, ThreadPool *pool = nullptr);
 
+/// quantize_dynamic(transpose(reshape?(x))) for a transpose that keeps the
+/// last dimension: each row is quantized where it lies in x, and the codes
+/// are written in transposed order (no transposed copy of the floats).
+bool runQuantizeThroughTranspose(const Op &quantize, const Op &transpose, const Op *reshape,
+                                 const Tensor &x, std::vector<Tensor> &out,
+                                 ThreadPool *pool = nullptr);
+
 } // namespace sqc
 
 #endif // SQC_CODEGEN_HOSTKERNELS_H

@@ -290,3 +290,44 @@ TEST(HostKernelsTest, SplitOverThreadsTheSame) {
 }
 
 } // namespace
+
+namespace {
+
+// quantize_dynamic through reshape -> transpose (attention's K and V) gives
+// the interpreter's codes and scales without the transposed copy.
+TEST(HostKernelsTest, QuantizeThroughTransposeMatchesTheChain) {
+  for (const char *granularity : {"per-token", "per-column", "per-tensor"}) {
+    SCOPED_TRACE(granularity);
+    std::string scale = std::string(granularity) == "per-token"    ? "f32[2,1,5,1]"
+                        : std::string(granularity) == "per-column" ? "f32[2,1,1,4]"
+                                                                   : "f32[]";
+    std::string text = "graph @f(%x: f32[5,8]) -> (i8[2,1,5,4], " + scale + ") {\n"
+                       "  %r = reshape %x : f32[5,2,1,4]\n"
+                       "  %t = transpose %r {perm = [1, 2, 0, 3]} : f32[2,1,5,4]\n"
+                       "  %q, %s = quantize_dynamic %t {granularity = \"" + granularity +
+                       "\"} : i8[2,1,5,4], " + scale + "\n  return %q, %s\n}\n";
+    std::string errors;
+    auto m = test::parseAndVerify(text, errors);
+    ASSERT_TRUE(m) << errors;
+    auto op = m->graphs().front()->ops().begin();
+    const Op &reshape = *op++, &transpose = *op++, &quantize = *op;
+    std::mt19937 rng(4);
+    Tensor x = randomInput(DType::F32, {5, 8}, rng, 1);
+    std::vector<Tensor> ref = {x};
+    for (const Op *o : {&reshape, &transpose, &quantize}) {
+      auto r = evaluateOp(*o, llvm::ArrayRef<Tensor>(ref));
+      ASSERT_TRUE(bool(r)) << llvm::toString(r.takeError());
+      ref = std::move(*r);
+    }
+    std::vector<Tensor> got;
+    ASSERT_TRUE(runQuantizeThroughTranspose(quantize, transpose, &reshape, x, got));
+    ASSERT_EQ(got.size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+      EXPECT_EQ(got[i].shape(), ref[i].shape());
+      EXPECT_EQ(got[i].ints(), ref[i].ints());
+      EXPECT_EQ(got[i].floats(), ref[i].floats());
+    }
+  }
+}
+
+} // namespace

@@ -9,16 +9,21 @@
 //    GEMM, dequantize in the epilogue.
 //  - fp32: linear(x, w, bias?) with a compile-time weight becomes the fp32
 //    kernel with the bias in its epilogue.
-//
 //  - attention: int_matmul -> dequantize -> mul(column scales) becomes
 //    batched int8 GEMMs with the scales in the epilogue, and fp32 matmul
 //    batched fp32 GEMMs; the run-time operand is packed per call, once per
-//    distinct matrix (grouped-query heads share theirs).
+//    distinct matrix (grouped-query heads share theirs), or not at all for
+//    a few rows (decode: dot products on the operands).
 //
 // Norms, softmax, rope, elementwise ops, (de)quantization and data movement
-// run on host kernels (HostKernels.h); anything they do not cover runs on the
-// reference interpreter, op by op. `describe()` says what went where.
-// Intermediate tensors are freed after their last use.
+// run on host kernels (HostKernels.h), split over the threads when large.
+// A reshape read only by a transpose, and a row-keeping transpose read only
+// by quantize_dynamic, are not materialized: their reader reads through
+// them. A KV cache concat at the old cache's last use appends in place.
+// Anything the host kernels do not cover runs on the reference interpreter,
+// op by op. `describe()` says what went where; with JitOptions::profile,
+// profileReport() says where the time went. Intermediate tensors are freed
+// after their last use.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SQC_CODEGEN_COMPILEDGRAPH_H

@@ -37,6 +37,8 @@ void splitRows(ThreadPool *pool, int64_t rows, int64_t elements,
 template <size_t N, typename Fn>
 void forEachRow(llvm::ArrayRef<int64_t> shape, const std::array<Shape, N> &strides, Fn fn,
                 int64_t r0, int64_t r1) {
+  if (r0 >= r1)
+    return; // also keeps a zero-sized dimension out of the % below
   int lead = int(shape.size()) - 1;
   Shape idx(std::max(lead, 0), 0);
   std::array<int64_t, N> off{};

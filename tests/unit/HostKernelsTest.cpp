@@ -186,6 +186,10 @@ const Case kCases[] = {
      "graph @f(%x: f32[4,3], %s: f32[]) -> (i8[4,3]) {\n"
      "  %r = quantize %x, %s : i8[4,3]\n  return %r\n}",
      {{4, 3}, {}}, 0},
+    {"quantize an empty tensor",
+     "graph @f(%x: f32[?n,3], %s: f32[3]) -> (i8[?n,3]) {\n"
+     "  %r = quantize %x, %s : i8[?n,3]\n  return %r\n}",
+     {{0, 3}, {3}}, 0},
     {"dequantize with per-row scale",
      "graph @f(%q: i8[4,3], %s: f32[4,1]) -> (f32[4,3]) {\n"
      "  %r = dequantize %q, %s : f32[4,3]\n  return %r\n}",

@@ -3,7 +3,7 @@
 // JIT-compiles and runs one graph of a .sqir module (or interprets it with
 // --interp) and prints its outputs and timings:
 //
-//   sqc-run model.sqir [--graph forward] [--inputs in.safetensors] [-j 2]
+//   sqc-run model.sqir [--graph forward] [--inputs in.safetensors] [-j 2] [--profile]
 //   sqc-run model.sqir --interp
 //
 // Inputs come from a safetensors file, one tensor per graph argument, named
@@ -127,6 +127,9 @@ int main(int argc, char **argv) {
                            cl::init(1), cl::cat(cat));
   cl::opt<int64_t> show("show", cl::desc("Values to print per output"), cl::init(8),
                         cl::cat(cat));
+  cl::opt<bool> profile("profile",
+                        cl::desc("JIT: time per kind of step over all runs, on stderr"),
+                        cl::cat(cat));
   cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU (default: the host)"), cl::init(""),
                             cl::cat(cat));
   cl::opt<std::string> mattr("mattr", cl::desc("Target features to add or remove, e.g. -avx512f"),
@@ -178,6 +181,7 @@ int main(int argc, char **argv) {
     JitOptions o;
     o.target = TargetSpec::parse(mcpu, mattr);
     o.threads = threads;
+    o.profile = profile;
     auto t0 = Clock::now();
     auto cg = CompiledGraph::compile(*g, weights.get(), o);
     if (!cg)
@@ -200,6 +204,8 @@ int main(int argc, char **argv) {
     printTensor(llvm::outs(), unsigned(i), out[i], show);
   llvm::outs().flush(); // the timing line follows the outputs
   std::sort(times.begin(), times.end());
+  if (compiled && profile)
+    llvm::errs() << compiled->profileReport();
   llvm::errs() << llvm::format("%s: %zu run(s), median %.3f ms, min %.3f ms\n",
                                interp ? "interpreter" : "jit", times.size(),
                                times[times.size() / 2] * 1e3, times.front() * 1e3);

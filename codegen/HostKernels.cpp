@@ -96,15 +96,21 @@ bool reshapeShape(const Op &op, int64_t elements, Shape &out) {
   return product(out) == elements;
 }
 
+/// The input stride of each output dimension when `perm` transposes a
+/// contiguous tensor read with shape `shape` (a reshape's view of it).
+Shape transposedStrides(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> perm) {
+  Shape in(shape.size(), 1), out;
+  for (int d = int(shape.size()) - 2; d >= 0; --d)
+    in[d] = in[d + 1] * shape[d + 1];
+  for (int64_t p : perm)
+    out.push_back(in[p]);
+  return out;
+}
+
 template <typename T>
 void transposeInto(const Tensor &x, llvm::ArrayRef<int64_t> xShape, llvm::ArrayRef<int64_t> perm,
                    Tensor &r, ThreadPool *pool) {
-  Shape inStrides(xShape.size(), 1); // of x read as xShape (a reshape's view)
-  for (int d = int(xShape.size()) - 2; d >= 0; --d)
-    inStrides[d] = inStrides[d + 1] * xShape[d + 1];
-  Shape strides; // input stride of each output dimension
-  for (int64_t p : perm)
-    strides.push_back(inStrides[p]);
+  Shape strides = transposedStrides(xShape, perm);
   const T *src = data<T>(x);
   T *dst = data<T>(r);
   int64_t inner = r.shape().back(), step = strides.back();
@@ -383,19 +389,6 @@ bool causalMask(const Tensor &x, std::vector<Tensor> &out) {
   return true;
 }
 
-/// The interpreter's quantization code: x / scale in double, rounded to
-/// nearest even, saturated. Adding and subtracting 1.5 * 2^52 rounds a double
-/// of magnitude below 2^51 to an integer (ties to even) in the default
-/// rounding mode: nearbyint without its library call.
-inline int32_t code(float x, float scale, double zp, int32_t lo, int32_t hi) {
-  constexpr double kRound = 6755399441055744.0;
-  double v = double(x) / double(scale);
-  if (!(std::fabs(v) < 2251799813685248.0)) // 2^51; also NaN
-    return int32_t(std::clamp(std::nearbyint(v) + zp, double(lo), double(hi)));
-  double q = (v + kRound) - kRound + zp;
-  return int32_t(std::clamp(q, double(lo), double(hi)));
-}
-
 bool codeRange(DType t, int32_t &lo, int32_t &hi) {
   if (t == DType::I8)
     return lo = -128, hi = 127, true;
@@ -509,7 +502,7 @@ bool quantizeOrDequantize(const Op &op, llvm::ArrayRef<const Tensor *> in,
           float sc = scale[off[1] + i * ss];
           double z = zp[off[2] + i * sz];
           if (quantize)
-            r.ints()[row * n + i] = code(x.floats()[row * n + i], sc, z, lo, hi);
+            r.ints()[row * n + i] = int32_t(quantizationCode(x.floats()[row * n + i], sc, z, lo, hi));
           else
             r.floats()[row * n + i] = float((double(x.ints()[row * n + i]) - z) * sc);
         }
@@ -550,21 +543,18 @@ bool runTransposeOfReshape(const Op &reshape, const Op &transpose, const Tensor 
 bool runQuantizeThroughTranspose(const Op &quantize, const Op &transpose, const Op *reshape,
                                  const Tensor &x, std::vector<Tensor> &out, ThreadPool *pool) {
   Shape view;
-  if (reshape ? !reshapeShape(*reshape, x.numElements(), view)
-              : (view.assign(x.shape().begin(), x.shape().end()), false))
+  if (!reshape)
+    view.assign(x.shape().begin(), x.shape().end());
+  else if (!reshapeShape(*reshape, x.numElements(), view))
     return false;
   if (x.dtype() != DType::F32)
     return false;
   llvm::ArrayRef<int64_t> perm = transpose.intArrayAttr("perm");
   if (perm.size() != view.size() || view.empty() || perm.back() != int64_t(view.size()) - 1)
     return false; // rows must stay rows
-  Shape inStrides(view.size(), 1), strides, shape;
-  for (int d = int(view.size()) - 2; d >= 0; --d)
-    inStrides[d] = inStrides[d + 1] * view[d + 1];
-  for (int64_t p : perm) {
-    strides.push_back(inStrides[p]);
+  Shape strides = transposedStrides(view, perm), shape;
+  for (int64_t p : perm)
     shape.push_back(view[p]);
-  }
   int64_t C = shape.back(), rows = C ? product(shape) / C : 0;
   std::vector<int64_t> offsets(rows);
   std::array<Shape, 1> s{strides};

@@ -26,17 +26,6 @@ inline float floatOf(uint32_t u) {
   return f;
 }
 
-/// roundEven(x / scale) clamped to [lo, hi], as a double. Adding and
-/// subtracting 1.5 * 2^52 rounds to an integer, ties to even, in the default
-/// rounding mode; values too large for it still clamp to the right end, and
-/// NaN clamps to lo (the comparisons are written so).
-inline double code(float x, double scale, double lo, double hi) {
-  constexpr double kRound = 6755399441055744.0;
-  double q = (double(x) / scale + kRound) - kRound;
-  q = q > lo ? q : lo;
-  return q < hi ? q : hi;
-}
-
 /// e^x in float: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two for
 /// exactness), e^r by a degree-6 polynomial, 2^n through the exponent bits.
 inline float expPoly(float x) {
@@ -71,19 +60,19 @@ SQC_PER_ISA float rowAbsMax(const float *x, int64_t n) {
 SQC_PER_ISA void rowCodes(const float *x, int64_t n, float scale, int32_t lo, int32_t hi,
                           int32_t *out) {
   for (int64_t i = 0; i < n; ++i)
-    out[i] = int32_t(code(x[i], scale, lo, hi));
+    out[i] = int32_t(quantizationCode(x[i], scale, 0, lo, hi));
 }
 
 SQC_PER_ISA void rowCodes(const float *x, int64_t n, float scale, int32_t lo, int32_t hi,
                           int16_t *out) {
   for (int64_t i = 0; i < n; ++i)
-    out[i] = int16_t(code(x[i], scale, lo, hi));
+    out[i] = int16_t(quantizationCode(x[i], scale, 0, lo, hi));
 }
 
 SQC_PER_ISA void rowCodes(const float *x, int64_t n, float scale, int32_t lo, int32_t hi,
                           int32_t shift, uint8_t *out) {
   for (int64_t i = 0; i < n; ++i)
-    out[i] = uint8_t(int32_t(code(x[i], scale, lo, hi)) + shift);
+    out[i] = uint8_t(int32_t(quantizationCode(x[i], scale, 0, lo, hi)) + shift);
 }
 
 SQC_PER_ISA void rowAbsMaxInto(const float *x, int64_t n, float *acc) {
@@ -96,7 +85,7 @@ SQC_PER_ISA void rowAbsMaxInto(const float *x, int64_t n, float *acc) {
 SQC_PER_ISA void rowCodesPerElement(const float *x, int64_t n, const float *scale, int32_t lo,
                                     int32_t hi, int32_t *out) {
   for (int64_t i = 0; i < n; ++i)
-    out[i] = int32_t(code(x[i], scale[i], lo, hi));
+    out[i] = int32_t(quantizationCode(x[i], scale[i], 0, lo, hi));
 }
 
 SQC_PER_ISA int32_t dotI32(const int32_t *a, const int32_t *b, int64_t n) {

@@ -18,6 +18,19 @@
 
 namespace sqc {
 
+/// The interpreter's quantization code, as a double: roundEven(x / scale)
+/// + zp clamped to [lo, hi], x / scale in double. Adding and subtracting
+/// 1.5 * 2^52 rounds to an integer, ties to even, in the default rounding
+/// mode (nearbyint without its library call, so loops vectorize); values
+/// too large for it still clamp to the right end, and NaN clamps to lo (the
+/// comparisons are written so).
+inline double quantizationCode(float x, double scale, double zp, double lo, double hi) {
+  constexpr double kRound = 6755399441055744.0;
+  double q = (double(x) / scale + kRound) - kRound + zp;
+  q = q > lo ? q : lo;
+  return q < hi ? q : hi;
+}
+
 /// max |x[i]| (0 for n = 0).
 float rowAbsMax(const float *x, int64_t n);
 /// out[i] = clamp(roundEven(x[i] / scale), lo, hi) (+ shift for the u8 form).

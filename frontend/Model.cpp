@@ -24,13 +24,6 @@ std::string absolute(llvm::StringRef path) {
   return p.str().str();
 }
 
-/// A path from a module attribute: absolute, or relative to the module file.
-std::string resolveBeside(llvm::StringRef modulePath, llvm::StringRef p) {
-  if (llvm::sys::path::is_absolute(p))
-    return p.str();
-  return joinPath(llvm::sys::path::parent_path(modulePath), p);
-}
-
 /// Opens a tokenizer by its file: tokenizer.json (byte-level BPE),
 /// vocab.json (GPT-2, with merges.txt beside it) or a llama2.c tokenizer.bin.
 llvm::Expected<std::unique_ptr<Tokenizer>> openTokenizer(llvm::StringRef path) {

@@ -12,6 +12,14 @@
 
 namespace sqc {
 
+std::string resolveBeside(llvm::StringRef modulePath, llvm::StringRef path) {
+  if (llvm::sys::path::is_absolute(path))
+    return path.str();
+  llvm::SmallString<256> p(modulePath == "-" ? "" : llvm::sys::path::parent_path(modulePath));
+  llvm::sys::path::append(p, path);
+  return p.str().str();
+}
+
 llvm::Expected<const Tensor *> WeightStore::get(llvm::StringRef name,
                                                  const TensorType &type) {
   auto it = cache_.find(name);

@@ -53,6 +53,11 @@ private:
   llvm::StringMap<Tensor> tensors_;
 };
 
+/// A path from a module attribute (`weights`, `tokenizer`): absolute, or
+/// relative to the module file `modulePath` (the working directory for
+/// standard input, "-").
+std::string resolveBeside(llvm::StringRef modulePath, llvm::StringRef path);
+
 /// Tensors in one or more memory-mapped safetensors files (sharded models).
 class SafeTensorsWeights : public WeightStore {
 public:

@@ -18,7 +18,6 @@
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/Path.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/WithColor.h"
@@ -220,11 +219,7 @@ int main(int argc, char **argv) {
     std::unique_ptr<SafeTensorsWeights> own;
     const Attribute *wa = m->attr("weights");
     if (!weights && wa && wa->kind() == AttrKind::String) {
-      llvm::SmallString<256> path(wa->getString());
-      if (llvm::sys::path::is_relative(path) && input != "-") {
-        path = llvm::sys::path::parent_path(input);
-        llvm::sys::path::append(path, wa->getString());
-      }
+      std::string path = resolveBeside(input, wa->getString());
       if (llvm::sys::fs::exists(path)) {
         auto w = SafeTensorsWeights::open(path);
         if (!w) {

@@ -26,7 +26,6 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -160,12 +159,7 @@ int main(int argc, char **argv) {
                                     : "@" + graphName.getValue()));
   std::unique_ptr<WeightStore> weights;
   if (const Attribute *w = m->attr("weights"); w && w->kind() == AttrKind::String) {
-    llvm::SmallString<256> path(w->getString());
-    if (llvm::sys::path::is_relative(path) && input != "-") {
-      path = llvm::sys::path::parent_path(input);
-      llvm::sys::path::append(path, w->getString());
-    }
-    auto store = SafeTensorsWeights::open(path);
+    auto store = SafeTensorsWeights::open(resolveBeside(input, w->getString()));
     if (!store)
       return error(llvm::toString(store.takeError()));
     weights = std::move(*store);

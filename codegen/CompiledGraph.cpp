@@ -185,10 +185,7 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
     }
   double macs = double(batches) * M * N * K;
   auto parallel = [&](int64_t n, const std::function<void(int64_t, int64_t)> &fn) {
-    if (pool && pool->size() > 1 && macs >= 8e6 && n > 1)
-      pool->parallelFor(n, fn);
-    else
-      fn(0, n);
+    parallelForIfWorth(pool, n, macs, 8e6, fn);
   };
   unsigned r = shape.size();
   auto scalesOf = [&](int64_t bi, std::vector<float> &aScale, std::vector<float> &wScale) {

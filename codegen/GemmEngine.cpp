@@ -201,13 +201,6 @@ namespace {
 /// memory bandwidth.
 constexpr double kMinParallelMacs = 5e5;
 
-void splitPanels(ThreadPool *pool, double macs, int64_t panels,
-                 const std::function<void(int64_t, int64_t)> &call) {
-  if (pool && pool->size() > 1 && macs >= kMinParallelMacs)
-    pool->parallelFor(panels, call);
-  else
-    call(0, panels);
-}
 } // namespace
 
 void GemmEngine::int8Gemm(const QuantizedRows &a, const PackedWeights &w, const float *wScale,
@@ -221,7 +214,8 @@ void GemmEngine::int8Gemm(const QuantizedRows &a, const PackedWeights &w, const 
     int8_(A, a.Kp, w.bytes.data(), c, ldc, a.M, w.N, w.Kp, p0, p1, a.scale.data(), wScale,
           bias, residual, comp);
   };
-  splitPanels(pool, double(a.M) * double(w.N) * double(w.K), w.panels, call);
+  parallelForIfWorth(pool, w.panels, double(a.M) * double(w.N) * double(w.K),
+                     kMinParallelMacs, call);
 }
 
 void GemmEngine::f32Gemm(const float *a, int64_t lda, int64_t M, const PackedWeights &w,
@@ -231,7 +225,8 @@ void GemmEngine::f32Gemm(const float *a, int64_t lda, int64_t M, const PackedWei
     f32_(a, lda, w.floats.data(), c, ldc, M, w.N, w.K, p0, p1, nullptr, nullptr, bias,
          residual, nullptr);
   };
-  splitPanels(pool, double(M) * double(w.N) * double(w.K), w.panels, call);
+  parallelForIfWorth(pool, w.panels, double(M) * double(w.N) * double(w.K),
+                     kMinParallelMacs, call);
 }
 
 } // namespace sqc

@@ -25,10 +25,7 @@ int64_t product(llvm::ArrayRef<int64_t> dims) {
 /// are enough to pay for handing work to another thread.
 void splitRows(ThreadPool *pool, int64_t rows, int64_t elements,
                const std::function<void(int64_t, int64_t)> &fn) {
-  if (pool && pool->size() > 1 && rows > 1 && elements >= (int64_t(1) << 15))
-    pool->parallelFor(rows, fn);
-  else if (rows > 0)
-    fn(0, rows);
+  parallelForIfWorth(pool, rows, double(elements), double(1 << 15), fn);
 }
 
 /// Walks rows [r0, r1) (of the last dimension) of `shape` and calls

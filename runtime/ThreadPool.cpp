@@ -95,4 +95,14 @@ void ThreadPool::work(unsigned index) {
   }
 }
 
+void parallelForIfWorth(ThreadPool *pool, int64_t n, double work, double minWork,
+                        const std::function<void(int64_t, int64_t)> &fn) {
+  if (n <= 0)
+    return;
+  if (pool && pool->size() > 1 && work >= minWork)
+    pool->parallelFor(n, fn);
+  else
+    fn(0, n);
+}
+
 } // namespace sqc

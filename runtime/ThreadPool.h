@@ -47,6 +47,13 @@ private:
   std::atomic<bool> stop_{false};
 };
 
+/// pool->parallelFor(n, fn) when `work` reaches `minWork` (both in the
+/// caller's unit, e.g. multiply-adds or elements) and the pool has more than
+/// one thread; otherwise fn(0, n) on the calling thread (also for a null
+/// pool). Nothing runs for n <= 0.
+void parallelForIfWorth(ThreadPool *pool, int64_t n, double work, double minWork,
+                        const std::function<void(int64_t, int64_t)> &fn);
+
 } // namespace sqc
 
 #endif // SQC_RUNTIME_THREADPOOL_H

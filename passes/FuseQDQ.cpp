@@ -1,7 +1,7 @@
 //===- passes/FuseQDQ.cpp - Fake quantization into integer arithmetic -----===//
 //
 //   linear(dequantize(xq, xs), dequantize(wq, ws) [, b])
-//     -> acc = int_linear(xq, wq)                      i8 x i8 -> i32
+//     -> acc = int_linear(xq, wq)                      i8 x i8 (or i4) -> i32
 //        y   = dequantize(acc, xs) * ws^T [+ b]        per token x per channel
 //   matmul(dequantize(aq, as), dequantize(bq, bs))
 //     -> dequantize(int_matmul(aq, bq), as) * bs       per-tensor scales
@@ -24,7 +24,7 @@ std::optional<std::pair<Value *, Value *>> dequantized(Value *v) {
   if (!d || d->kind() != OpKind::Dequantize || d->numOperands() != 2)
     return std::nullopt;
   DType t = d->operand(0)->type().dtype();
-  if (t != DType::I8 && t != DType::U8)
+  if (t != DType::I8 && t != DType::U8 && t != DType::I4)
     return std::nullopt;
   return std::make_pair(d->operand(0), d->operand(1));
 }
@@ -58,7 +58,8 @@ private:
   static bool fuseLinear(Op *lin) {
     auto x = dequantized(lin->operand(0));
     auto w = dequantized(lin->operand(1));
-    if (!x || !w || w->first->type().dtype() != DType::I8)
+    if (!x || !w || x->first->type().dtype() == DType::I4 ||
+        w->first->type().dtype() == DType::U8)
       return false;
     const DenseElements *ws = constantValues(w->second);
     int64_t N = lin->result()->type().dims().back().size();
@@ -104,6 +105,9 @@ private:
     auto a = dequantized(mm->operand(0));
     auto c = dequantized(mm->operand(1));
     bool tb = mm->boolAttr("transpose_b");
+    if (!a || !c || a->first->type().dtype() == DType::I4 ||
+        c->first->type().dtype() == DType::I4)
+      return false; // int_matmul takes i8/u8
     // A per tensor or per row; B per tensor, per row when transposed (its
     // rows are then the output's columns) or per column when not.
     if (!a || !c || (a->second->type().rank() != 0 && !perRow(a->second, a->first)) ||

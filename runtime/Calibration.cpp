@@ -41,14 +41,18 @@ void ActivationStats::observe(const Tensor &t, unsigned keepRows) {
   // channel i keeps the maximum of every tensor that had one.
   if (int64_t(channelAbsMax.size()) < C)
     channelAbsMax.resize(C, 0.0);
+  if (int64_t(channelSumSq.size()) < C)
+    channelSumSq.resize(C, 0.0);
   for (int64_t i = 0; i < t.numElements(); ++i) {
-    double a = std::fabs(t.get(i));
+    double x = t.get(i), a = std::fabs(x);
     double &c = channelAbsMax[C ? i % C : 0];
     c = std::max(c, a);
+    channelSumSq[C ? i % C : 0] += x * x;
     absMax = std::max(absMax, a);
     histogram.add(a);
   }
   ++observations;
+  rowsCounted += C ? t.numElements() / C : 0;
   if (keepRows == 0 || C == 0)
     return;
   // Reservoir sampling with a fixed-seed generator: the same text gives the
@@ -68,6 +72,15 @@ void ActivationStats::observe(const Tensor &t, unsigned keepRows) {
     else
       rows.push_back(std::move(row));
   }
+}
+
+std::vector<double> ActivationStats::hessianDiagonal() const {
+  std::vector<double> h;
+  if (rowsCounted == 0)
+    return h;
+  for (double s : channelSumSq)
+    h.push_back(2.0 * s / double(rowsCounted));
+  return h;
 }
 
 std::vector<const Value *> CalibrationStats::observedValues(const Graph &g) {
@@ -120,7 +133,9 @@ llvm::Error CalibrationStats::save(llvm::StringRef path, double percentile,
     acts[n] = {{"absmax", s.absMax},
                {"percentile", s.histogram.percentile(percentile / 100.0)},
                {"observations", s.observations},
-               {"channel_absmax", s.channelAbsMax}};
+               {"channel_absmax", s.channelAbsMax},
+               {"channel_sumsq", s.channelSumSq},
+               {"rows_counted", s.rowsCounted}};
     if (!s.rows.empty())
       acts[n]["rows"] = s.rows;
   }
@@ -155,6 +170,19 @@ llvm::Expected<CalibrationStats> CalibrationStats::load(llvm::StringRef path) {
       if (!c.is_number() || c.get<double>() < 0)
         return fail("activation '" + name + "': channel_absmax holds a non-number");
       s.channelAbsMax.push_back(c.get<double>());
+    }
+    if (e.contains("channel_sumsq")) {
+      const auto &ss = e["channel_sumsq"];
+      if (!ss.is_array() || ss.size() != s.channelAbsMax.size() ||
+          !e.contains("rows_counted") || !e["rows_counted"].is_number_unsigned())
+        return fail("activation '" + name +
+                    "': channel_sumsq needs one entry per channel and rows_counted");
+      for (const auto &c : ss) {
+        if (!c.is_number() || c.get<double>() < 0)
+          return fail("activation '" + name + "': channel_sumsq holds a non-number");
+        s.channelSumSq.push_back(c.get<double>());
+      }
+      s.rowsCounted = e["rows_counted"].get<uint64_t>();
     }
     if (e.contains("rows") && e["rows"].is_array())
       for (const auto &row : e["rows"]) {

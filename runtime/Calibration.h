@@ -41,6 +41,11 @@ private:
 
 struct ActivationStats {
   std::vector<double> channelAbsMax;
+  /// Per channel, the sum of x^2 over every row seen, and the rows counted:
+  /// the diagonal of the layer-wise reconstruction Hessian H = 2 X^T X / rows
+  /// that mixed precision weighs weight errors by.
+  std::vector<double> channelSumSq;
+  uint64_t rowsCounted = 0;
   double absMax = 0;
   AbsHistogram histogram;
   uint64_t observations = 0; // tensors seen
@@ -50,6 +55,8 @@ struct ActivationStats {
   std::vector<std::vector<float>> rows;
   uint64_t rowsSeen = 0;
   void observe(const Tensor &t, unsigned keepRows);
+  /// 2 * mean(x_j^2) for channel j (empty when nothing was counted).
+  std::vector<double> hessianDiagonal() const;
 };
 
 class CalibrationStats {
@@ -67,7 +74,8 @@ public:
   const llvm::StringMap<ActivationStats> &all() const { return stats_; }
 
   /// JSON: {"percentile": p, "activations": {name: {"absmax", "percentile",
-  /// "channel_absmax": [...]}}}.
+  /// "channel_absmax": [...],
+  /// "channel_sumsq": [...], "rows_counted": n}}}.
   llvm::Error save(llvm::StringRef path, double percentile,
                    const std::string &description) const;
   static llvm::Expected<CalibrationStats> load(llvm::StringRef path);

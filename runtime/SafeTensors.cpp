@@ -217,6 +217,19 @@ llvm::Expected<Tensor> SafeTensorsFile::load(llvm::StringRef name, DType as) con
         llvm::inconvertibleErrorCode(),
         path_ + ": tensor '" + name.str() + "' is " + t->dtypeName +
             ", which cannot be read as " + dtypeName(as).str());
+  if (as == DType::I4 && t->dtype == StDType::U8 && !t->shape.empty()) {
+    // Packed INT4 (InMemoryWeights::writeTo): two sign-extended nibbles per
+    // byte, the low one first.
+    std::vector<int64_t> shape = t->shape;
+    shape.back() *= 2;
+    Tensor out(as, shape);
+    const uint8_t *p = data_ + t->begin;
+    for (int64_t i = 0; i < out.numElements(); i += 2, ++p) {
+      out.set(i, double(int8_t(uint8_t(*p << 4)) >> 4));
+      out.set(i + 1, double(int8_t(*p) >> 4));
+    }
+    return out;
+  }
   Tensor out(as, t->shape);
   const uint8_t *p = data_ + t->begin;
   unsigned size = stDTypeSize(t->dtype);

@@ -59,12 +59,22 @@ llvm::Error InMemoryWeights::writeTo(llvm::StringRef path) const {
   for (const std::string &n : names) {
     const Tensor &t = tensors_.find(n)->second;
     std::vector<int64_t> shape(t.shape().begin(), t.shape().end());
-    if (t.dtype() == DType::I8 || t.dtype() == DType::U8) {
+    if (t.dtype() == DType::I4 && !shape.empty() && shape.back() % 2 == 0) {
+      // Two codes per byte, the even element in the low nibble; the file says
+      // U8 [..., K/2] and the graph's i4 type says how to read it back.
+      std::vector<uint8_t> b(t.numElements() / 2);
+      for (size_t i = 0; i < b.size(); ++i)
+        b[i] = uint8_t((t.ints()[2 * i] & 0xf) | ((t.ints()[2 * i + 1] & 0xf) << 4));
+      shape.back() /= 2;
+      out.push_back({n, StDType::U8, shape, b});
+      continue;
+    }
+    if (t.dtype() == DType::I8 || t.dtype() == DType::U8 || t.dtype() == DType::I4) {
       // Integer weights stay one byte per element: that is the point.
       std::vector<uint8_t> b(t.numElements());
       for (int64_t i = 0; i < t.numElements(); ++i)
         b[i] = uint8_t(int8_t(t.ints()[i]) & 0xff);
-      out.push_back({n, t.dtype() == DType::I8 ? StDType::I8 : StDType::U8, shape, b});
+      out.push_back({n, t.dtype() == DType::U8 ? StDType::U8 : StDType::I8, shape, b});
       continue;
     }
     if (t.dtype() == DType::I32) {

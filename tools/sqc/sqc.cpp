@@ -24,6 +24,8 @@
 #include "tools/sqc/RandomModel.h"
 
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/FileSystem.h"
@@ -240,6 +242,10 @@ struct QuantizeOptions {
   double minOutlierRatio;
   bool rotateQK;
   std::string weightClip;
+  // Mixed precision (one budget, or none for uniform INT8 weights).
+  double avgBits = 0, sizeMB = 0;
+  std::string hessian = "trace", assign = "pareto";
+  bool mixed() const { return avgBits > 0 || sizeMB > 0; }
 };
 
 /// Runs a pipeline string on the model with its weights and `stats`.
@@ -290,8 +296,9 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false)
                             formatFloat(o.minOutlierRatio) + "}",
                      &*stats, quiet))
       return error("smoothing failed"), false;
-    if (acts == "per-tensor-static") {
-      // Static scales must describe the smoothed activations.
+    if (acts == "per-tensor-static" || o.mixed()) {
+      // Static scales and the Hessians of mixed precision must describe the
+      // smoothed activations.
       say("recalibrating the smoothed model");
       stats = calibrate(m, o.calibText, o.samples, o.seqLen);
       if (!stats)
@@ -301,7 +308,14 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false)
   std::string pipeline = "quantize{weights=" + o.weightScales + ",weight-clip=" +
                          o.weightClip + ",acts=" + acts +
                          ",bmm=true" + (o.clip ? ",percentile=true" : "") +
-                         "},fuse-qdq,cse,dce";
+                         "}";
+  if (o.mixed())
+    pipeline += ",mixed-precision{" +
+                (o.avgBits > 0 ? "avg-bits=" + formatFloat(o.avgBits)
+                               : "size-mb=" + formatFloat(o.sizeMB)) +
+                ",hessian=" + o.hessian + ",assign=" + o.assign +
+                ",print-frontier=" + (quiet ? "false" : "true") + "}";
+  pipeline += ",fuse-qdq,cse,dce";
   say("quantizing: " + pipeline);
   if (!runPipeline(m, pipeline, &*stats, quiet))
     return error("quantization failed"), false;
@@ -334,7 +348,11 @@ int runQuantize(LoadedModel &m, const QuantizeOptions &o, llvm::StringRef outDir
   }
   m.module->setAttr("quantization", (o.smooth ? "smoothquant alpha=" + o.alpha + " "
                                              : std::string("naive ")) +
-                                        "W8A8 " + o.level + " weights " + o.weightScales);
+                                        (o.mixed() ? "mixed-precision (" + o.assign + ", " +
+                                                         (o.avgBits > 0 ? formatFloat(o.avgBits) + " bits" : formatFloat(o.sizeMB) + " MB") +
+                                                         ") weights, A8 "
+                                                   : std::string("W8A8 ")) +
+                                        o.level + " weights " + o.weightScales);
   llvm::SmallString<256> sqir(outDir);
   llvm::sys::path::append(sqir, "model.sqir");
   if (llvm::Error e = writeModel(m, sqir))
@@ -518,6 +536,85 @@ int runCompare(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::StringR
   return 0;
 }
 
+/// Perplexity of mixed-precision weights at each bit budget, the Pareto
+/// assignment next to the in-order one of the same budget (which ignores
+/// sensitivity), with FP32 and uniform INT8 for reference.
+int runBitBudgets(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::StringRef textPath,
+                  int64_t window, int64_t maxTokens, const QuantizeOptions &base,
+                  llvm::StringRef budgetList, const EngineChoice &engine) {
+  if (base.calibText.empty())
+    return error("--bit-budgets needs --calib-text FILE");
+  std::vector<double> budgets;
+  for (llvm::StringRef item : llvm::split(budgetList, ',')) {
+    double b = 0;
+    if (item.trim().getAsDouble(b) || !(b >= 4 && b <= 32))
+      return error("--bit-budgets: '" + item + "' is not a number of bits in [4, 32]");
+    budgets.push_back(b);
+  }
+  auto fp32 = loadModel(modelPath, tokPath);
+  if (!fp32)
+    return error(llvm::toString(fp32.takeError()));
+  auto buf = llvm::MemoryBuffer::getFile(textPath, /*IsText=*/true);
+  if (!buf)
+    return error(textPath + ": " + buf.getError().message());
+  std::vector<int32_t> toks =
+      tokenizeText(*fp32->tokenizer, (*buf)->getBuffer().str(), maxTokens);
+  if (toks.size() < 2)
+    return error(textPath + ": fewer than two tokens to score");
+  if (!prepareEngine(*fp32, engine))
+    return 1;
+  auto ref = perplexity(*fp32, toks, window, "FP32");
+  if (!ref)
+    return error(llvm::toString(ref.takeError()));
+  // One quantized variant's perplexity; NAN after an error it reported.
+  auto measure = [&](const QuantizeOptions &o, const std::string &name) -> double {
+    auto m = loadModel(modelPath, tokPath);
+    if (!m)
+      return error(llvm::toString(m.takeError())), NAN;
+    if (!quantizeModel(*m, o, /*quiet=*/true) || !prepareEngine(*m, engine, /*quiet=*/true))
+      return NAN;
+    auto r = perplexity(*m, toks, window, name);
+    if (!r)
+      return error(llvm::toString(r.takeError())), NAN;
+    return r->ppl();
+  };
+  QuantizeOptions uniform = base;
+  uniform.avgBits = uniform.sizeMB = 0;
+  double int8 = measure(uniform, "uniform INT8");
+  if (std::isnan(int8))
+    return 1;
+  struct Row {
+    double bits, pareto, inOrder;
+  };
+  std::vector<Row> rows;
+  for (double b : budgets) {
+    QuantizeOptions o = base;
+    o.avgBits = b;
+    o.sizeMB = 0;
+    o.assign = "pareto";
+    double p = measure(o, llvm::formatv("{0} bits, Pareto", b).str());
+    o.assign = "in-order";
+    double i = measure(o, llvm::formatv("{0} bits, in order", b).str());
+    if (std::isnan(p) || std::isnan(i))
+      return 1;
+    rows.push_back({b, p, i});
+  }
+  llvm::outs() << "model: " << fp32->description << "\ntext:  " << textPath << " ("
+               << toks.size() << " tokens, window " << window << "); activations "
+               << base.level << ", Hessian " << base.hessian << "\n\n";
+  llvm::outs() << llvm::formatv("{0,-10} {1,12} {2,9} {3,12} {4,9}\n", "avg bits",
+                                "Pareto PPL", "change", "in-order PPL", "change");
+  auto pct = [&](double p) { return (p / ref->ppl() - 1) * 100; };
+  for (const Row &r : rows)
+    llvm::outs() << llvm::formatv("{0,-10:F2} {1,12:F4} {2,8:F2}% {3,12:F4} {4,8:F2}%\n",
+                                  r.bits, r.pareto, pct(r.pareto), r.inOrder, pct(r.inOrder));
+  llvm::outs() << llvm::formatv("\nFP32 {0:F4}; uniform INT8 weights {1:F4} ({2:F2}%)\n",
+                                ref->ppl(), int8, pct(int8));
+  llvm::outs() << "(in order: linears upgraded in graph order until the budget is spent, "
+                  "the same size without sensitivity)\n";
+  return 0;
+}
+
 int runGenerate(LoadedModel &m, llvm::StringRef prompt, int64_t steps,
                 double temperature, uint64_t seed) {
   Tokenizer &tok = *m.tokenizer;
@@ -659,6 +756,24 @@ int main(int argc, char **argv) {
                         cl::desc("Also quantize naive and with SmoothQuant at O1, O2, "
                                  "O3 (needs --calib-text) and print one table"),
                         cl::sub(evalCmd), cl::cat(cat));
+  cl::opt<double> avgBits("avg-bits",
+                          cl::desc("Mixed precision: 4-bit, 8-bit or FP32 weights per linear, "
+                                   "this many bits per weight on average (e.g. 5.5)"),
+                          cl::init(0), cl::sub(quantCmd), cl::cat(cat));
+  cl::opt<double> sizeMB("size-mb",
+                         cl::desc("Mixed precision with a size budget: megabytes of the "
+                                  "linears' codes and scales"),
+                         cl::init(0), cl::sub(quantCmd), cl::cat(cat));
+  cl::opt<std::string> hessian("hessian",
+                               cl::desc("Mixed precision sensitivity: trace (HAWQ-V2's "
+                                        "average) or diagonal (per input channel)"),
+                               cl::init("trace"), cl::sub(quantCmd), cl::sub(evalCmd),
+                               cl::cat(cat));
+  cl::opt<std::string> bitBudgets(
+      "bit-budgets",
+      cl::desc("Perplexity of mixed-precision weights at each budget, e.g. 4,5,5.5,6,8 "
+               "(needs --calib-text), Pareto vs in-order assignment"),
+      cl::init(""), cl::sub(evalCmd), cl::cat(cat));
   cl::opt<bool> report("report",
                        cl::desc("With --compare: per-layer SQNR against FP32"),
                        cl::sub(evalCmd), cl::cat(cat));
@@ -766,6 +881,8 @@ int main(int argc, char **argv) {
       "  sqc generate MODEL [--prompt TEXT] [-n N] [--temperature T] [--seed S]\n"
       "  sqc calibrate MODEL --text FILE [--samples N --seq-len L] -o stats.json\n"
       "  sqc quantize MODEL --calib-text FILE [--alpha A] [--level O1|O2|O3] [--no-smooth] -o OUTDIR\n"
+      "  sqc quantize MODEL --calib-text FILE --avg-bits 5.5 -o OUTDIR   (4/8-bit/FP32 weights)\n"
+      "  sqc eval MODEL --text FILE --calib-text FILE --bit-budgets 4,5,6,8\n"
       "  sqc import MODEL -o OUT.sqir\n"
       "  sqc inject-outliers HF_LLAMA_DIR [--gain 64] -o OUTDIR\n"
       "  sqc random-model [--dim 128 --layers 4 ...] -o OUTDIR\n"
@@ -775,7 +892,10 @@ int main(int argc, char **argv) {
       "llama2.c checkpoint or a .sqir module written by `sqc import`.\n");
 
   QuantizeOptions qopts{calibText, samples, seqLen, alpha, level, weightScales,
-                        smoothPaths, !noSmooth, clip, minOutlierRatio, rotateQK, weightClip};
+                        smoothPaths, !noSmooth, clip, minOutlierRatio, rotateQK, weightClip,
+                        avgBits, sizeMB, hessian};
+  if (avgBits > 0 && sizeMB > 0)
+    return error("give --avg-bits or --size-mb, not both");
   if (benchCmd && benchWhat == "model")
     return runBenchModel(benchModel, qopts, benchVariants, benchThreads, benchPrompt,
                          benchDecode, benchProfile);
@@ -813,6 +933,8 @@ int main(int argc, char **argv) {
     return error("--engine must be jit or interp, got '" + engineName + "'");
   engine.jit = engineName == "jit";
   engine.options.threads = runThreads;
+  if (evalCmd && !bitBudgets.empty())
+    return runBitBudgets(model, tokenizer, text, window, maxTokens, qopts, bitBudgets, engine);
   if (evalCmd && compare) // loads a fresh copy of the model per variant
     return runCompare(model, tokenizer, text, window, maxTokens, qopts, report, engine);
   auto m = loadModel(model, tokenizer);

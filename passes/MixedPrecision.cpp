@@ -1,0 +1,378 @@
+//===- passes/MixedPrecision.cpp - Per-linear weight bit widths -----------===//
+//
+// After `quantize` every linear has INT8 weights. This pass gives each one
+// 4 bits, 8 bits or FP32, whichever assignment of the whole model is on the
+// Pareto frontier of size vs summed sensitivity-weighted error and fits the
+// budget (`avg-bits=5.5`: mean bits per weight; `size-mb=`: the linears'
+// codes and scales).
+//
+// Sensitivity is the layer-wise reconstruction Hessian H = 2 X^T X / rows of
+// the linear's calibration input (HAWQ-V2 uses the trace of the loss
+// Hessian; a compiler without autograd uses this one). A weight error dW
+// changes the output by about tr(dW H dW^T) / 2, which the pass estimates
+// from the diagonal of H: `hessian=trace` spreads tr(H) evenly over the
+// input channels (HAWQ-V2's average eigenvalue), `hessian=diagonal` keeps
+// each channel's own entry.
+//
+// INT4 weights are symmetric per output channel, codes in [-8, 7], with the
+// clipping of each channel's max|w| that minimizes that error. `assign=in-order`
+// ignores sensitivity and upgrades linears in graph order until the budget
+// is spent: the baseline the frontier should beat.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/MixedPrecision.h"
+
+#include "passes/PassUtils.h"
+#include "passes/Passes.h"
+
+#include "runtime/ConstEval.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace sqc {
+
+std::vector<FrontierPoint> paretoFrontier(const std::vector<std::vector<BitChoice>> &layers,
+                                          size_t maxPoints) {
+  struct State {
+    uint64_t cost;
+    double error;
+    uint32_t parent; // index into the previous stage
+    unsigned choice;
+  };
+  std::vector<std::vector<State>> stages;
+  std::vector<State> cur{{0, 0.0, 0, 0}};
+  for (const auto &choices : layers) {
+    std::vector<State> next;
+    for (uint32_t p = 0; p < cur.size(); ++p)
+      for (unsigned c = 0; c < choices.size(); ++c)
+        next.push_back({cur[p].cost + choices[c].cost, cur[p].error + choices[c].error, p, c});
+    std::sort(next.begin(), next.end(), [](const State &a, const State &b) {
+      return a.cost != b.cost ? a.cost < b.cost : a.error < b.error;
+    });
+    // Keep what nothing cheaper beats; past maxPoints, also drop points too
+    // close in cost to the last one kept.
+    std::vector<State> kept;
+    uint64_t minGap = 0;
+    if (next.size() > maxPoints && maxPoints > 0)
+      minGap = (next.back().cost - next.front().cost) / maxPoints;
+    for (const State &s : next)
+      if (kept.empty() || (s.error < kept.back().error &&
+                           (s.cost - kept.back().cost >= minGap || minGap == 0)))
+        kept.push_back(s);
+    stages.push_back(cur);
+    cur = std::move(kept);
+  }
+  std::vector<FrontierPoint> out;
+  for (const State &end : cur) {
+    FrontierPoint f{end.cost, end.error, std::vector<unsigned>(layers.size())};
+    const State *s = &end;
+    for (size_t l = layers.size(); l-- > 0;) {
+      f.choice[l] = s->choice;
+      s = &stages[l][s->parent];
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+double quantizationError(const float *w, int64_t N, int64_t K, int bits,
+                         const std::vector<double> &h, const std::vector<double> &scales) {
+  double lo = -std::ldexp(1.0, bits - 1), hi = std::ldexp(1.0, bits - 1) - 1, total = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    double s = scales[scales.size() == 1 ? 0 : n];
+    for (int64_t k = 0; k < K; ++k) {
+      double x = w[n * K + k], d = x - std::clamp(std::nearbyint(x / s), lo, hi) * s;
+      total += h[k] * d * d;
+    }
+  }
+  return total;
+}
+
+double quantizationError(const float *w, int64_t N, int64_t K, int bits,
+                         const std::vector<double> &h, double minClip,
+                         std::vector<double> &scales) {
+  double qmax = std::ldexp(1.0, bits - 1) - 1, total = 0;
+  scales.assign(N, 1.0);
+  for (int64_t n = 0; n < N; ++n) {
+    const float *row = w + n * K;
+    double mx = 0;
+    for (int64_t k = 0; k < K; ++k)
+      mx = std::max(mx, std::fabs(double(row[k])));
+    if (mx == 0)
+      continue;
+    double best = INFINITY;
+    for (double clip = 1.0; clip >= minClip - 1e-9; clip -= 0.02) {
+      std::vector<double> s{mx * clip / qmax};
+      double e = quantizationError(row, 1, K, bits, h, s);
+      if (e < best)
+        best = e, scales[n] = s[0];
+    }
+    total += best;
+  }
+  return total;
+}
+
+namespace {
+
+/// One linear the pass may change: linear(dequantize(xq), dequantize(wq, ws)).
+struct Candidate {
+  Op *linear;
+  Value *x;      // the FP32 activation before quantization
+  Value *w;      // the FP32 weight before quantization
+  Op *weightQuantize;
+  int64_t N, K;
+  std::vector<double> scale8; // the scales `quantize` chose
+};
+
+class MixedPrecisionPass : public Pass {
+public:
+  MixedPrecisionPass() : Pass("mixed-precision") {
+    addOption("avg-bits", &avgBits_, "Budget: mean bits per weight of the quantized linears");
+    addOption("size-mb", &sizeMB_, "Budget: megabytes of the linears' codes and scales");
+    addOption("hessian", &hessian_,
+              "trace: tr(H) spread evenly over input channels (HAWQ-V2); "
+              "diagonal: each input channel's own H entry");
+    addOption("assign", &assign_,
+              "pareto: the frontier point that fits the budget; in-order: upgrade "
+              "linears in graph order, ignoring sensitivity (a baseline)");
+    addOption("fp32", &allowFP32_, "Allow leaving a linear in FP32");
+    addOption("calib", &calibPath_, "Calibration statistics (sqc calibrate)");
+    addOption("print-frontier", &printFrontier_, "Print the frontier as a remark");
+  }
+
+  PassResult run(Module &m, PassContext &ctx) override {
+    if ((avgBits_ > 0) == (sizeMB_ > 0))
+      return fail(ctx, "give exactly one budget: avg-bits=B or size-mb=M");
+    if (hessian_ != "trace" && hessian_ != "diagonal")
+      return fail(ctx, "hessian must be trace or diagonal, got '" + hessian_ + "'");
+    if (assign_ != "pareto" && assign_ != "in-order")
+      return fail(ctx, "assign must be pareto or in-order, got '" + assign_ + "'");
+    if (!resolveCalibration(ctx, calibPath_, loaded_, stats_))
+      return PassResult::Failed;
+    if (!stats_)
+      return fail(ctx, "needs calibration statistics (mixed-precision{calib=stats.json})");
+    ConstEvaluator eval(ctx.weights);
+
+    std::vector<Candidate> cands;
+    std::vector<std::vector<BitChoice>> layers;
+    std::vector<std::vector<std::vector<double>>> scale4; // per candidate
+    uint64_t params = 0;
+    for (auto &g : m.graphs())
+      for (Op &op : g->ops()) {
+        auto c = candidate(op);
+        if (!c)
+          continue;
+        const ActivationStats *s = stats_->find(c->x->name());
+        std::vector<double> h = s ? s->hessianDiagonal() : std::vector<double>();
+        if (int64_t(h.size()) != c->K) {
+          ctx.diag.remark(op.loc(), "mixed-precision: no calibration statistics for %" +
+                                        c->x->name() + "; left at 8 bits");
+          continue;
+        }
+        if (hessian_ == "trace") {
+          double tr = 0;
+          for (double v : h)
+            tr += v;
+          std::fill(h.begin(), h.end(), tr / double(c->K));
+        }
+        auto wt = eval.evaluate(c->w);
+        if (!wt) {
+          ctx.diag.error(op.loc(), "mixed-precision: " + llvm::toString(wt.takeError()));
+          return PassResult::Failed;
+        }
+        const float *w = (*wt)->floats().data();
+        std::vector<double> s4;
+        double e4 = quantizationError(w, c->N, c->K, 4, h, 0.4, s4);
+        double e8 = quantizationError(w, c->N, c->K, 8, h, c->scale8);
+        std::vector<BitChoice> choices{{4, cost(*c, 4), e4}, {8, cost(*c, 8), e8}};
+        if (allowFP32_)
+          choices.push_back({32, cost(*c, 32), 0.0});
+        params += uint64_t(c->N * c->K);
+        cands.push_back(std::move(*c));
+        layers.push_back(std::move(choices));
+        scale4.push_back({std::move(s4)});
+      }
+    if (cands.empty()) {
+      ctx.diag.remark(Location::unknown(), "mixed-precision: no quantized linear to assign");
+      return PassResult::Unchanged;
+    }
+    uint64_t budget = avgBits_ > 0 ? uint64_t(avgBits_ * double(params))
+                                   : uint64_t(sizeMB_ * 1e6);
+    std::vector<unsigned> pick;
+    if (assign_ == "in-order") {
+      pick = inOrder(layers, budget);
+    } else {
+      auto frontier = paretoFrontier(layers);
+      // The most accurate point within the budget; the cheapest if none fits.
+      const FrontierPoint *best = &frontier.front();
+      for (const FrontierPoint &f : frontier)
+        if (f.cost <= budget)
+          best = &f;
+      if (best->cost > budget)
+        ctx.diag.warning(Location::unknown(),
+                         "mixed-precision: nothing fits the budget; using the smallest "
+                         "assignment");
+      if (printFrontier_)
+        report(ctx, frontier, layers, cands, *best);
+      pick = best->choice;
+    }
+    summarize(ctx, layers, cands, pick);
+    bool changed = false;
+    for (size_t i = 0; i < cands.size(); ++i)
+      changed |= apply(cands[i], layers[i][pick[i]].bits, scale4[i][0]);
+    return changed ? PassResult::Changed : PassResult::Unchanged;
+  }
+
+private:
+  PassResult fail(PassContext &ctx, const llvm::Twine &msg) {
+    ctx.diag.error(Location::unknown(), "mixed-precision: " + msg);
+    return PassResult::Failed;
+  }
+
+  static std::optional<Candidate> candidate(Op &op) {
+    if (op.kind() != OpKind::Linear)
+      return std::nullopt;
+    Op *xdq = op.operand(0)->definingOp(), *wdq = op.operand(1)->definingOp();
+    if (!xdq || !wdq || xdq->kind() != OpKind::Dequantize ||
+        wdq->kind() != OpKind::Dequantize)
+      return std::nullopt;
+    Op *xq = xdq->operand(0)->definingOp(), *wq = wdq->operand(0)->definingOp();
+    if (!xq || !wq || wq->kind() != OpKind::Quantize || wq->numOperands() != 2 ||
+        wq->result()->type().dtype() != DType::I8 || !isCompileTimeValue(wq->operand(0)) ||
+        (xq->kind() != OpKind::Quantize && xq->kind() != OpKind::QuantizeDynamic))
+      return std::nullopt;
+    const TensorType &wt = wq->operand(0)->type();
+    const Op *sc = wq->operand(1)->definingOp();
+    if (wt.rank() != 2 || !wt.isStatic() || !sc || sc->kind() != OpKind::Constant)
+      return std::nullopt;
+    Candidate c{&op, xq->operand(0), wq->operand(0), wq, wt.dim(0).size(), wt.dim(1).size(), {}};
+    const DenseElements &d = sc->attr("value")->getDense();
+    c.scale8 = d.values;
+    if (c.scale8.size() != 1 && int64_t(c.scale8.size()) != c.N)
+      return std::nullopt;
+    return c;
+  }
+
+  /// Bits (avg-bits) or bytes (size-mb, with the f32 scales) of `c` at `bits`.
+  uint64_t cost(const Candidate &c, int bits) const {
+    uint64_t codeBits = uint64_t(c.N * c.K) * bits;
+    if (avgBits_ > 0)
+      return codeBits;
+    return (codeBits + 7) / 8 + (bits < 32 ? uint64_t(c.N) * 4 : 0);
+  }
+
+  /// Every linear at its cheapest choice, then upgraded one step at a time
+  /// in graph order while the budget allows.
+  static std::vector<unsigned> inOrder(const std::vector<std::vector<BitChoice>> &layers,
+                                       uint64_t budget) {
+    std::vector<unsigned> pick(layers.size(), 0);
+    uint64_t total = 0;
+    for (const auto &l : layers)
+      total += l[0].cost;
+    for (unsigned step = 1; step < 3; ++step)
+      for (size_t i = 0; i < layers.size(); ++i) {
+        if (step >= layers[i].size() || pick[i] != step - 1)
+          continue;
+        uint64_t extra = layers[i][step].cost - layers[i][step - 1].cost;
+        if (total + extra <= budget)
+          total += extra, pick[i] = step;
+      }
+    return pick;
+  }
+
+  /// Mean weight bits and megabytes (codes and scales) of an assignment.
+  static std::pair<double, double> measure(const std::vector<std::vector<BitChoice>> &layers,
+                                           const std::vector<Candidate> &cands,
+                                           const std::vector<unsigned> &pick) {
+    double bits = 0, params = 0, bytes = 0;
+    for (size_t i = 0; i < cands.size(); ++i) {
+      int b = layers[i][pick[i]].bits;
+      double n = double(cands[i].N * cands[i].K);
+      bits += n * b;
+      params += n;
+      bytes += n * b / 8 + (b < 32 ? 4.0 * cands[i].N : 0);
+    }
+    return {bits / params, bytes / 1e6};
+  }
+
+  void report(PassContext &ctx, const std::vector<FrontierPoint> &frontier,
+              const std::vector<std::vector<BitChoice>> &layers,
+              const std::vector<Candidate> &cands, const FrontierPoint &chosen) const {
+    // At most about 24 rows, evenly spaced along the frontier, and the chosen one.
+    std::string table = "mixed-precision: Pareto frontier (" +
+                        std::to_string(frontier.size()) + " points)\n" +
+                        "   avg-bits   size-MB   weighted-error  int4  int8  fp32\n";
+    size_t stride = std::max<size_t>(1, frontier.size() / 24);
+    for (size_t i = 0; i < frontier.size(); ++i) {
+      const FrontierPoint &f = frontier[i];
+      bool isChosen = &f == &chosen;
+      if (i % stride != 0 && i + 1 != frontier.size() && !isChosen)
+        continue;
+      auto [bits, mb] = measure(layers, cands, f.choice);
+      unsigned count[3] = {0, 0, 0};
+      for (size_t l = 0; l < layers.size(); ++l)
+        ++count[layers[l][f.choice[l]].bits == 4 ? 0 : layers[l][f.choice[l]].bits == 8 ? 1 : 2];
+      table += llvm::formatv(" {0} {1,8:F3} {2,9:F4} {3,16:E4} {4,5} {5,5} {6,5}\n",
+                             isChosen ? "*" : " ", bits, mb, f.error, count[0], count[1],
+                             count[2]);
+    }
+    ctx.diag.remark(Location::unknown(), table + "(* chosen)");
+  }
+
+  void summarize(PassContext &ctx, const std::vector<std::vector<BitChoice>> &layers,
+                 const std::vector<Candidate> &cands, const std::vector<unsigned> &pick) const {
+    auto [bits, mb] = measure(layers, cands, pick);
+    double err = 0;
+    std::string which;
+    for (size_t i = 0; i < cands.size(); ++i) {
+      err += layers[i][pick[i]].error;
+      which += " " + std::to_string(layers[i][pick[i]].bits);
+    }
+    ctx.diag.remark(Location::unknown(),
+                    llvm::formatv("mixed-precision ({0}): {1:F3} bits per weight, {2:F4} MB, "
+                                  "weighted error {3:E4}; bits by linear:{4}",
+                                  assign_, bits, mb, err, which)
+                        .str());
+  }
+
+  /// Rewrites `c` to `bits`; whether it changed.
+  static bool apply(const Candidate &c, int bits, const std::vector<double> &s4) {
+    if (bits == 8)
+      return false;
+    Op *lin = c.linear;
+    if (bits == 32) {
+      lin->setOperand(0, c.x);
+      lin->setOperand(1, c.w);
+      return true;
+    }
+    OpBuilder b = OpBuilder::before(lin);
+    Value *scale = createF32Constant(b, s4, {Dim(c.N), Dim(1)});
+    Value *q = cantFail(b.value(OpKind::Quantize, {c.w, scale}, {},
+                                {c.w->type().withDType(DType::I4)}));
+    if (!c.w->name().empty())
+      q->setName(c.w->name().str() + ".q4");
+    lin->setOperand(1, cantFail(b.value(OpKind::Dequantize, {q, scale})));
+    return true;
+  }
+
+  double avgBits_ = 0;
+  double sizeMB_ = 0;
+  std::string hessian_ = "trace";
+  std::string assign_ = "pareto";
+  bool allowFP32_ = true;
+  bool printFrontier_ = true;
+  std::string calibPath_;
+  const CalibrationStats *stats_ = nullptr;
+  std::optional<CalibrationStats> loaded_;
+};
+
+} // namespace
+
+std::unique_ptr<Pass> createMixedPrecisionPass() {
+  return std::make_unique<MixedPrecisionPass>();
+}
+
+} // namespace sqc

@@ -1,0 +1,50 @@
+//===- passes/MixedPrecision.h - Bit widths on a Pareto frontier -*- C++ -*-===//
+//
+// The search behind the mixed-precision pass, exposed for tests: every
+// layer offers a few choices (a bit width with its size and its
+// sensitivity-weighted error), and the frontier lists the assignments for
+// which no other is both smaller and more accurate.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SQC_PASSES_MIXEDPRECISION_H
+#define SQC_PASSES_MIXEDPRECISION_H
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace sqc {
+
+struct BitChoice {
+  int bits;      // 4, 8 or 32 (left in FP32)
+  uint64_t cost; // what the budget counts: weight bits, or bytes
+  double error;  // sensitivity-weighted quantization error
+};
+
+struct FrontierPoint {
+  uint64_t cost = 0;
+  double error = 0;
+  std::vector<unsigned> choice; // per layer, an index into its choices
+};
+
+/// The Pareto frontier of total cost vs summed error, cheapest first (errors
+/// strictly falling). Exact while it has at most `maxPoints` points; beyond
+/// that, points closer in cost than 1/maxPoints of the range are thinned.
+std::vector<FrontierPoint> paretoFrontier(const std::vector<std::vector<BitChoice>> &layers,
+                                          size_t maxPoints = 4096);
+
+/// Symmetric per-row quantization of w[N,K] to `bits`, the scale of each row
+/// chosen among clippings of its max|w| (100% down to `minClip`) to least
+/// sum_k h[k] (w - q s)^2; returns that weighted error summed over rows and
+/// the scales in `scales`. `h` holds K weights (the Hessian diagonal).
+double quantizationError(const float *w, int64_t N, int64_t K, int bits,
+                         const std::vector<double> &h, double minClip,
+                         std::vector<double> &scales);
+
+/// The same error for given per-row scales (one, or N).
+double quantizationError(const float *w, int64_t N, int64_t K, int bits,
+                         const std::vector<double> &h, const std::vector<double> &scales);
+
+} // namespace sqc
+
+#endif // SQC_PASSES_MIXEDPRECISION_H

@@ -52,16 +52,21 @@ std::vector<FrontierPoint> paretoFrontier(const std::vector<std::vector<BitChoic
     std::sort(next.begin(), next.end(), [](const State &a, const State &b) {
       return a.cost != b.cost ? a.cost < b.cost : a.error < b.error;
     });
-    // Keep what nothing cheaper beats; past maxPoints, also drop points too
-    // close in cost to the last one kept.
+    // Keep what nothing cheaper beats. Past maxPoints, a point closer in
+    // cost than minGap to the one before the last kept replaces the last:
+    // the cheapest and the most accurate points always stay.
     std::vector<State> kept;
     uint64_t minGap = 0;
     if (next.size() > maxPoints && maxPoints > 0)
       minGap = (next.back().cost - next.front().cost) / maxPoints;
-    for (const State &s : next)
-      if (kept.empty() || (s.error < kept.back().error &&
-                           (s.cost - kept.back().cost >= minGap || minGap == 0)))
+    for (const State &s : next) {
+      if (!kept.empty() && s.error >= kept.back().error)
+        continue;
+      if (minGap && kept.size() >= 2 && s.cost - kept[kept.size() - 2].cost < minGap)
+        kept.back() = s;
+      else
         kept.push_back(s);
+    }
     stages.push_back(cur);
     cur = std::move(kept);
   }
@@ -360,7 +365,7 @@ private:
 
   double avgBits_ = 0;
   double sizeMB_ = 0;
-  std::string hessian_ = "trace";
+  std::string hessian_ = "diagonal";
   std::string assign_ = "pareto";
   bool allowFP32_ = true;
   bool printFrontier_ = true;

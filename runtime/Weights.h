@@ -36,7 +36,9 @@ private:
 /// Tensors held in memory (llama2.c checkpoints, tests, transformed weights).
 class InMemoryWeights : public WeightStore {
 public:
-  /// Writes every tensor, as f32, to a safetensors file.
+  /// Writes every tensor to a safetensors file: integers as I8/U8/I32 (INT4
+  /// packed two per byte as U8 when the last dimension is even), the rest as
+  /// F32.
   llvm::Error writeTo(llvm::StringRef path) const;
   explicit InMemoryWeights(std::string origin) : origin_(std::move(origin)) {}
   void add(llvm::StringRef name, Tensor t) { tensors_[name] = std::move(t); }

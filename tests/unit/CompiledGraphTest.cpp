@@ -10,6 +10,9 @@
 //===----------------------------------------------------------------------===//
 #include "frontend/Model.h"
 #include "passes/PassManager.h"
+#include "runtime/Calibration.h"
+
+#include "llvm/ADT/DenseSet.h"
 
 #include "llvm/Support/FileSystem.h"
 
@@ -42,18 +45,36 @@ std::vector<Tensor> run(LoadedModel &m, const std::vector<int32_t> &toks) {
   return out;
 }
 
+/// Statistics of every linear and matmul input of `m` on `toks`.
+CalibrationStats calibrateOn(LoadedModel &m, const std::vector<int32_t> &toks) {
+  CalibrationStats stats;
+  llvm::DenseSet<const Value *> wanted;
+  for (const Value *v : CalibrationStats::observedValues(m.forward()))
+    wanted.insert(v);
+  ValueObserver observe = [&](const Value &v, const Tensor &t) {
+    if (wanted.contains(&v))
+      stats.observe(v, t);
+  };
+  std::vector<Tensor> cache;
+  EXPECT_TRUE(bool(runForward(m, toks, 0, cache, &observe)));
+  return stats;
+}
+
 void compareEngines(const char *pipeline, double tolerance, unsigned wantInt8Linears) {
   auto m = loadModel(kModel);
   ASSERT_TRUE(bool(m)) << llvm::toString(m.takeError());
-  if (*pipeline) {
-    DiagnosticEngine diag;
-    PassManager pm;
-    pm.setPipeline(std::move(*parsePipeline(pipeline, diag)));
-    PassContext ctx{diag, m->weights.get()};
-    ASSERT_TRUE(succeeded(pm.run(*m->module, ctx)));
-  }
   std::vector<int32_t> toks =
       m->tokenizer->encode("Once upon a time, a little fox found a shiny stone.", true);
+  if (*pipeline) {
+    CalibrationStats stats = calibrateOn(*m, toks);
+    std::string errors;
+    llvm::raw_string_ostream os(errors);
+    DiagnosticEngine diag(os);
+    PassManager pm;
+    pm.setPipeline(std::move(*parsePipeline(pipeline, diag)));
+    PassContext ctx{diag, m->weights.get(), &stats};
+    ASSERT_TRUE(succeeded(pm.run(*m->module, ctx))) << errors;
+  }
   std::vector<Tensor> interp = run(*m, toks);
   ASSERT_FALSE(bool(compileModel(*m)));
   std::string what = m->compiled->describe();
@@ -81,6 +102,15 @@ TEST(CompiledGraphTest, PerTensorScalesFuseToo) {
   if (!llvm::sys::fs::exists(kModel))
     GTEST_SKIP() << "../shared/data is not present";
   compareEngines("quantize{acts=per-tensor-dynamic},fuse-qdq,cse,dce", 1e-3, 35);
+}
+
+TEST(CompiledGraphTest, MixedInt4Int8WeightsMatchInterpreter) {
+  if (!llvm::sys::fs::exists(kModel))
+    GTEST_SKIP() << "../shared/data is not present";
+  // 6 bits on average, FP32 not allowed: some linears 4-bit, the rest
+  // 8-bit, all on the integer kernels.
+  compareEngines("quantize{bmm=true},mixed-precision{avg-bits=6,fp32=false},fuse-qdq,cse,dce",
+                 1e-3, 35);
 }
 
 } // namespace

@@ -1,5 +1,6 @@
 //===- tests/unit/SafeTensorsTest.cpp - safetensors reading and writing ---===//
 #include "runtime/SafeTensors.h"
+#include "runtime/Weights.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -129,6 +130,40 @@ TEST(SafeTensorsTest, EveryTruncationFailsCleanly) {
       R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8);
   for (size_t n = 0; n < full.size(); ++n)
     EXPECT_NE(openError(full.substr(0, n)), "") << n;
+}
+
+TEST(SafeTensorsTest, Int4CodesArePackedTwoPerByte) {
+  llvm::SmallString<128> path;
+  ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("sqc", "safetensors", path));
+  InMemoryWeights w("test");
+  Tensor even(DType::I4, {2, 4}), odd(DType::I4, {1, 3});
+  const int codes[8] = {-8, 7, -1, 0, 3, -5, 1, -2};
+  for (int i = 0; i < 8; ++i)
+    even.set(i, codes[i]);
+  for (int i = 0; i < 3; ++i)
+    odd.set(i, codes[i]);
+  w.add("even", even);
+  w.add("odd", odd);
+  ASSERT_FALSE(bool(w.writeTo(path)));
+  auto f = SafeTensorsFile::open(path);
+  ASSERT_TRUE(bool(f)) << llvm::toString(f.takeError());
+  // Even rows: U8, half as many bytes; odd rows: one code per byte.
+  EXPECT_EQ((*f)->find("even")->dtypeName, "U8");
+  EXPECT_EQ((*f)->find("even")->shape, std::vector<int64_t>({2, 2}));
+  EXPECT_EQ((*f)->find("odd")->dtypeName, "I8");
+  SafeTensorsWeights store;
+  store.addFile(std::move(*f));
+  auto back = store.get("even", TensorType(DType::I4, {Dim(2), Dim(4)}));
+  ASSERT_TRUE(bool(back)) << llvm::toString(back.takeError());
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ((*back)->get(i), codes[i]) << i;
+  auto back3 = store.get("odd", TensorType(DType::I4, {Dim(1), Dim(3)}));
+  ASSERT_TRUE(bool(back3)) << llvm::toString(back3.takeError());
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ((*back3)->get(i), codes[i]);
+  // Read as the wrong shape, the packed tensor says so.
+  EXPECT_FALSE(bool(store.get("even", TensorType(DType::I4, {Dim(2), Dim(2)}))));
+  llvm::sys::fs::remove(path);
 }
 
 TEST(SafeTensorsTest, ReadsTheSharedStoriesModel) {

@@ -244,7 +244,7 @@ struct QuantizeOptions {
   std::string weightClip;
   // Mixed precision (one budget, or none for uniform INT8 weights).
   double avgBits = 0, sizeMB = 0;
-  std::string hessian = "trace", assign = "pareto";
+  std::string hessian = "diagonal", assign = "pareto";
   bool mixed() const { return avgBits > 0 || sizeMB > 0; }
 };
 
@@ -767,7 +767,7 @@ int main(int argc, char **argv) {
   cl::opt<std::string> hessian("hessian",
                                cl::desc("Mixed precision sensitivity: trace (HAWQ-V2's "
                                         "average) or diagonal (per input channel)"),
-                               cl::init("trace"), cl::sub(quantCmd), cl::sub(evalCmd),
+                               cl::init("diagonal"), cl::sub(quantCmd), cl::sub(evalCmd),
                                cl::cat(cat));
   cl::opt<std::string> bitBudgets(
       "bit-budgets",

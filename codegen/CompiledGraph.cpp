@@ -36,9 +36,11 @@ struct CompiledGraph::Step {
   const Value *output = nullptr;    // what a linear step defines
   const Op *quantizer = nullptr;    // Int8Linear: whose rows it reads
   float staticScale = 0;            // QuantizeRows: fixed scale, if any
+  int32_t zeroPoint = -1;           // QuantizeRows: u8 codes with this zero point
   bool perTensor = false;           // QuantizeRows: one dynamic scale
   PackedWeights packed;
   std::vector<float> wScale, bias;
+  std::vector<int32_t> zeroComp;    // Int8Linear of u8 codes: z * sum_k w[n, k]
   std::vector<const Value *> reads; // env values the step consumes
   const Op *viewOf = nullptr;       // Host: the reshape it reads through
   const Op *throughTranspose = nullptr; // Host quantize_dynamic: the transpose it reads through
@@ -51,27 +53,39 @@ const Op *onlyUser(const Value *v) {
 }
 
 /// The quantize -> int_linear -> dequantize -> mul(weight scales) chain
-/// that ends at `lin`, if it has that shape.
+/// that ends at `lin`, if it has that shape. With a zero point (repq's u8
+/// quantizer) the dequantize subtracts z * sum_k w per column and carries
+/// its own per-column scales.
 struct Int8Chain {
   const Op *quantizer, *linear, *dequantize, *rescale;
   const Value *scales; // the rescale's constant operand
+  bool zeroPoint = false;
 };
 
 std::optional<Int8Chain> matchInt8Chain(const Op &lin) {
   if (lin.kind() != OpKind::IntLinear || !isCompileTimeValue(lin.operand(1)))
     return std::nullopt;
   const Op *q = lin.operand(0)->definingOp();
-  if (!q || lin.operand(0)->type().dtype() != DType::I8)
+  if (!q)
     return std::nullopt;
-  bool dynamic = q->kind() == OpKind::QuantizeDynamic &&
+  DType xt = lin.operand(0)->type().dtype();
+  bool dynamic = xt == DType::I8 && q->kind() == OpKind::QuantizeDynamic &&
                  q->stringAttr("granularity") != "per-column" && !q->boolAttr("unsigned");
-  bool fixed = q->kind() == OpKind::Quantize && q->numOperands() == 2 &&
+  bool fixed = xt == DType::I8 && q->kind() == OpKind::Quantize && q->numOperands() == 2 &&
                isCompileTimeValue(q->operand(1)) && q->operand(1)->type().rank() == 0;
-  if (!dynamic && !fixed)
+  bool zeroPoint = xt == DType::U8 && q->kind() == OpKind::Quantize &&
+                   q->numOperands() == 3 && isCompileTimeValue(q->operand(1)) &&
+                   q->operand(1)->type().rank() == 0 && isCompileTimeValue(q->operand(2));
+  if (!dynamic && !fixed && !zeroPoint)
     return std::nullopt;
   const Op *dq = onlyUser(lin.result());
-  if (!dq || dq->kind() != OpKind::Dequantize || dq->numOperands() != 2 ||
-      dq->operand(1) != (dynamic ? q->result(1) : q->operand(1)))
+  if (!dq || dq->kind() != OpKind::Dequantize)
+    return std::nullopt;
+  if (zeroPoint ? dq->numOperands() != 3 || !isCompileTimeValue(dq->operand(1)) ||
+                      !isCompileTimeValue(dq->operand(2)) ||
+                      dq->operand(1)->type().rank() != 1
+                : dq->numOperands() != 2 ||
+                      dq->operand(1) != (dynamic ? q->result(1) : q->operand(1)))
     return std::nullopt;
   const Op *mul = onlyUser(dq->result());
   if (!mul || mul->kind() != OpKind::Mul)
@@ -86,7 +100,7 @@ std::optional<Int8Chain> matchInt8Chain(const Op &lin) {
     perColumn = st.dim(i) == Dim(1);
   if (!isCompileTimeValue(s) || !perColumn || st.dtype() != DType::F32)
     return std::nullopt;
-  return Int8Chain{q, &lin, dq, mul, s};
+  return Int8Chain{q, &lin, dq, mul, s, zeroPoint};
 }
 
 /// int_matmul(a, b) -> dequantize(., row scales) -> mul(., column scales):
@@ -373,6 +387,12 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
           if (!s)
             return s.takeError();
           step->staticScale = float((*s)->get(0));
+          if (op.numOperands() == 3) {
+            auto z = constant(op.operand(2));
+            if (!z)
+              return z.takeError();
+            step->zeroPoint = int32_t((*z)->get(0));
+          }
         }
       } else if (op.kind() == OpKind::IntLinear) {
         const Int8Chain &c = chainOf[&op];
@@ -391,6 +411,20 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
         step->wScale.resize(N);
         for (int64_t n = 0; n < N; ++n)
           step->wScale[n] = float((*s)->get((*s)->numElements() == 1 ? 0 : n));
+        if (c.zeroPoint) {
+          // (acc - zp[n]) * dqScale[n] * wScale[n]; the rows carry scale 1.
+          auto ds = constant(c.dequantize->operand(1));
+          if (!ds)
+            return ds.takeError();
+          auto zp = constant(c.dequantize->operand(2));
+          if (!zp)
+            return zp.takeError();
+          step->zeroComp.assign(step->packed.panels * cg->engine_->tiling().nr, 0);
+          for (int64_t n = 0; n < N; ++n) {
+            step->zeroComp[n] = int32_t((*zp)->get(n));
+            step->wScale[n] = float(double(step->wScale[n]) * (*ds)->get(n));
+          }
+        }
         ++cg->int8Linears_;
       } else {
         continue; // dequantize / rescale: in the linear's epilogue
@@ -513,7 +547,17 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
       }
       QuantizedInput &q = rows[&op];
       q.leading.assign(x.shape().begin(), x.shape().end() - (x.shape().empty() ? 0 : 1));
-      engine_->quantizeRows(x.floats().data(), M, K, q.rows, scale);
+      if (s.zeroPoint >= 0) {
+        // u8 codes round(x / s) + z, the interpreter's; the scale goes to
+        // the epilogue with the weight scales.
+        std::vector<int32_t> codes(x.numElements());
+        for (size_t i = 0; i < codes.size(); ++i)
+          codes[i] = int32_t(quantizationCode(x.floats()[i], scale, s.zeroPoint, 0, 255));
+        std::vector<float> ones(M, 1.0f);
+        engine_->loadRows(codes.data(), ones.data(), M, K, /*isUnsigned=*/true, q.rows);
+      } else {
+        engine_->quantizeRows(x.floats().data(), M, K, q.rows, scale);
+      }
       run.release(s.reads);
       break;
     }
@@ -524,7 +568,7 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
       shape.push_back(s.packed.N);
       Tensor out(DType::F32, shape);
       engine_->int8Gemm(a.rows, s.packed, s.wScale.data(), nullptr, nullptr, out.floats().data(),
-                        s.packed.N, pool_.get());
+                        s.packed.N, pool_.get(), s.zeroComp.empty() ? nullptr : s.zeroComp.data());
       run.define(s.output, std::move(out));
       break;
     }

@@ -205,11 +205,14 @@ constexpr double kMinParallelMacs = 5e5;
 
 void GemmEngine::int8Gemm(const QuantizedRows &a, const PackedWeights &w, const float *wScale,
                           const float *bias, const float *residual, float *c, int64_t ldc,
-                          ThreadPool *pool) const {
+                          ThreadPool *pool, const int32_t *zeroComp) const {
   const void *A = tiling_.kGroup == 4 ? static_cast<const void *>(a.u8.data())
                                       : static_cast<const void *>(a.i16.data());
-  // Unsigned codes reach vpdpbusd unshifted: nothing to correct.
-  const int32_t *comp = w.comp.empty() || a.unsignedCodes ? nullptr : w.comp.data();
+  // Unsigned codes reach vpdpbusd unshifted: only their zero point, if
+  // any, to correct.
+  const int32_t *comp = a.unsignedCodes ? zeroComp
+                        : w.comp.empty() ? nullptr
+                                         : w.comp.data();
   auto call = [&](int64_t p0, int64_t p1) {
     int8_(A, a.Kp, w.bytes.data(), c, ldc, a.M, w.N, w.Kp, p0, p1, a.scale.data(), wScale,
           bias, residual, comp);

@@ -73,11 +73,13 @@ public:
   void loadRows(const int32_t *q, const float *scales, int64_t M, int64_t K, bool isUnsigned,
                 QuantizedRows &out) const;
 
-  /// C[M, N] = (A W^T) * aScale[m] * wScale[n] (+ bias) (+ residual), with
-  /// the integer product exact. `ldc` is C's (and residual's) row stride.
+  /// C[M, N] = (A W^T - zeroComp[n]) * aScale[m] * wScale[n] (+ bias)
+  /// (+ residual), with the integer product exact. `ldc` is C's (and
+  /// residual's) row stride. `zeroComp` (unsigned codes with a zero point z:
+  /// z * sum_k W[n, k], padded to whole panels) may be null.
   void int8Gemm(const QuantizedRows &a, const PackedWeights &w, const float *wScale,
                 const float *bias, const float *residual, float *c, int64_t ldc,
-                ThreadPool *pool) const;
+                ThreadPool *pool, const int32_t *zeroComp = nullptr) const;
   /// C[M, N] = A[M, K] W^T (+ bias) (+ residual); `lda` is A's row stride.
   void f32Gemm(const float *a, int64_t lda, int64_t M, const PackedWeights &w,
                const float *bias, const float *residual, float *c, int64_t ldc,

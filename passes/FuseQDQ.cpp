@@ -8,11 +8,16 @@
 //
 // The integer product equals the sum of the fake-quantized products up to
 // float rounding, so the graph now does real INT8 arithmetic. Only symmetric
-// scales (no zero point) are fused; the weight scale must be a constant, and
-// the matmul scales per tensor.
+// scales are fused, and activations with one constant zero point (repq's
+// u8 quantizer): the zero point times each weight row's code sum is
+// subtracted from the i32 accumulator. The weight scale must be a constant,
+// and the matmul scales per tensor.
 //
 //===----------------------------------------------------------------------===//
+#include "passes/PassUtils.h"
 #include "passes/Passes.h"
+
+#include "runtime/ConstEval.h"
 
 namespace sqc {
 
@@ -30,6 +35,26 @@ std::optional<std::pair<Value *, Value *>> dequantized(Value *v) {
 }
 
 /// The values of a constant op.
+const DenseElements *constantValues(Value *v);
+
+/// If `v` is dequantize(q : u8, scale, zero_point) with one constant scale
+/// and zero point (repq's per-tensor quantizer): {q, scale, zero point}.
+struct ZeroPointQuant {
+  Value *q;
+  double scale, zeroPoint;
+};
+std::optional<ZeroPointQuant> dequantizedWithZeroPoint(Value *v) {
+  Op *d = v->definingOp();
+  if (!d || d->kind() != OpKind::Dequantize || d->numOperands() != 3 ||
+      d->operand(0)->type().dtype() != DType::U8)
+    return std::nullopt;
+  const DenseElements *s = constantValues(d->operand(1)), *z = constantValues(d->operand(2));
+  if (!s || !z || s->values.size() != 1 || z->values.size() != 1)
+    return std::nullopt;
+  return ZeroPointQuant{d->operand(0), s->values[0], z->values[0]};
+}
+
+/// The values of a constant op.
 const DenseElements *constantValues(Value *v) {
   Op *d = v->definingOp();
   if (!d || d->kind() != OpKind::Constant)
@@ -41,7 +66,9 @@ class FuseQDQPass : public Pass {
 public:
   FuseQDQPass() : Pass("fuse-qdq") {}
 
-  PassResult run(Module &m, PassContext &) override {
+  PassResult run(Module &m, PassContext &ctx) override {
+    ConstEvaluator eval(ctx.weights);
+    eval_ = &eval;
     bool changed = false;
     for (auto &g : m.graphs()) {
       std::vector<Op *> ops;
@@ -55,20 +82,49 @@ public:
   }
 
 private:
-  static bool fuseLinear(Op *lin) {
+  bool fuseLinear(Op *lin) {
     auto x = dequantized(lin->operand(0));
+    auto xz = x ? std::nullopt : dequantizedWithZeroPoint(lin->operand(0));
     auto w = dequantized(lin->operand(1));
-    if (!x || !w || x->first->type().dtype() == DType::I4 ||
+    if ((!x && !xz) || !w || (x && x->first->type().dtype() == DType::I4) ||
         w->first->type().dtype() == DType::U8)
       return false;
     const DenseElements *ws = constantValues(w->second);
     int64_t N = lin->result()->type().dims().back().size();
     if (!ws)
       return false;
+    // With a zero point z: sum_k (q - z) w = acc - z sum_k w, per column,
+    // subtracted exactly in i32 by the dequantize.
+    std::vector<double> zeroPoints;
+    if (xz) {
+      if (!isCompileTimeValue(w->first))
+        return false;
+      auto codes = eval_->evaluate(w->first);
+      if (!codes) {
+        llvm::consumeError(codes.takeError());
+        return false;
+      }
+      int64_t K = (*codes)->shape()[1];
+      for (int64_t n = 0; n < N; ++n) {
+        double sum = 0;
+        for (int64_t k = 0; k < K; ++k)
+          sum += (*codes)->get(n * K + k);
+        zeroPoints.push_back(xz->zeroPoint * sum);
+      }
+    }
     OpBuilder b = OpBuilder::before(lin);
-    Value *acc = cantFail(b.value(OpKind::IntLinear, {x->first, w->first}));
+    Value *acc = cantFail(b.value(OpKind::IntLinear, {x ? x->first : xz->q, w->first}));
     acc->setName(lin->result()->name().str() + ".acc");
-    Value *y = cantFail(b.value(OpKind::Dequantize, {acc, x->second}));
+    Value *y;
+    if (x) {
+      y = cantFail(b.value(OpKind::Dequantize, {acc, x->second}));
+    } else {
+      Value *scale = createF32Constant(b, std::vector<double>(N, xz->scale), {Dim(N)});
+      Value *zero = cantFail(b.value(OpKind::Constant, {},
+                                     {{"value", DenseElements{zeroPoints, false}}},
+                                     {TensorType(DType::I32, {Dim(N)})}));
+      y = cantFail(b.value(OpKind::Dequantize, {acc, scale, zero}));
+    }
     // The weight scale as a row vector over the output channels.
     DenseElements row;
     row.splat = ws->splat || ws->values.size() == 1;
@@ -100,6 +156,8 @@ private:
            s.dims().back() == t.dims().back() &&
            s.dims().drop_back(2) == t.dims().drop_back(2);
   }
+
+  ConstEvaluator *eval_ = nullptr;
 
   static bool fuseMatMul(Op *mm) {
     auto a = dequantized(mm->operand(0));

@@ -157,9 +157,10 @@ private:
   /// Whether `lin` was quantized; nullopt after reporting an error.
   std::optional<bool> quantizeLinear(Op *lin, ConstEvaluator &eval, PassContext &ctx) {
     Value *w = lin->operand(1);
-    if (!isCompileTimeValue(w) || isDequantized(lin->operand(0))) {
+    // An activation quantized already (by repq) keeps its quantizer; the
+    // weight is still ours to quantize.
+    if (!isCompileTimeValue(w) || isDequantized(w))
       return false;
-    }
     auto wt = eval.evaluate(w);
     if (!wt) {
       ctx.diag.error(lin->loc(), "quantize: " + llvm::toString(wt.takeError()));
@@ -171,7 +172,9 @@ private:
     int64_t group = perChannel ? K : N * K;
     for (size_t g = 0; g < ws.size(); ++g)
       ws[g] = weightScale((*wt)->floats().data() + g * group, group);
-    auto x = quantizeActivation(lin->operand(0), lin, ctx);
+    std::optional<Value *> x = lin->operand(0);
+    if (!isDequantized(*x))
+      x = quantizeActivation(*x, lin, ctx);
     if (!x)
       return false;
     OpBuilder b = OpBuilder::before(lin);

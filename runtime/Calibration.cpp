@@ -41,13 +41,19 @@ void ActivationStats::observe(const Tensor &t, unsigned keepRows) {
   // channel i keeps the maximum of every tensor that had one.
   if (int64_t(channelAbsMax.size()) < C)
     channelAbsMax.resize(C, 0.0);
-  if (int64_t(channelSumSq.size()) < C)
+  if (int64_t(channelSumSq.size()) < C) {
     channelSumSq.resize(C, 0.0);
+    channelMin.resize(C, INFINITY);
+    channelMax.resize(C, -INFINITY);
+  }
   for (int64_t i = 0; i < t.numElements(); ++i) {
     double x = t.get(i), a = std::fabs(x);
     double &c = channelAbsMax[C ? i % C : 0];
     c = std::max(c, a);
-    channelSumSq[C ? i % C : 0] += x * x;
+    int64_t j = C ? i % C : 0;
+    channelSumSq[j] += x * x;
+    channelMin[j] = std::min(channelMin[j], x);
+    channelMax[j] = std::max(channelMax[j], x);
     absMax = std::max(absMax, a);
     histogram.add(a);
   }
@@ -136,6 +142,10 @@ llvm::Error CalibrationStats::save(llvm::StringRef path, double percentile,
                {"channel_absmax", s.channelAbsMax},
                {"channel_sumsq", s.channelSumSq},
                {"rows_counted", s.rowsCounted}};
+    if (s.rowsCounted) {
+      acts[n]["channel_min"] = s.channelMin;
+      acts[n]["channel_max"] = s.channelMax;
+    }
     if (!s.rows.empty())
       acts[n]["rows"] = s.rows;
   }
@@ -183,6 +193,18 @@ llvm::Expected<CalibrationStats> CalibrationStats::load(llvm::StringRef path) {
         s.channelSumSq.push_back(c.get<double>());
       }
       s.rowsCounted = e["rows_counted"].get<uint64_t>();
+    }
+    for (auto [key, out] : {std::pair{"channel_min", &s.channelMin},
+                            std::pair{"channel_max", &s.channelMax}}) {
+      if (!e.contains(key))
+        continue;
+      if (!e[key].is_array() || e[key].size() != s.channelAbsMax.size())
+        return fail("activation '" + name + "': " + key + " needs one entry per channel");
+      for (const auto &c : e[key]) {
+        if (!c.is_number())
+          return fail("activation '" + name + "': " + key + " holds a non-number");
+        out->push_back(c.get<double>());
+      }
     }
     if (e.contains("rows") && e["rows"].is_array())
       for (const auto &row : e["rows"]) {

@@ -45,6 +45,9 @@ struct ActivationStats {
   /// the diagonal of the layer-wise reconstruction Hessian H = 2 X^T X / rows
   /// that mixed precision weighs weight errors by.
   std::vector<double> channelSumSq;
+  /// Per channel, the smallest and largest value (asymmetric quantizers:
+  /// RepQ-ViT's per-channel scales and zero points).
+  std::vector<double> channelMin, channelMax;
   uint64_t rowsCounted = 0;
   double absMax = 0;
   AbsHistogram histogram;
@@ -75,7 +78,8 @@ public:
 
   /// JSON: {"percentile": p, "activations": {name: {"absmax", "percentile",
   /// "channel_absmax": [...],
-  /// "channel_sumsq": [...], "rows_counted": n}}}.
+  /// "channel_sumsq": [...], "rows_counted": n, "channel_min": [...],
+  /// "channel_max": [...]}}}.
   llvm::Error save(llvm::StringRef path, double percentile,
                    const std::string &description) const;
   static llvm::Expected<CalibrationStats> load(llvm::StringRef path);

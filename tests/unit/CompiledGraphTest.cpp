@@ -8,11 +8,7 @@
 // the two dequantizing multiplies), stated as tolerances below.
 //
 //===----------------------------------------------------------------------===//
-#include "frontend/Model.h"
-#include "passes/PassManager.h"
-#include "runtime/Calibration.h"
-
-#include "llvm/ADT/DenseSet.h"
+#include "ModelTestUtil.h"
 
 #include "llvm/Support/FileSystem.h"
 
@@ -26,7 +22,7 @@ using namespace sqc;
 
 namespace {
 
-const char *kModel = SQC_TEST_DIR "/../../shared/data/stories260K-hf";
+const char *kModel = test::kStoriesModel;
 
 /// Logits of a prefill of `toks`, then of decoding two more tokens one by one.
 std::vector<Tensor> run(LoadedModel &m, const std::vector<int32_t> &toks) {
@@ -45,35 +41,14 @@ std::vector<Tensor> run(LoadedModel &m, const std::vector<int32_t> &toks) {
   return out;
 }
 
-/// Statistics of every linear and matmul input of `m` on `toks`.
-CalibrationStats calibrateOn(LoadedModel &m, const std::vector<int32_t> &toks) {
-  CalibrationStats stats;
-  llvm::DenseSet<const Value *> wanted;
-  for (const Value *v : CalibrationStats::observedValues(m.forward()))
-    wanted.insert(v);
-  ValueObserver observe = [&](const Value &v, const Tensor &t) {
-    if (wanted.contains(&v))
-      stats.observe(v, t);
-  };
-  std::vector<Tensor> cache;
-  EXPECT_TRUE(bool(runForward(m, toks, 0, cache, &observe)));
-  return stats;
-}
-
 void compareEngines(const char *pipeline, double tolerance, unsigned wantInt8Linears) {
   auto m = loadModel(kModel);
   ASSERT_TRUE(bool(m)) << llvm::toString(m.takeError());
   std::vector<int32_t> toks =
       m->tokenizer->encode("Once upon a time, a little fox found a shiny stone.", true);
   if (*pipeline) {
-    CalibrationStats stats = calibrateOn(*m, toks);
-    std::string errors;
-    llvm::raw_string_ostream os(errors);
-    DiagnosticEngine diag(os);
-    PassManager pm;
-    pm.setPipeline(std::move(*parsePipeline(pipeline, diag)));
-    PassContext ctx{diag, m->weights.get(), &stats};
-    ASSERT_TRUE(succeeded(pm.run(*m->module, ctx))) << errors;
+    CalibrationStats stats = test::calibrateOn(*m, toks);
+    ASSERT_TRUE(test::runPipelineOn(*m, pipeline, &stats));
   }
   std::vector<Tensor> interp = run(*m, toks);
   ASSERT_FALSE(bool(compileModel(*m)));

@@ -246,6 +246,10 @@ struct QuantizeOptions {
   double avgBits = 0, sizeMB = 0;
   std::string hessian = "diagonal", assign = "pareto";
   bool mixed() const { return avgBits > 0 || sizeMB > 0; }
+  // smoothquant, or repq (norm outputs: RepQ-ViT reparameterized), or its
+  // references repq-per-channel and repq-per-tensor.
+  std::string method = "smoothquant";
+  bool repq() const { return llvm::StringRef(method).starts_with("repq"); }
 };
 
 /// Runs a pipeline string on the model with its weights and `stats`.
@@ -276,6 +280,11 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false)
                                        : "";
   if (acts.empty())
     return error("--level must be O1, O2 or O3, got '" + o.level + "'"), false;
+  if (o.method != "smoothquant" && o.method != "repq" && o.method != "repq-per-channel" &&
+      o.method != "repq-per-tensor")
+    return error("--method must be smoothquant, repq, repq-per-channel or repq-per-tensor, "
+                 "got '" + o.method + "'"),
+           false;
   auto say = [&](const llvm::Twine &msg) {
     if (!quiet)
       llvm::errs() << msg << "\n";
@@ -288,7 +297,12 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false)
   auto stats = calibrate(m, o.calibText, o.samples, o.seqLen, o.alpha == "auto" ? 128 : 0);
   if (!stats)
     return error(llvm::toString(stats.takeError())), false;
-  if (o.smooth) {
+  if (o.repq()) {
+    std::string mode = o.method == "repq" ? "reparameterize" : o.method.substr(5);
+    say("RepQ: norm outputs, " + mode);
+    if (!runPipeline(m, "repq{mode=" + mode + "}", &*stats, quiet))
+      return error("repq failed"), false;
+  } else if (o.smooth) {
     say("smoothing (alpha " + o.alpha + ")");
     std::string autoActs = acts == "per-token" ? "per-token" : "per-tensor";
     if (!runPipeline(m, "smooth-quant{alpha=" + o.alpha + ",paths=" + o.smoothPaths +
@@ -432,11 +446,17 @@ double meanKL(const Tensor &p, const Tensor &q) {
   return n ? total / n : NAN;
 }
 
-/// FP32 vs naive and SmoothQuant W8A8 at O1, O2 and O3, in one table; with
-/// `report`, the SQNR (dB) of every linear and matmul output against FP32.
+/// A quantized variant in a comparison table.
+struct Variant {
+  std::string name, shortName; // shortName heads the SQNR columns
+  QuantizeOptions options;
+};
+
+/// FP32 vs each variant, in one table; with `report`, the SQNR (dB) of every
+/// linear and matmul output against FP32.
 int runCompare(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::StringRef textPath,
                int64_t window, int64_t maxTokens, const QuantizeOptions &base,
-               bool report, const EngineChoice &engine) {
+               const std::vector<Variant> &variants, bool report, const EngineChoice &engine) {
   if (base.calibText.empty())
     return error("--compare needs --calib-text FILE");
   auto load = [&]() { return loadModel(modelPath, tokPath); };
@@ -480,32 +500,28 @@ int runCompare(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::StringR
       if ((op.kind() == OpKind::Linear || op.kind() == OpKind::MatMul) &&
           rows[0].layers.count(op.result()->name()))
         order.push_back(op.result()->name().str());
-  for (const char *level : {"O1", "O2", "O3"})
-    for (bool smooth : {false, true}) {
-      std::string name = std::string(smooth ? "SmoothQuant" : "naive") + " W8A8 " + level;
-      auto m = load();
-      if (!m)
-        return error(llvm::toString(m.takeError()));
-      QuantizeOptions o = base;
-      o.level = level;
-      o.smooth = smooth;
-      if (!quantizeModel(*m, o, /*quiet=*/true) || !prepareEngine(*m, engine, /*quiet=*/true))
-        return 1;
-      auto r = perplexity(*m, toks, window, name);
-      if (!r)
-        return error(llvm::toString(r.takeError()));
-      rows.push_back({name, r->ppl(),
-                      report ? layerOutputs(*m, probe) : llvm::StringMap<Tensor>(),
-                      probeLogits(*m)});
-    }
+  for (const Variant &v : variants) {
+    auto m = load();
+    if (!m)
+      return error(llvm::toString(m.takeError()));
+    if (!quantizeModel(*m, v.options, /*quiet=*/true) ||
+        !prepareEngine(*m, engine, /*quiet=*/true))
+      return 1;
+    auto r = perplexity(*m, toks, window, v.name);
+    if (!r)
+      return error(llvm::toString(r.takeError()));
+    rows.push_back({v.name, r->ppl(),
+                    report ? layerOutputs(*m, probe) : llvm::StringMap<Tensor>(),
+                    probeLogits(*m)});
+  }
   llvm::outs() << "model: " << fp32->description << "\ntext:  " << textPath << " ("
                << toks.size() << " tokens, window " << window << ")\n\n";
-  llvm::outs() << llvm::format("%-24s %12s %10s %14s\n", static_cast<const char *>("variant"),
+  llvm::outs() << llvm::format("%-30s %12s %10s %14s\n", static_cast<const char *>("variant"),
                                static_cast<const char *>("PPL"),
                                static_cast<const char *>("change"),
                                static_cast<const char *>("KL vs FP32"));
   for (const Row &r : rows)
-    llvm::outs() << llvm::format("%-24s %12.4f %9.2f%% %14.6f\n", r.name.c_str(), r.ppl,
+    llvm::outs() << llvm::format("%-30s %12.4f %9.2f%% %14.6f\n", r.name.c_str(), r.ppl,
                                  (r.ppl / rows[0].ppl - 1) * 100,
                                  meanKL(rows[0].probeLogits, r.probeLogits));
   llvm::outs() << "(KL: mean over the first window's positions, nats)\n";
@@ -515,11 +531,8 @@ int runCompare(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::StringR
                     "attention heads) on purpose: compare those through the layers that\n"
                     "read them (o, down).\n";
     llvm::outs() << llvm::format("%-22s", static_cast<const char *>("layer"));
-    for (size_t i = 1; i < rows.size(); ++i) {
-      std::string h = rows[i].name;
-      h = (h[0] == 'S' ? "SQ " : "naive ") + h.substr(h.size() - 2);
-      llvm::outs() << llvm::format(" %9s", h.c_str());
-    }
+    for (const Variant &v : variants)
+      llvm::outs() << llvm::format(" %9s", v.shortName.c_str());
     llvm::outs() << "\n";
     for (const std::string &layer : order) {
       llvm::outs() << llvm::format("%-22s", layer.c_str());
@@ -774,6 +787,17 @@ int main(int argc, char **argv) {
       cl::desc("Perplexity of mixed-precision weights at each budget, e.g. 4,5,5.5,6,8 "
                "(needs --calib-text), Pareto vs in-order assignment"),
       cl::init(""), cl::sub(evalCmd), cl::cat(cat));
+  cl::opt<std::string> method(
+      "method",
+      cl::desc("smoothquant (default); repq: RepQ-ViT reparameterized per-tensor quantizers "
+               "for norm outputs (no smoothing); repq-per-channel / repq-per-tensor: its "
+               "references"),
+      cl::init("smoothquant"), cl::sub(quantCmd), cl::sub(benchCmd), cl::cat(cat));
+  cl::opt<std::string> methods(
+      "methods",
+      cl::desc("With --compare: these methods at --level instead of naive/SmoothQuant at "
+               "O1-O3, e.g. naive,smoothquant,repq-per-tensor,repq-per-channel,repq"),
+      cl::init(""), cl::sub(evalCmd), cl::cat(cat));
   cl::opt<bool> report("report",
                        cl::desc("With --compare: per-layer SQNR against FP32"),
                        cl::sub(evalCmd), cl::cat(cat));
@@ -783,7 +807,7 @@ int main(int argc, char **argv) {
   cl::opt<std::string> level("level",
                              cl::desc("O1: per-token dynamic, O2: per-tensor dynamic, "
                                       "O3: per-tensor static activation scales"),
-                             cl::init("O1"), cl::sub(quantCmd), cl::cat(cat));
+                             cl::init("O1"), cl::sub(quantCmd), cl::sub(evalCmd), cl::cat(cat));
   cl::opt<std::string> weightScales("weight-scales",
                                     cl::desc("per-channel (default) or per-tensor"),
                                     cl::init("per-channel"), cl::sub(quantCmd), cl::cat(cat));
@@ -894,6 +918,7 @@ int main(int argc, char **argv) {
   QuantizeOptions qopts{calibText, samples, seqLen, alpha, level, weightScales,
                         smoothPaths, !noSmooth, clip, minOutlierRatio, rotateQK, weightClip,
                         avgBits, sizeMB, hessian};
+  qopts.method = method;
   if (avgBits > 0 && sizeMB > 0)
     return error("give --avg-bits or --size-mb, not both");
   if (benchCmd && benchWhat == "model")
@@ -935,8 +960,31 @@ int main(int argc, char **argv) {
   engine.options.threads = runThreads;
   if (evalCmd && !bitBudgets.empty())
     return runBitBudgets(model, tokenizer, text, window, maxTokens, qopts, bitBudgets, engine);
-  if (evalCmd && compare) // loads a fresh copy of the model per variant
-    return runCompare(model, tokenizer, text, window, maxTokens, qopts, report, engine);
+  if (evalCmd && compare) { // loads a fresh copy of the model per variant
+    std::vector<Variant> variants;
+    if (methods.empty()) {
+      for (const char *lv : {"O1", "O2", "O3"})
+        for (bool smooth : {false, true}) {
+          QuantizeOptions o = qopts;
+          o.level = lv;
+          o.smooth = smooth;
+          variants.push_back({std::string(smooth ? "SmoothQuant" : "naive") + " W8A8 " + lv,
+                              std::string(smooth ? "SQ " : "naive ") + lv, o});
+        }
+    } else {
+      for (llvm::StringRef mth : llvm::split(methods, ',')) {
+        QuantizeOptions o = qopts;
+        o.method = mth.trim().str();
+        o.smooth = o.method == "smoothquant";
+        if (o.method == "naive")
+          o.method = "smoothquant";
+        variants.push_back({mth.trim().str() + " W8A8 " + qopts.level,
+                            mth.trim().take_back(9).str(), o});
+      }
+    }
+    return runCompare(model, tokenizer, text, window, maxTokens, qopts, variants, report,
+                      engine);
+  }
   auto m = loadModel(model, tokenizer);
   if (!m)
     return error(llvm::toString(m.takeError()));

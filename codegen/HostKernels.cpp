@@ -1,5 +1,6 @@
 //===- codegen/HostKernels.cpp - Fast host code for the non-GEMM ops ------===//
 #include "codegen/HostKernels.h"
+#include "runtime/LogQuant.h"
 
 #include "codegen/RowMath.h"
 
@@ -584,6 +585,82 @@ Shape broadcastStrides(llvm::ArrayRef<int64_t> in, llvm::ArrayRef<int64_t> out) 
   return s;
 }
 
+/// quantize_log2 / dequantize_log2, element by element (LogQuant.h).
+bool logQuantElements(const Op &op, const Tensor &x, std::vector<Tensor> &out,
+                      ThreadPool *pool) {
+  bool quantize = op.kind() == OpKind::QuantizeLog2, sqrt2 = op.stringAttr("base") == "sqrt2";
+  if (quantize ? x.dtype() != DType::F32 : x.dtype() != DType::U8)
+    return false;
+  Tensor r(quantize ? DType::U8 : DType::F32, x.shape());
+  splitRows(pool, x.numElements(), x.numElements(), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i)
+      if (quantize)
+        r.ints()[i] = logQuantCode(x.floats()[i], sqrt2);
+      else
+        r.floats()[i] = float(logQuantValue(x.ints()[i], sqrt2));
+  });
+  out.push_back(std::move(r));
+  return true;
+}
+
+/// log2_matmul: for each row of codes, each column of b gathers
+/// b << (40 - shift) in i64 (LogQuant.h's logQuantDot, a row at a time).
+bool log2MatMul(const Op &op, const Tensor &a, const Tensor &b, std::vector<Tensor> &out,
+                ThreadPool *pool) {
+  bool sqrt2 = op.stringAttr("base") == "sqrt2", tb = op.boolAttr("transpose_b");
+  if (a.dtype() != DType::U8 || b.dtype() != DType::I8 || a.rank() < 2 || b.rank() < 2)
+    return false;
+  int64_t M = a.shape()[a.rank() - 2], K = a.shape().back();
+  int64_t N = tb ? b.shape()[b.rank() - 2] : b.shape().back();
+  if ((tb ? b.shape().back() : b.shape()[b.rank() - 2]) != K)
+    return false;
+  Shape batch;
+  if (!broadcastShapes(a.shape().drop_back(2), b.shape().drop_back(2), batch))
+    return false;
+  Shape sa = broadcastStrides(a.shape().drop_back(2), batch),
+        sb = broadcastStrides(b.shape().drop_back(2), batch);
+  int64_t batches = 1;
+  for (int64_t d : batch)
+    batches *= d;
+  Shape shape = batch;
+  shape.push_back(M);
+  shape.push_back(N);
+  Tensor r(DType::F32, shape);
+  int64_t kStride = tb ? 1 : N, nStride = tb ? K : 1;
+  const double oddFactor = std::sqrt(2.0) - 1.0;
+  splitRows(pool, batches * M, batches * M * K * N, [&](int64_t r0, int64_t r1) {
+    std::vector<int64_t> all(N), odd(N);
+    for (int64_t row = r0; row < r1; ++row) {
+      int64_t bi = row / M, m = row % M, offA = 0, offB = 0;
+      for (int64_t d = int64_t(batch.size()) - 1, rem = bi; d >= 0; --d) {
+        offA += (rem % batch[d]) * sa[d];
+        offB += (rem % batch[d]) * sb[d];
+        rem /= batch[d];
+      }
+      const int32_t *codes = a.ints().data() + offA * M * K + m * K;
+      const int32_t *bm = b.ints().data() + offB * K * N;
+      std::fill(all.begin(), all.end(), 0);
+      std::fill(odd.begin(), odd.end(), 0);
+      for (int64_t k = 0; k < K; ++k) {
+        int s = logQuantShift(codes[k], sqrt2);
+        if (s < 0)
+          continue;
+        int shift = kLogQuantMaxShift - s;
+        const int32_t *col = bm + k * kStride;
+        std::vector<int64_t> &acc = logQuantOdd(codes[k], sqrt2) ? odd : all;
+        for (int64_t n = 0; n < N; ++n)
+          acc[n] += int64_t(col[n * nStride]) << shift;
+      }
+      float *dst = r.floats().data() + row * N;
+      for (int64_t n = 0; n < N; ++n)
+        dst[n] = float(std::ldexp(double(all[n] + odd[n]) + oddFactor * double(odd[n]),
+                                  -kLogQuantMaxShift));
+    }
+  });
+  out.push_back(std::move(r));
+  return true;
+}
+
 static bool isBinaryArithmetic(OpKind k) {
   return k == OpKind::Add || k == OpKind::Sub || k == OpKind::Mul || k == OpKind::Div ||
          k == OpKind::Maximum || k == OpKind::Minimum;
@@ -615,6 +692,9 @@ bool hostKernelCovers(const Op &op) {
   case OpKind::QuantizeDynamic:
   case OpKind::Quantize:
   case OpKind::Dequantize:
+  case OpKind::QuantizeLog2:
+  case OpKind::DequantizeLog2:
+  case OpKind::Log2MatMul:
     return true;
   default:
     return false;
@@ -711,6 +791,11 @@ bool runHostKernel(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<
   case OpKind::Quantize:
   case OpKind::Dequantize:
     return quantizeOrDequantize(op, in, out);
+  case OpKind::QuantizeLog2:
+  case OpKind::DequantizeLog2:
+    return logQuantElements(op, x, out, pool);
+  case OpKind::Log2MatMul:
+    return log2MatMul(op, x, *in[1], out, pool);
   default: // unary
     return outType == DType::F32 && x.dtype() == DType::F32 && unary(op, x, out, pool);
   }

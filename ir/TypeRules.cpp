@@ -568,6 +568,34 @@ llvm::Error ruleIntMatMul(const Op &op, llvm::ArrayRef<TensorType>,
   return llvm::Error::success();
 }
 
+llvm::Error ruleQuantizeLog2(const Op &op, llvm::ArrayRef<TensorType>,
+                             llvm::SmallVectorImpl<TensorType> &results) {
+  if (auto e = requireFloat(op, 0)) return e;
+  results.push_back(operandType(op, 0).withDType(DType::U8));
+  return llvm::Error::success();
+}
+
+llvm::Error ruleDequantizeLog2(const Op &op, llvm::ArrayRef<TensorType>,
+                               llvm::SmallVectorImpl<TensorType> &results) {
+  if (operandType(op, 0).dtype() != DType::U8)
+    return fail("operand 'q' must be u8, got " + operandType(op, 0).str());
+  results.push_back(operandType(op, 0).withDType(DType::F32));
+  return llvm::Error::success();
+}
+
+llvm::Error ruleLog2MatMul(const Op &op, llvm::ArrayRef<TensorType>,
+                           llvm::SmallVectorImpl<TensorType> &results) {
+  if (operandType(op, 0).dtype() != DType::U8)
+    return fail("operand 'a' must be u8 (quantize_log2 codes), got " +
+                operandType(op, 0).str());
+  if (operandType(op, 1).dtype() != DType::I8)
+    return fail("operand 'b' must be i8, got " + operandType(op, 1).str());
+  auto dims = matmulDims(op);
+  if (!dims) return dims.takeError();
+  results.push_back(TensorType(DType::F32, *dims));
+  return llvm::Error::success();
+}
+
 llvm::Error ruleReturn(const Op &, llvm::ArrayRef<TensorType>,
                        llvm::SmallVectorImpl<TensorType> &) {
   // Matching the graph's signature is the verifier's job: it needs the graph.

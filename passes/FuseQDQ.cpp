@@ -5,6 +5,8 @@
 //        y   = dequantize(acc, xs) * ws^T [+ b]        per token x per channel
 //   matmul(dequantize(aq, as), dequantize(bq, bs))
 //     -> dequantize(int_matmul(aq, bq), as) * bs       per-tensor scales
+//   matmul(dequantize_log2(pq), dequantize(vq, vs))
+//     -> log2_matmul(pq, vq) * vs                      shifts and adds
 //
 // The integer product equals the sum of the fake-quantized products up to
 // float rounding, so the graph now does real INT8 arithmetic. Only symmetric
@@ -159,7 +161,32 @@ private:
 
   ConstEvaluator *eval_ = nullptr;
 
+  /// matmul(dequantize_log2(p), dequantize(v, per-tensor or per-column
+  /// scale)) -> log2_matmul(p, v) * scale.
+  static bool fuseLog2MatMul(Op *mm) {
+    Op *a = mm->operand(0)->definingOp();
+    auto c = dequantized(mm->operand(1));
+    if (!a || a->kind() != OpKind::DequantizeLog2 || !c ||
+        c->first->type().dtype() != DType::I8 || mm->boolAttr("transpose_b") ||
+        (c->second->type().rank() != 0 && !perColumn(c->second, c->first)))
+      return false;
+    OpBuilder b = OpBuilder::before(mm);
+    std::vector<NamedAttr> base;
+    if (a->stringAttr("base") != "sqrt2")
+      base.push_back({"base", a->stringAttr("base").str()});
+    Value *prod = cantFail(b.value(OpKind::Log2MatMul, {a->operand(0), c->first}, base));
+    prod->setName(mm->result()->name().str() + ".shifted");
+    Value *out = cantFail(b.value(OpKind::Mul, {prod, c->second}));
+    out->setName(mm->result()->name().str());
+    mm->result()->setName("");
+    mm->result()->replaceAllUsesWith(out);
+    mm->erase();
+    return true;
+  }
+
   static bool fuseMatMul(Op *mm) {
+    if (fuseLog2MatMul(mm))
+      return true;
     auto a = dequantized(mm->operand(0));
     auto c = dequantized(mm->operand(1));
     bool tb = mm->boolAttr("transpose_b");

@@ -26,7 +26,8 @@ inline Value *createF32Constant(OpBuilder &b, std::vector<double> values,
 
 /// Produced by a dequantize: a quantization pass has been here already.
 inline bool isDequantized(const Value *v) {
-  return v->definingOp() && v->definingOp()->kind() == OpKind::Dequantize;
+  return v->definingOp() && (v->definingOp()->kind() == OpKind::Dequantize ||
+                             v->definingOp()->kind() == OpKind::DequantizeLog2);
 }
 
 /// A `linear` that rotate-qk inserted: x times its Hadamard constant (known

@@ -44,6 +44,10 @@ public:
               "FP32, as SmoothQuant's reference setup does");
     addOption("percentile", &usePercentile_,
               "Static scales from the recorded percentile instead of the max");
+    addOption("softmax", &softmax_,
+              "With bmm=true, the attention probabilities' quantizer: uniform (u8 "
+              "steps), log-sqrt2 or log2 (logarithmic codes, RepQ-ViT; fuse-qdq "
+              "turns P V into shifts and adds)");
     addOption("weight-clip", &weightClip_,
               "max: weight scale max|w| / 127; mse: per scale group, the clipping "
               "of max|w| (100% down to 70%) with the least squared rounding error");
@@ -54,6 +58,8 @@ public:
       return fail(ctx, "weights must be per-channel or per-tensor, got '" + weights_ + "'");
     if (weightClip_ != "max" && weightClip_ != "mse")
       return fail(ctx, "weight-clip must be max or mse, got '" + weightClip_ + "'");
+    if (softmax_ != "uniform" && softmax_ != "log2" && softmax_ != "log-sqrt2")
+      return fail(ctx, "softmax must be uniform, log2 or log-sqrt2, got '" + softmax_ + "'");
     if (acts_ != "per-token" && acts_ != "per-tensor-dynamic" &&
         acts_ != "per-tensor-static")
       return fail(ctx, "acts must be per-token, per-tensor-dynamic or "
@@ -125,6 +131,15 @@ private:
     // no statistics.
     const Op *def = x->definingOp();
     bool isSoftmax = def && def->kind() == OpKind::Softmax;
+    if (isSoftmax && softmax_ != "uniform" && x == user->operand(0)) {
+      OpBuilder b = OpBuilder::before(user);
+      std::vector<NamedAttr> base; // sqrt2, the default, is not spelled out
+      if (softmax_ == "log2")
+        base.push_back({"base", "2"});
+      Value *q = cantFail(b.value(OpKind::QuantizeLog2, {x}, base));
+      q->setName(x->name().empty() ? "" : x->name().str() + ".q");
+      return cantFail(b.value(OpKind::DequantizeLog2, {q}, base));
+    }
     if (isSoftmax && acts_ == "per-token" && x == user->operand(0)) {
       OpBuilder b = OpBuilder::before(user);
       Op *qd = cantFail(b.create(OpKind::QuantizeDynamic, {x}, {{"unsigned", true}}));
@@ -232,6 +247,7 @@ private:
 
   std::string weights_ = "per-channel";
   std::string weightClip_ = "max";
+  std::string softmax_ = "uniform";
   std::string acts_ = "per-token";
   bool bmm_ = false;
   bool usePercentile_ = false;

@@ -1,5 +1,6 @@
 //===- runtime/Interpreter.cpp - The reference interpreter ----------------===//
 #include "runtime/Interpreter.h"
+#include "runtime/LogQuant.h"
 
 #include "llvm/ADT/StringMap.h"
 
@@ -154,7 +155,11 @@ template <> const int32_t *elems<int32_t>(const Tensor &t) { return t.ints().dat
 
 /// a[..., M, K] x b[..., K, N] (or b[..., N, K]) with broadcast batch dims,
 /// accumulated in double (exact for the integer ops).
-Tensor matmul(const Tensor &a, const Tensor &b, bool transposeB, DType out) {
+/// Batched a[..., M, K] times b[..., K, N] (or [..., N, K] with transposeB),
+/// batch dimensions broadcast; `cell(aOffset, bOffset, K, bStride)` gives one
+/// result element from a's row at aOffset and b's column from bOffset.
+template <typename Cell>
+Tensor batchedProduct(const Tensor &a, const Tensor &b, bool transposeB, DType out, Cell cell) {
   int64_t M = a.shape()[a.rank() - 2], K = a.shape()[a.rank() - 1];
   int64_t N = transposeB ? b.shape()[b.rank() - 2] : b.shape()[b.rank() - 1];
   Shape batch = broadcastShape(a.shape().drop_back(2), b.shape().drop_back(2));
@@ -174,13 +179,20 @@ Tensor matmul(const Tensor &a, const Tensor &b, bool transposeB, DType out) {
       for (int64_t n = 0; n < N; ++n) {
         int64_t bStart = bOff + (transposeB ? n * K : n);
         int64_t stride = transposeB ? 1 : N;
-        double acc = isFloat(a.dtype())
-                         ? dot(elems<float>(a) + aOff + m * K, elems<float>(b) + bStart, K, stride)
-                         : dot(elems<int32_t>(a) + aOff + m * K, elems<int32_t>(b) + bStart, K, stride);
-        r.set((bi * M + m) * N + n, acc);
+        r.set((bi * M + m) * N + n, cell(aOff + m * K, bStart, K, stride));
       }
   }
   return r;
+}
+
+Tensor matmul(const Tensor &a, const Tensor &b, bool transposeB, DType out) {
+  return batchedProduct(a, b, transposeB, out,
+                        [&](int64_t ai, int64_t bi, int64_t K, int64_t stride) {
+                          return isFloat(a.dtype())
+                                     ? dot(elems<float>(a) + ai, elems<float>(b) + bi, K, stride)
+                                     : dot(elems<int32_t>(a) + ai, elems<int32_t>(b) + bi, K,
+                                           stride);
+                        });
 }
 
 } // namespace
@@ -357,6 +369,27 @@ evaluateOp(const Op &op, llvm::ArrayRef<const Tensor *> inPtrs) {
   case OpKind::MatMul: case OpKind::IntMatMul:
     out.push_back(matmul(in[0], in[1], op.boolAttr("transpose_b"), outType));
     return out;
+
+  case OpKind::QuantizeLog2: case OpKind::DequantizeLog2: {
+    bool sqrt2 = op.stringAttr("base") == "sqrt2";
+    Tensor r(outType, in[0].shape());
+    for (int64_t i = 0; i < r.numElements(); ++i)
+      r.set(i, k == OpKind::QuantizeLog2 ? double(logQuantCode(in[0].get(i), sqrt2))
+                                         : logQuantValue(int32_t(in[0].get(i)), sqrt2));
+    out.push_back(std::move(r));
+    return out;
+  }
+
+  case OpKind::Log2MatMul: {
+    bool sqrt2 = op.stringAttr("base") == "sqrt2";
+    const Tensor &a = in[0], &b = in[1];
+    out.push_back(batchedProduct(a, b, op.boolAttr("transpose_b"), outType,
+                                 [&](int64_t ai, int64_t bi, int64_t K, int64_t stride) {
+                                   return logQuantDot(elems<int32_t>(a) + ai,
+                                                      elems<int32_t>(b) + bi, K, stride, sqrt2);
+                                 }));
+    return out;
+  }
 
   case OpKind::Softmax: {
     unsigned axis = unsigned((op.intAttr("axis") + in[0].rank()) % in[0].rank());

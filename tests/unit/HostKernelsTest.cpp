@@ -35,6 +35,8 @@ Tensor randomInput(DType t, llvm::ArrayRef<int64_t> shape, std::mt19937 &rng,
       x.floats()[i] = normal(rng);
     else if (t == DType::I8)
       x.ints()[i] = int32_t(rng() % 256) - 128;
+    else if (t == DType::U8) // logarithmic codes: most below the zero cut-off
+      x.ints()[i] = rng() % 8 == 0 ? 255 : int32_t(rng() % 100);
     else
       x.ints()[i] = int32_t(rng() % uint32_t(indexBound));
   }
@@ -194,6 +196,23 @@ const Case kCases[] = {
      "graph @f(%q: i8[4,3], %s: f32[4,1]) -> (f32[4,3]) {\n"
      "  %r = dequantize %q, %s : f32[4,3]\n  return %r\n}",
      {{4, 3}, {4, 1}}, 0},
+    {"quantize_log2 (negatives give the zero code, above 1 code 0)",
+     "graph @f(%x: f32[3,17]) -> (u8[3,17]) {\n"
+     "  %r = quantize_log2 %x : u8[3,17]\n  return %r\n}",
+     {{3, 17}}, 0},
+    {"dequantize_log2, base 2",
+     "graph @f(%q: u8[3,17]) -> (f32[3,17]) {\n"
+     "  %r = dequantize_log2 %q {base = \"2\"} : f32[3,17]\n  return %r\n}",
+     {{3, 17}}, 0},
+    {"log2_matmul, grouped heads",
+     "graph @f(%p: u8[2,3,5,19], %v: i8[2,1,19,6]) -> (f32[2,3,5,6]) {\n"
+     "  %r = log2_matmul %p, %v : f32[2,3,5,6]\n  return %r\n}",
+     {{2, 3, 5, 19}, {2, 1, 19, 6}}, 0},
+    {"log2_matmul, base 2, transposed b",
+     "graph @f(%p: u8[4,9], %v: i8[7,9]) -> (f32[4,7]) {\n"
+     "  %r = log2_matmul %p, %v {base = \"2\", transpose_b = true} : f32[4,7]\n"
+     "  return %r\n}",
+     {{4, 9}, {7, 9}}, 0},
 };
 
 TEST(HostKernelsTest, MatchTheInterpreter) {
@@ -236,6 +255,10 @@ namespace {
 // Ops big enough to split their rows over threads give the single-threaded
 // result bit for bit (and the interpreter's, within the same tolerances).
 const Case kLargeCases[] = {
+    {"log2_matmul, split",
+     "graph @f(%p: u8[4,2,64,100], %v: i8[4,1,100,8]) -> (f32[4,2,64,8]) {\n"
+     "  %r = log2_matmul %p, %v : f32[4,2,64,8]\n  return %r\n}",
+     {{4, 2, 64, 100}, {4, 1, 100, 8}}, 0},
     {"transpose, split",
      "graph @f(%x: f32[64,8,2,40]) -> (f32[8,2,64,40]) {\n"
      "  %r = transpose %x {perm = [1, 2, 0, 3]} : f32[8,2,64,40]\n  return %r\n}",

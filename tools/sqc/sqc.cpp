@@ -249,6 +249,8 @@ struct QuantizeOptions {
   // smoothquant, or repq (norm outputs: RepQ-ViT reparameterized), or its
   // references repq-per-channel and repq-per-tensor.
   std::string method = "smoothquant";
+  // The attention probabilities' quantizer: uniform, log2 or log-sqrt2.
+  std::string softmax = "uniform";
   bool repq() const { return llvm::StringRef(method).starts_with("repq"); }
 };
 
@@ -321,7 +323,8 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false)
   }
   std::string pipeline = "quantize{weights=" + o.weightScales + ",weight-clip=" +
                          o.weightClip + ",acts=" + acts +
-                         ",bmm=true" + (o.clip ? ",percentile=true" : "") +
+                         ",bmm=true,softmax=" + o.softmax +
+                         (o.clip ? ",percentile=true" : "") +
                          "}";
   if (o.mixed())
     pipeline += ",mixed-precision{" +
@@ -360,13 +363,16 @@ int runQuantize(LoadedModel &m, const QuantizeOptions &o, llvm::StringRef outDir
     }
     m.module->setAttr("tokenizer", llvm::sys::path::filename(src).str());
   }
-  m.module->setAttr("quantization", (o.smooth ? "smoothquant alpha=" + o.alpha + " "
-                                             : std::string("naive ")) +
-                                        (o.mixed() ? "mixed-precision (" + o.assign + ", " +
-                                                         (o.avgBits > 0 ? formatFloat(o.avgBits) + " bits" : formatFloat(o.sizeMB) + " MB") +
-                                                         ") weights, A8 "
-                                                   : std::string("W8A8 ")) +
-                                        o.level + " weights " + o.weightScales);
+  // What was done, for whoever reads the module later.
+  std::string how = o.repq()    ? o.method
+                    : o.smooth ? "smoothquant alpha=" + o.alpha
+                               : std::string("naive");
+  how += std::string(" ") + (o.mixed() ? "mixed-precision weights" : "W8A8") + " " + o.level +
+         ", weight scales " + o.weightScales + ", softmax " + o.softmax;
+  if (o.mixed())
+    how += o.avgBits > 0 ? ", " + formatFloat(o.avgBits) + " bits per weight"
+                         : ", " + formatFloat(o.sizeMB) + " MB of linears";
+  m.module->setAttr("quantization", how);
   llvm::SmallString<256> sqir(outDir);
   llvm::sys::path::append(sqir, "model.sqir");
   if (llvm::Error e = writeModel(m, sqir))
@@ -793,6 +799,12 @@ int main(int argc, char **argv) {
                "for norm outputs (no smoothing); repq-per-channel / repq-per-tensor: its "
                "references"),
       cl::init("smoothquant"), cl::sub(quantCmd), cl::sub(benchCmd), cl::cat(cat));
+  cl::opt<std::string> softmaxQuant(
+      "softmax",
+      cl::desc("Attention probabilities: uniform (u8 steps, default), log-sqrt2 or log2 "
+               "(logarithmic codes; P x V runs as shifts and adds)"),
+      cl::init("uniform"), cl::sub(quantCmd), cl::sub(evalCmd), cl::sub(benchCmd),
+      cl::cat(cat));
   cl::opt<std::string> methods(
       "methods",
       cl::desc("With --compare: these methods at --level instead of naive/SmoothQuant at "
@@ -919,6 +931,7 @@ int main(int argc, char **argv) {
                         smoothPaths, !noSmooth, clip, minOutlierRatio, rotateQK, weightClip,
                         avgBits, sizeMB, hessian};
   qopts.method = method;
+  qopts.softmax = softmaxQuant;
   if (avgBits > 0 && sizeMB > 0)
     return error("give --avg-bits or --size-mb, not both");
   if (benchCmd && benchWhat == "model")

@@ -370,11 +370,27 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
         quantizeThrough[&op] = t;
       }
 
+  // Compile-time values read only by fused steps (the weights of a fused
+  // linear, grouped INT4 expansions) are evaluated once at packing: no step.
+  llvm::DenseSet<const Op *> packedOnly;
+  std::vector<const Op *> order;
+  for (const Op &op : g.ops())
+    order.push_back(&op);
+  for (const Op *op : llvm::reverse(order))
+    if (op->numResults() == 1 && isCompileTimeValue(op->result()) &&
+        op->result()->hasUses() &&
+        llvm::all_of(op->result()->users(), [&](const Op *u) {
+          return fused.count(u) || packedOnly.count(u);
+        }))
+      packedOnly.insert(op);
+
   ConstEvaluator eval(weights);
   auto constant = [&](const Value *v) { return eval.evaluate(v); };
   for (const Op &op : g.ops()) {
     auto step = std::make_unique<Step>();
     step->op = &op;
+    if (packedOnly.count(&op))
+      continue;
     if (fused.count(&op)) {
       if (op.kind() == OpKind::QuantizeDynamic || op.kind() == OpKind::Quantize) {
         step->kind = Step::QuantizeRows;

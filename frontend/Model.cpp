@@ -249,14 +249,16 @@ llvm::Error materializeWeights(LoadedModel &m) {
     for (Op &op : g->ops())
       ops.push_back(&op);
     for (Op *op : ops) {
-      if (op->kind() == OpKind::Constant || op->numResults() != 1 ||
-          !isCompileTimeValue(op->result()))
+      // expand_groups stays: its operands (4-bit codes, multipliers) are the
+      // smaller form to store, and the JIT expands them when it packs.
+      if (op->kind() == OpKind::Constant || op->kind() == OpKind::ExpandGroups ||
+          op->numResults() != 1 || !isCompileTimeValue(op->result()))
         continue;
-      // Only the frontier: values some run-time op reads.
+      // Only the frontier: values some run-time op (or expand_groups) reads.
       bool feedsRunTime = false;
       for (const Op *u : op->result()->users())
         feedsRunTime |= u->kind() == OpKind::Return || u->numResults() == 0 ||
-                        !isCompileTimeValue(u->result());
+                        u->kind() == OpKind::ExpandGroups || !isCompileTimeValue(u->result());
       if (!feedsRunTime)
         continue;
       auto t = eval.evaluate(op->result());

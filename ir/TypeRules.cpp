@@ -568,6 +568,19 @@ llvm::Error ruleIntMatMul(const Op &op, llvm::ArrayRef<TensorType>,
   return llvm::Error::success();
 }
 
+llvm::Error ruleExpandGroups(const Op &op, llvm::ArrayRef<TensorType>,
+                             llvm::SmallVectorImpl<TensorType> &results) {
+  const TensorType &q = operandType(op, 0), &m = operandType(op, 1);
+  if (q.dtype() != DType::I4 || q.rank() != 2 || !q.isStatic())
+    return fail("operand 'q' must be a static i4[N,K], got " + q.str());
+  if (m.dtype() != DType::U8 || m.rank() != 2 || !m.isStatic() || m.dim(0) != q.dim(0) ||
+      m.dim(1).size() == 0 || q.dim(1).size() % m.dim(1).size() != 0)
+    return fail("operand 'multipliers' must be u8[" + q.dim(0).str() +
+                ",G] with G dividing " + q.dim(1).str() + ", got " + m.str());
+  results.push_back(q.withDType(DType::I8));
+  return llvm::Error::success();
+}
+
 llvm::Error ruleQuantizeLog2(const Op &op, llvm::ArrayRef<TensorType>,
                              llvm::SmallVectorImpl<TensorType> &results) {
   if (auto e = requireFloat(op, 0)) return e;

@@ -120,7 +120,53 @@ double quantizationError(const float *w, int64_t N, int64_t K, int bits,
   return total;
 }
 
+double groupedInt4Error(const float *w, int64_t N, int64_t K, int64_t group,
+                        const std::vector<double> &h, double minClip,
+                        std::vector<double> &rowScales, std::vector<int> &multipliers) {
+  int64_t groups = K / group;
+  rowScales.assign(N, 1.0);
+  multipliers.assign(N * groups, 16);
+  double total = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    // Each group's own best scale; the row's scale lets the largest be 16x.
+    std::vector<double> best(groups), one;
+    double top = 0;
+    for (int64_t g = 0; g < groups; ++g) {
+      std::vector<double> hg(h.begin() + g * group, h.begin() + (g + 1) * group);
+      quantizationError(w + n * K + g * group, 1, group, 4, hg, minClip, one);
+      best[g] = one[0];
+      top = std::max(top, best[g]);
+    }
+    if (top == 0) { // an all-zero row: exact at any scale
+      std::fill(multipliers.begin() + n * groups, multipliers.begin() + (n + 1) * groups, 1);
+      continue;
+    }
+    double s = top / 16.0;
+    rowScales[n] = s;
+    for (int64_t g = 0; g < groups; ++g) {
+      std::vector<double> hg(h.begin() + g * group, h.begin() + (g + 1) * group);
+      double bestErr = INFINITY;
+      for (int m = 1; m <= 16; ++m) {
+        double e = quantizationError(w + n * K + g * group, 1, group, 4, hg,
+                                     std::vector<double>{s * m});
+        if (e < bestErr)
+          bestErr = e, multipliers[n * groups + g] = m;
+      }
+      total += bestErr;
+    }
+  }
+  return total;
+}
+
 namespace {
+
+/// How a linear's weights are quantized at 4 bits: per row, or per group
+/// (group > 0) with integer multipliers of the row scale.
+struct Int4Plan {
+  int64_t group = 0;
+  std::vector<double> scales; // per row
+  std::vector<int> multipliers;
+};
 
 /// One linear the pass may change: linear(dequantize(xq), dequantize(wq, ws)).
 struct Candidate {
@@ -144,6 +190,10 @@ public:
               "pareto: the frontier point that fits the budget; in-order: upgrade "
               "linears in graph order, ignoring sensitivity (a baseline)");
     addOption("fp32", &allowFP32_, "Allow leaving a linear in FP32");
+    addOption("group", &group_,
+              "INT4 scales per group of this many input channels (e.g. 32, 64, 128; "
+              "0: one per output channel). Group scales are 1..16 times a per-row "
+              "scale, so the weights run on the INT8 kernels exactly");
     addOption("calib", &calibPath_, "Calibration statistics (sqc calibrate)");
     addOption("print-frontier", &printFrontier_, "Print the frontier as a remark");
   }
@@ -155,6 +205,8 @@ public:
       return fail(ctx, "hessian must be trace or diagonal, got '" + hessian_ + "'");
     if (assign_ != "pareto" && assign_ != "in-order")
       return fail(ctx, "assign must be pareto or in-order, got '" + assign_ + "'");
+    if (group_ < 0 || group_ == 1)
+      return fail(ctx, "group must be 0 (per row) or at least 2, got " + llvm::Twine(group_));
     if (!resolveCalibration(ctx, calibPath_, loaded_, stats_))
       return PassResult::Failed;
     if (!stats_)
@@ -163,7 +215,7 @@ public:
 
     std::vector<Candidate> cands;
     std::vector<std::vector<BitChoice>> layers;
-    std::vector<std::vector<std::vector<double>>> scale4; // per candidate
+    std::vector<Int4Plan> plans; // per candidate
     uint64_t params = 0;
     for (auto &g : m.graphs())
       for (Op &op : g->ops()) {
@@ -189,16 +241,26 @@ public:
           return PassResult::Failed;
         }
         const float *w = (*wt)->floats().data();
-        std::vector<double> s4;
-        double e4 = quantizationError(w, c->N, c->K, 4, h, 0.4, s4);
+        Int4Plan plan;
+        double e4;
+        if (group_ > 0 && c->K % group_ == 0) {
+          plan.group = group_;
+          e4 = groupedInt4Error(w, c->N, c->K, group_, h, 0.4, plan.scales, plan.multipliers);
+        } else {
+          if (group_ > 0)
+            ctx.diag.remark(op.loc(), "mixed-precision: " + llvm::Twine(c->K) +
+                                          " input channels are not a multiple of group " +
+                                          llvm::Twine(group_) + "; 4 bits per row instead");
+          e4 = quantizationError(w, c->N, c->K, 4, h, 0.4, plan.scales);
+        }
         double e8 = quantizationError(w, c->N, c->K, 8, h, c->scale8);
-        std::vector<BitChoice> choices{{4, cost(*c, 4), e4}, {8, cost(*c, 8), e8}};
+        std::vector<BitChoice> choices{{4, cost(*c, 4, plan.group), e4}, {8, cost(*c, 8), e8}};
         if (allowFP32_)
           choices.push_back({32, cost(*c, 32), 0.0});
         params += uint64_t(c->N * c->K);
         cands.push_back(std::move(*c));
         layers.push_back(std::move(choices));
-        scale4.push_back({std::move(s4)});
+        plans.push_back(std::move(plan));
       }
     if (cands.empty()) {
       ctx.diag.remark(Location::unknown(), "mixed-precision: no quantized linear to assign");
@@ -227,7 +289,7 @@ public:
     summarize(ctx, layers, cands, pick);
     bool changed = false;
     for (size_t i = 0; i < cands.size(); ++i)
-      changed |= apply(cands[i], layers[i][pick[i]].bits, scale4[i][0]);
+      changed |= apply(cands[i], layers[i][pick[i]].bits, plans[i]);
     return changed ? PassResult::Changed : PassResult::Unchanged;
   }
 
@@ -261,12 +323,14 @@ private:
     return c;
   }
 
-  /// Bits (avg-bits) or bytes (size-mb, with the f32 scales) of `c` at `bits`.
-  uint64_t cost(const Candidate &c, int bits) const {
+  /// Bits (avg-bits) or bytes (size-mb, with the f32 scales and the u8
+  /// group multipliers) of `c` at `bits`.
+  uint64_t cost(const Candidate &c, int bits, int64_t group = 0) const {
     uint64_t codeBits = uint64_t(c.N * c.K) * bits;
     if (avgBits_ > 0)
       return codeBits;
-    return (codeBits + 7) / 8 + (bits < 32 ? uint64_t(c.N) * 4 : 0);
+    return (codeBits + 7) / 8 + (bits < 32 ? uint64_t(c.N) * 4 : 0) +
+           (group > 0 ? uint64_t(c.N * (c.K / group)) : 0);
   }
 
   /// Every linear at its cheapest choice, then upgraded one step at a time
@@ -344,7 +408,7 @@ private:
   }
 
   /// Rewrites `c` to `bits`; whether it changed.
-  static bool apply(const Candidate &c, int bits, const std::vector<double> &s4) {
+  static bool apply(const Candidate &c, int bits, const Int4Plan &plan) {
     if (bits == 8)
       return false;
     Op *lin = c.linear;
@@ -354,7 +418,11 @@ private:
       return true;
     }
     OpBuilder b = OpBuilder::before(lin);
-    Value *scale = createF32Constant(b, s4, {Dim(c.N), Dim(1)});
+    if (plan.group > 0) {
+      applyGrouped(b, c, plan);
+      return true;
+    }
+    Value *scale = createF32Constant(b, plan.scales, {Dim(c.N), Dim(1)});
     Value *q = cantFail(b.value(OpKind::Quantize, {c.w, scale}, {},
                                 {c.w->type().withDType(DType::I4)}));
     if (!c.w->name().empty())
@@ -363,7 +431,36 @@ private:
     return true;
   }
 
+  /// Grouped INT4 as the IR sees it: codes of w[N, G, K/G] on the group
+  /// scales, reshaped to [N, K], expanded by the multipliers to INT8 codes on
+  /// the row scales, dequantized per row.
+  static void applyGrouped(OpBuilder &b, const Candidate &c, const Int4Plan &plan) {
+    int64_t G = c.K / plan.group;
+    std::vector<double> groupScales(c.N * G), mult(c.N * G);
+    for (int64_t n = 0; n < c.N; ++n)
+      for (int64_t g = 0; g < G; ++g) {
+        mult[n * G + g] = plan.multipliers[n * G + g];
+        groupScales[n * G + g] = plan.scales[n] * mult[n * G + g];
+      }
+    std::string name = c.w->name().empty() ? "" : c.w->name().str() + ".q4";
+    Value *wg = cantFail(b.value(OpKind::Reshape, {c.w}, {},
+                                 {TensorType(DType::F32, {Dim(c.N), Dim(G), Dim(plan.group)})}));
+    Value *gs = createF32Constant(b, groupScales, {Dim(c.N), Dim(G), Dim(1)});
+    Value *qg = cantFail(b.value(OpKind::Quantize, {wg, gs}, {}, {wg->type().withDType(DType::I4)}));
+    Value *q = cantFail(b.value(OpKind::Reshape, {qg}, {},
+                                {TensorType(DType::I4, {Dim(c.N), Dim(c.K)})}));
+    q->setName(name);
+    Value *m = cantFail(b.value(OpKind::Constant, {}, {{"value", DenseElements{mult, false}}},
+                                {TensorType(DType::U8, {Dim(c.N), Dim(G)})}));
+    Value *codes = cantFail(b.value(OpKind::ExpandGroups, {q, m}));
+    if (!name.empty())
+      codes->setName(name + ".i8");
+    Value *scale = createF32Constant(b, plan.scales, {Dim(c.N), Dim(1)});
+    c.linear->setOperand(1, cantFail(b.value(OpKind::Dequantize, {codes, scale})));
+  }
+
   double avgBits_ = 0;
+  int64_t group_ = 0;
   double sizeMB_ = 0;
   std::string hessian_ = "diagonal";
   std::string assign_ = "pareto";

@@ -45,6 +45,16 @@ double quantizationError(const float *w, int64_t N, int64_t K, int bits,
 double quantizationError(const float *w, int64_t N, int64_t K, int bits,
                          const std::vector<double> &h, const std::vector<double> &scales);
 
+/// Grouped INT4: row n's weights in groups of `group` consecutive ones, group
+/// g on scale rowScales[n] * multipliers[n * K / group + g] with multipliers
+/// in 1..16, so that code times multiplier is an INT8 code on the row's
+/// scale (codes in [-128, 112]) and runs on the INT8 kernels exactly. Each
+/// group's clipping is searched as above, its multiplier is the best of
+/// 1..16 for it; returns the weighted error summed over rows.
+double groupedInt4Error(const float *w, int64_t N, int64_t K, int64_t group,
+                        const std::vector<double> &h, double minClip,
+                        std::vector<double> &rowScales, std::vector<int> &multipliers);
+
 } // namespace sqc
 
 #endif // SQC_PASSES_MIXEDPRECISION_H

@@ -380,6 +380,17 @@ evaluateOp(const Op &op, llvm::ArrayRef<const Tensor *> inPtrs) {
     return out;
   }
 
+  case OpKind::ExpandGroups: {
+    const Tensor &q = in[0], &mult = in[1];
+    int64_t N = q.shape()[0], K = q.shape()[1], G = mult.shape()[1];
+    Tensor r(outType, q.shape());
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k)
+        r.set(n * K + k, q.get(n * K + k) * mult.get(n * G + k / (K / G)));
+    out.push_back(std::move(r));
+    return out;
+  }
+
   case OpKind::Log2MatMul: {
     bool sqrt2 = op.stringAttr("base") == "sqrt2";
     const Tensor &a = in[0], &b = in[1];

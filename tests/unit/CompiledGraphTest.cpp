@@ -88,4 +88,13 @@ TEST(CompiledGraphTest, MixedInt4Int8WeightsMatchInterpreter) {
                  1e-3, 35);
 }
 
+TEST(CompiledGraphTest, GroupedInt4WeightsMatchInterpreter) {
+  if (!llvm::sys::fs::exists(kModel))
+    GTEST_SKIP() << "../shared/data is not present";
+  // Every linear 4-bit with scales per 32 input channels (where 32 divides
+  // them), expanded to INT8 codes for the kernels.
+  compareEngines("quantize{bmm=true},mixed-precision{avg-bits=4,group=32},fuse-qdq,cse,dce",
+                 1e-3, 35);
+}
+
 } // namespace

@@ -97,4 +97,38 @@ TEST(MixedPrecisionTest, WeightedErrorOfHandMadeWeights) {
   EXPECT_LT(quantizationError(tail.data(), 1, 8, 8, h8, 1.0, scales), full);
 }
 
+TEST(MixedPrecisionTest, GroupedInt4CodesFitInt8AndHelp) {
+  // Rows whose halves differ in range tenfold: one scale per row wastes the
+  // small half's codes, one per group of 8 does not.
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0, 1);
+  const int64_t N = 6, K = 16;
+  std::vector<float> w(N * K);
+  for (int64_t i = 0; i < N * K; ++i)
+    w[i] = normal(rng) * ((i % K) < 8 ? 1.0f : 0.1f);
+  std::vector<double> h(K, 1.0), rowScales, perRow;
+  std::vector<int> mult;
+  double grouped = groupedInt4Error(w.data(), N, K, 8, h, 0.4, rowScales, mult);
+  double rows = quantizationError(w.data(), N, K, 4, h, 0.4, perRow);
+  EXPECT_LT(grouped, rows / 2); // the small halves stop rounding to zero
+  ASSERT_EQ(mult.size(), size_t(N * 2));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t g = 0; g < 2; ++g) {
+      int m = mult[n * 2 + g];
+      EXPECT_GE(m, 1);
+      EXPECT_LE(m, 16);
+      // Codes in [-8, 7] times m stay INT8.
+      EXPECT_GE(-8 * m, -128);
+      EXPECT_LE(7 * m, 127);
+    }
+  // The error is what quantizing each group on scale row * m leaves.
+  double recomputed = 0;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t g = 0; g < 2; ++g)
+      recomputed += quantizationError(w.data() + n * K + g * 8, 1, 8, 4,
+                                      std::vector<double>(8, 1.0),
+                                      std::vector<double>{rowScales[n] * mult[n * 2 + g]});
+  EXPECT_NEAR(grouped, recomputed, 1e-12 * (1 + grouped));
+}
+
 } // namespace

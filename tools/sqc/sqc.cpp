@@ -245,6 +245,7 @@ struct QuantizeOptions {
   // Mixed precision (one budget, or none for uniform INT8 weights).
   double avgBits = 0, sizeMB = 0;
   std::string hessian = "diagonal", assign = "pareto";
+  int64_t group = 0; // INT4 scales per group of input channels (0: per row)
   bool mixed() const { return avgBits > 0 || sizeMB > 0; }
   // smoothquant, or repq (norm outputs: RepQ-ViT reparameterized), or its
   // references repq-per-channel and repq-per-tensor.
@@ -331,6 +332,7 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false)
                 (o.avgBits > 0 ? "avg-bits=" + formatFloat(o.avgBits)
                                : "size-mb=" + formatFloat(o.sizeMB)) +
                 ",hessian=" + o.hessian + ",assign=" + o.assign +
+                ",group=" + std::to_string(o.group) +
                 ",print-frontier=" + (quiet ? "false" : "true") + "}";
   pipeline += ",fuse-qdq,cse,dce";
   say("quantizing: " + pipeline);
@@ -369,6 +371,8 @@ int runQuantize(LoadedModel &m, const QuantizeOptions &o, llvm::StringRef outDir
                                : std::string("naive");
   how += std::string(" ") + (o.mixed() ? "mixed-precision weights" : "W8A8") + " " + o.level +
          ", weight scales " + o.weightScales + ", softmax " + o.softmax;
+  if (o.mixed() && o.group > 0)
+    how += ", INT4 groups of " + std::to_string(o.group);
   if (o.mixed())
     how += o.avgBits > 0 ? ", " + formatFloat(o.avgBits) + " bits per weight"
                          : ", " + formatFloat(o.sizeMB) + " MB of linears";
@@ -788,6 +792,10 @@ int main(int argc, char **argv) {
                                         "average) or diagonal (per input channel)"),
                                cl::init("diagonal"), cl::sub(quantCmd), cl::sub(evalCmd),
                                cl::cat(cat));
+  cl::opt<int64_t> int4Group("group",
+                             cl::desc("Mixed precision: INT4 scales per group of this many "
+                                      "input channels (32, 64, 128; 0: per output channel)"),
+                             cl::init(0), cl::sub(quantCmd), cl::sub(evalCmd), cl::cat(cat));
   cl::opt<std::string> bitBudgets(
       "bit-budgets",
       cl::desc("Perplexity of mixed-precision weights at each budget, e.g. 4,5,5.5,6,8 "
@@ -932,6 +940,7 @@ int main(int argc, char **argv) {
                         avgBits, sizeMB, hessian};
   qopts.method = method;
   qopts.softmax = softmaxQuant;
+  qopts.group = int4Group;
   if (avgBits > 0 && sizeMB > 0)
     return error("give --avg-bits or --size-mb, not both");
   if (benchCmd && benchWhat == "model")

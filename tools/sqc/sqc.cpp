@@ -300,15 +300,21 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false)
   auto stats = calibrate(m, o.calibText, o.samples, o.seqLen, o.alpha == "auto" ? 128 : 0);
   if (!stats)
     return error(llvm::toString(stats.takeError())), false;
+  // RepQ takes the norm outputs; SmoothQuant, unless --no-smooth, the
+  // paths RepQ cannot (up -> down, v -> o) or, without RepQ, all of them.
+  std::string paths = o.smoothPaths;
   if (o.repq()) {
-    std::string mode = o.method == "repq" ? "reparameterize" : o.method.substr(5);
-    say("RepQ: norm outputs, " + mode);
-    if (!runPipeline(m, "repq{mode=" + mode + "}", &*stats, quiet))
-      return error("repq failed"), false;
-  } else if (o.smooth) {
-    say("smoothing (alpha " + o.alpha + ")");
+    llvm::SmallVector<llvm::StringRef, 3> parts;
+    llvm::StringRef(o.smoothPaths).split(parts, '+');
+    paths.clear();
+    for (llvm::StringRef p : parts)
+      if (p != "norms")
+        paths += (paths.empty() ? "" : "+") + p.str();
+  }
+  if (o.smooth && !paths.empty()) {
+    say("smoothing (alpha " + o.alpha + ", " + paths + ")");
     std::string autoActs = acts == "per-token" ? "per-token" : "per-tensor";
-    if (!runPipeline(m, "smooth-quant{alpha=" + o.alpha + ",paths=" + o.smoothPaths +
+    if (!runPipeline(m, "smooth-quant{alpha=" + o.alpha + ",paths=" + paths +
                             ",auto-acts=" + autoActs + ",min-outlier-ratio=" +
                             formatFloat(o.minOutlierRatio) + "}",
                      &*stats, quiet))
@@ -321,6 +327,14 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false)
       if (!stats)
         return error(llvm::toString(stats.takeError())), false;
     }
+  }
+  if (o.repq()) {
+    // Smoothing the gated and attention paths leaves norm outputs as they
+    // were: the statistics still describe them.
+    std::string mode = o.method == "repq" ? "reparameterize" : o.method.substr(5);
+    say("RepQ: norm outputs, " + mode);
+    if (!runPipeline(m, "repq{mode=" + mode + "}", &*stats, quiet))
+      return error("repq failed"), false;
   }
   std::string pipeline = "quantize{weights=" + o.weightScales + ",weight-clip=" +
                          o.weightClip + ",acts=" + acts +
@@ -996,8 +1010,9 @@ int main(int argc, char **argv) {
     } else {
       for (llvm::StringRef mth : llvm::split(methods, ',')) {
         QuantizeOptions o = qopts;
+        // naive: no smoothing; repq*: smoothing of the paths it leaves.
         o.method = mth.trim().str();
-        o.smooth = o.method == "smoothquant";
+        o.smooth = o.method != "naive";
         if (o.method == "naive")
           o.method = "smoothquant";
         variants.push_back({mth.trim().str() + " W8A8 " + qopts.level,

@@ -232,6 +232,9 @@ llvm::Expected<LoadedModel> loadModel(llvm::StringRef path,
   return loadLlama2c(path, tokenizerPath);
 }
 
+/// Constants up to this many elements stay in the module's text.
+constexpr int64_t kMaxInlineConstant = 64;
+
 llvm::Error materializeWeights(LoadedModel &m) {
   ConstEvaluator eval(m.weights.get());
   auto out = std::make_unique<InMemoryWeights>(m.description);
@@ -251,8 +254,13 @@ llvm::Error materializeWeights(LoadedModel &m) {
     for (Op *op : ops) {
       // expand_groups stays: its operands (4-bit codes, multipliers) are the
       // smaller form to store, and the JIT expands them when it packs.
-      if (op->kind() == OpKind::Constant || op->kind() == OpKind::ExpandGroups ||
-          op->numResults() != 1 || !isCompileTimeValue(op->result()))
+      // Small constants stay inline in the text; large ones (scales per
+      // channel, group multipliers) go to the weights file.
+      bool inlineConstant = op->kind() == OpKind::Constant &&
+                            op->result()->type().isStatic() &&
+                            *op->result()->type().numElements() <= kMaxInlineConstant;
+      if (inlineConstant || op->kind() == OpKind::ExpandGroups || op->numResults() != 1 ||
+          !isCompileTimeValue(op->result()))
         continue;
       // Only the frontier: values some run-time op (or expand_groups) reads.
       bool feedsRunTime = false;

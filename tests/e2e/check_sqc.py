@@ -9,6 +9,9 @@
       change), then for each group quantizes it at LEVEL (SMOOTH: smooth or
       naive) and checks that the perplexity change from FP32 lies in
       [MIN%, MAX%].
+  check_sqc.py SQC variants MODEL TEXT TOKENS ("QUANTIZE FLAGS" MIN% MAX%)...
+      Quantizes MODEL with each set of flags and checks the written model's
+      perplexity change from FP32.
 
 Exits 77 (ctest's skip code) when the shared data is absent, as in a user's
 fresh clone."""
@@ -96,6 +99,37 @@ def main():
                 print(f"{level} {smooth}: PPL {q} ({change:+.2f}%, want [{lo}, {hi}]) "
                       f"{'ok' if good else 'FAIL'}")
             return 0 if ok else 1
+    if mode == "variants":
+        # Each group: quoted `sqc quantize` flags, then the allowed range of
+        # the perplexity change from FP32 (the written model, reloaded).
+        import shlex, tempfile
+        text, tokens = rest[0], rest[1]
+        groups = rest[2:]
+        def ppl(m):
+            r = subprocess.run([sqc, "eval", m, "--text", text, "--max-tokens", tokens],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                print(r.stderr)
+                return None
+            return float(re.search(r"^PPL:\s+([0-9.]+)", r.stdout, re.M).group(1))
+        base = ppl(model)
+        ok = base is not None
+        with tempfile.TemporaryDirectory() as d:
+            for i in range(0, len(groups), 3):
+                flags, lo, hi = shlex.split(groups[i]), float(groups[i + 1]), float(groups[i + 2])
+                out = os.path.join(d, f"v{i}")
+                r = subprocess.run([sqc, "quantize", model, "--calib-text", text, "--samples", "16",
+                                    "-o", out] + flags, capture_output=True, text=True)
+                if r.returncode != 0:
+                    print(r.stderr)
+                    return 1
+                q = ppl(os.path.join(out, "model.sqir"))
+                change = (q / base - 1) * 100 if q and base else float("inf")
+                good = lo <= change <= hi
+                ok &= good
+                print(f"{groups[i]}: PPL {q} ({change:+.2f}%, want [{lo}, {hi}]) "
+                      f"{'ok' if good else 'FAIL'}")
+        return 0 if ok else 1
     print("unknown mode", mode)
     return 2
 

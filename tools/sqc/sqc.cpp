@@ -724,8 +724,14 @@ int runBenchModel(llvm::StringRef modelPath, const QuantizeOptions &base,
   llvm::SmallVector<llvm::StringRef, 4> names;
   variants.split(names, ',', -1, false);
   for (llvm::StringRef v : names) {
-    if (v != "fp32" && v != "O1" && v != "O2" && v != "O3")
-      return error("--variants: unknown variant '" + v + "' (fp32, O1, O2, O3)");
+    // LEVEL/BITS: mixed-precision weights at that average, e.g. O1/5.5.
+    auto [level, bits] = v.split('/');
+    double b = 0;
+    if ((level != "fp32" && level != "O1" && level != "O2" && level != "O3") ||
+        (level == "fp32" && !bits.empty()) ||
+        (!bits.empty() && (bits.getAsDouble(b) || !(b >= 4 && b <= 32))))
+      return error("--variants: unknown variant '" + v +
+                   "' (fp32, O1, O2, O3, or LEVEL/BITS such as O1/5.5)");
     if (v != "fp32" && base.calibText.empty())
       return error("quantized variants need --calib-text FILE");
     o.variants.push_back(v.str());
@@ -737,7 +743,10 @@ int runBenchModel(llvm::StringRef modelPath, const QuantizeOptions &base,
     if (!m || variant == "fp32")
       return m;
     QuantizeOptions q = base;
-    q.level = variant.str();
+    auto [level, bits] = variant.split('/');
+    q.level = level.str();
+    if (!bits.empty())
+      bits.getAsDouble(q.avgBits); // checked above
     if (!quantizeModel(*m, q, /*quiet=*/true))
       return llvm::createStringError(llvm::inconvertibleErrorCode(), "quantization failed");
     // As `sqc quantize` writes it: int8 weights computed once, not per run.
@@ -906,7 +915,8 @@ int main(int argc, char **argv) {
   cl::opt<std::string> benchModel(cl::Positional, cl::desc("[MODEL]"), cl::init(""),
                                   cl::sub(benchCmd), cl::cat(cat));
   cl::opt<std::string> benchVariants(
-      "variants", cl::desc("bench model: variants, the first is the baseline (fp32, O1, O2, O3)"),
+      "variants", cl::desc("bench model: variants, the first is the baseline (fp32, O1, O2, O3; "
+                           "O1/5.5: mixed-precision weights, 5.5 bits on average)"),
       cl::init("fp32,O1,O3"), cl::sub(benchCmd), cl::cat(cat));
   cl::opt<int64_t> benchPrompt("prompt-tokens", cl::desc("bench model: prefill length"),
                                cl::init(128), cl::sub(benchCmd), cl::cat(cat));

@@ -1,6 +1,7 @@
 //===- runtime/Calibration.cpp - Activation statistics --------------------===//
 #include "runtime/Calibration.h"
 
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -104,6 +105,16 @@ std::vector<const Value *> CalibrationStats::observedValues(const Graph &g) {
     }
   }
   return values;
+}
+
+ValueObserver CalibrationStats::observerFor(const Graph &g) {
+  llvm::DenseSet<const Value *> wanted;
+  for (const Value *v : observedValues(g))
+    wanted.insert(v);
+  return [this, wanted = std::move(wanted)](const Value &v, const Tensor &t) {
+    if (wanted.contains(&v))
+      observe(v, t);
+  };
 }
 
 const ActivationStats *CalibrationStats::find(llvm::StringRef name) const {

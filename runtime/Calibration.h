@@ -12,6 +12,7 @@
 #define SQC_RUNTIME_CALIBRATION_H
 
 #include "ir/IR.h"
+#include "runtime/Executor.h"
 #include "runtime/Tensor.h"
 
 #include "llvm/ADT/StringMap.h"
@@ -71,6 +72,8 @@ public:
   void observe(const Value &v, const Tensor &t) {
     stats_[v.name()].observe(t, keepRows_);
   }
+  /// An observer for runs of `g` that records its observedValues() here.
+  ValueObserver observerFor(const Graph &g);
   /// Keep up to `n` sample rows per activation (0: none).
   void setKeepRows(unsigned n) { keepRows_ = n; }
   const ActivationStats *find(llvm::StringRef name) const;

@@ -17,6 +17,16 @@ Exits 77 (ctest's skip code) when the shared data is absent, as in a user's
 fresh clone."""
 import os, re, subprocess, sys
 
+def perplexity(sqc, model, text, tokens):
+    """`sqc eval`'s perplexity of MODEL on the first TOKENS of TEXT; None
+    (after printing why) when it fails."""
+    r = subprocess.run([sqc, "eval", model, "--text", text, "--max-tokens", tokens],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        print(r.stderr)
+        return None
+    return float(re.search(r"^PPL:\s+([0-9.]+)", r.stdout, re.M).group(1))
+
 def main():
     sqc, mode, model = sys.argv[1:4]
     rest = sys.argv[4:]
@@ -64,13 +74,7 @@ def main():
         import tempfile
         text, tokens = rest[0], rest[1]
         groups = rest[2:]
-        def ppl(m):
-            r = subprocess.run([sqc, "eval", m, "--text", text, "--max-tokens", tokens],
-                               capture_output=True, text=True)
-            if r.returncode != 0:
-                print(r.stderr)
-                return None
-            return float(re.search(r"^PPL:\s+([0-9.]+)", r.stdout, re.M).group(1))
+        ppl = lambda m: perplexity(sqc, m, text, tokens)
         with tempfile.TemporaryDirectory() as d:
             inj = os.path.join(d, "injected")
             r = subprocess.run([sqc, "inject-outliers", model, "-o", inj],
@@ -105,13 +109,7 @@ def main():
         import shlex, tempfile
         text, tokens = rest[0], rest[1]
         groups = rest[2:]
-        def ppl(m):
-            r = subprocess.run([sqc, "eval", m, "--text", text, "--max-tokens", tokens],
-                               capture_output=True, text=True)
-            if r.returncode != 0:
-                print(r.stderr)
-                return None
-            return float(re.search(r"^PPL:\s+([0-9.]+)", r.stdout, re.M).group(1))
+        ppl = lambda m: perplexity(sqc, m, text, tokens)
         base = ppl(model)
         ok = base is not None
         with tempfile.TemporaryDirectory() as d:

@@ -6,8 +6,6 @@
 #include "passes/PassManager.h"
 #include "runtime/Calibration.h"
 
-#include "llvm/ADT/DenseSet.h"
-
 #include <gtest/gtest.h>
 
 namespace sqc::test {
@@ -19,13 +17,7 @@ inline const char *kStoriesModel = SQC_TEST_DIR "/../../shared/data/stories260K-
 /// Statistics of every linear and matmul input of `m` on `toks`.
 inline CalibrationStats calibrateOn(LoadedModel &m, const std::vector<int32_t> &toks) {
   CalibrationStats stats;
-  llvm::DenseSet<const Value *> wanted;
-  for (const Value *v : CalibrationStats::observedValues(m.forward()))
-    wanted.insert(v);
-  ValueObserver observe = [&](const Value &v, const Tensor &t) {
-    if (wanted.contains(&v))
-      stats.observe(v, t);
-  };
+  ValueObserver observe = stats.observerFor(m.forward());
   std::vector<Tensor> cache;
   EXPECT_TRUE(bool(runForward(m, toks, 0, cache, &observe)));
   return stats;

@@ -184,13 +184,7 @@ llvm::Expected<CalibrationStats> calibrate(LoadedModel &m, llvm::StringRef textP
                                    textPath + ": no tokens");
   CalibrationStats stats;
   stats.setKeepRows(keepRows);
-  llvm::DenseSet<const Value *> wanted;
-  for (const Value *v : CalibrationStats::observedValues(m.forward()))
-    wanted.insert(v);
-  ValueObserver observe = [&](const Value &v, const Tensor &t) {
-    if (wanted.contains(&v))
-      stats.observe(v, t);
-  };
+  ValueObserver observe = stats.observerFor(m.forward());
   // Through the JIT (a model under quantization is not compiled yet); the
   // compiled graph is dropped after, as the passes will change the graph.
   bool ownCompile = !m.compiled;

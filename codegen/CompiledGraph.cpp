@@ -423,7 +423,11 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
         step->kind = Step::Int8Linear;
         step->quantizer = c.quantizer;
         step->output = c.rescale->result();
-        step->packed = cg->engine_->packInt8(codes.data(), N, K);
+        // 4-bit codes stay 4-bit in memory: the kernel unpacks them.
+        bool int4 = op.operand(1)->type().dtype() == DType::I4;
+        step->packed = int4 ? cg->engine_->packInt4(codes.data(), N, K)
+                            : cg->engine_->packInt8(codes.data(), N, K);
+        cg->int4Linears_ += int4;
         step->wScale.resize(N);
         for (int64_t n = 0; n < N; ++n)
           step->wScale[n] = float((*s)->get((*s)->numElements() == 1 ? 0 : n));
@@ -522,7 +526,10 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
 }
 
 std::string CompiledGraph::describe() const {
-  return std::to_string(int8Linears_) + " int8 and " + std::to_string(f32Linears_) +
+  // Integer linears with 4-bit weights count as int8 too (the same kernels,
+  // their weights unpacked in registers).
+  std::string int4 = int4Linears_ ? " (" + std::to_string(int4Linears_) + " of them int4)" : "";
+  return std::to_string(int8Linears_) + " int8" + int4 + " and " + std::to_string(f32Linears_) +
          " fp32 linears, " + std::to_string(int8MatMuls_) + " int8 and " +
          std::to_string(f32MatMuls_) + " fp32 batched matmuls on " +
          gemmIsaName(engine_->isa()).str() + " kernels, " + std::to_string(pool_->size()) +

@@ -62,7 +62,9 @@ llvm::StringRef gemmIsaFeature(GemmIsa isa) {
 }
 
 std::string gemmKernelName(GemmKind kind, GemmIsa isa) {
-  return (kind == GemmKind::Int8 ? "qgemm_s8_f32out_" : "sgemm_f32_") +
+  return (kind == GemmKind::Int8   ? "qgemm_s8_f32out_"
+          : kind == GemmKind::Int4 ? "qgemm_s4_f32out_"
+                                   : "sgemm_f32_") +
          gemmIsaName(isa).str();
 }
 
@@ -95,7 +97,10 @@ public:
     b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", f_));
 
     llvm::Value *K = arg_(7);
-    kSteps_ = t_.kGroup == 1 ? K : b_.CreateUDiv(K, b_.getInt64(t_.kGroup), "k.steps");
+    // Int4 walks k step pairs (K is then a multiple of 2 * kGroup).
+    kSteps_ = t_.kGroup == 1 ? K
+                             : b_.CreateUDiv(K, b_.getInt64(t_.kGroup * stepsPerIteration()),
+                                             "k.steps");
     loop(arg_(8), arg_(9), b_.getInt64(1), "panel", [&](llvm::Value *p) { panel(p); });
     b_.CreateRetVoid();
     return f_;
@@ -103,8 +108,9 @@ public:
 
 private:
   unsigned nvec() const { return t_.nr / t_.lanes; }
+  unsigned stepsPerIteration() const { return kind_ == GemmKind::Int4 ? 2 : 1; }
   llvm::Type *accElem() {
-    return kind_ == GemmKind::Int8 ? b_.getInt32Ty() : b_.getFloatTy();
+    return kind_ == GemmKind::F32 ? b_.getFloatTy() : b_.getInt32Ty();
   }
   llvm::VectorType *accTy() { return llvm::FixedVectorType::get(accElem(), t_.lanes); }
   /// Bytes of one A element (i16 pairs, u8 quads or f32).
@@ -136,11 +142,12 @@ private:
     n0_ = b_.CreateMul(p, nr, "n0");
     llvm::Value *left = b_.CreateSub(arg_(6), n0_);
     llvm::Value *ncols = b_.CreateSelect(b_.CreateICmpSLT(left, nr), left, nr, "ncols");
-    // Packed panel: K * nr elements of B.
-    unsigned bBytes = kind_ == GemmKind::F32 ? 4 : 1;
-    bPanel_ = b_.CreateGEP(b_.getInt8Ty(), arg_(2),
-                           b_.CreateMul(p, b_.CreateMul(arg_(7), b_.getInt64(t_.nr * bBytes))),
-                           "b.panel");
+    // Packed panel: K * nr elements of B (Int4: K * nr / 2 bytes).
+    llvm::Value *panelBytes =
+        kind_ == GemmKind::F32    ? b_.CreateMul(arg_(7), b_.getInt64(t_.nr * 4))
+        : kind_ == GemmKind::Int4 ? b_.CreateMul(arg_(7), b_.getInt64(t_.nr / 2))
+                                  : b_.CreateMul(arg_(7), b_.getInt64(t_.nr));
+    bPanel_ = b_.CreateGEP(b_.getInt8Ty(), arg_(2), b_.CreateMul(p, panelBytes), "b.panel");
     // Lane masks for a partial last panel.
     masks_.clear();
     llvm::SmallVector<llvm::Constant *, 16> idx;
@@ -195,14 +202,19 @@ private:
     b_.CreateCondBr(b_.CreateICmpSLT(k, kSteps_), body, exit);
 
     b_.SetInsertPoint(body);
-    std::vector<llvm::Value *> bv(nvec());
-    for (unsigned v = 0; v < nvec(); ++v)
-      bv[v] = loadB(k, v);
-    std::vector<llvm::Value *> next(acc.size());
-    for (unsigned r = 0; r < rows; ++r) {
-      llvm::Value *a = broadcastA(aRow[r], k);
+    std::vector<llvm::Value *> next(acc.begin(), acc.end());
+    for (unsigned s = 0; s < stepsPerIteration(); ++s) {
+      llvm::Value *step = stepsPerIteration() == 1
+                              ? static_cast<llvm::Value *>(k)
+                              : b_.CreateAdd(b_.CreateMul(k, b_.getInt64(2)), b_.getInt64(s));
+      std::vector<llvm::Value *> bv(nvec());
       for (unsigned v = 0; v < nvec(); ++v)
-        next[r * nvec() + v] = multiplyAdd(acc[r * nvec() + v], a, bv[v]);
+        bv[v] = loadB(k, v, s);
+      for (unsigned r = 0; r < rows; ++r) {
+        llvm::Value *a = broadcastA(aRow[r], step);
+        for (unsigned v = 0; v < nvec(); ++v)
+          next[r * nvec() + v] = multiplyAdd(next[r * nvec() + v], a, bv[v]);
+      }
     }
     k->addIncoming(b_.CreateAdd(k, b_.getInt64(1)), body);
     for (unsigned i = 0; i < acc.size(); ++i)
@@ -215,8 +227,9 @@ private:
         epilogue(acc[r * nvec() + v], b_.CreateAdd(m, b_.getInt64(r)), v);
   }
 
-  /// Packed B for k step `k`, vector `v`, in the form multiplyAdd takes.
-  llvm::Value *loadB(llvm::Value *k, unsigned v) {
+  /// Packed B for k step `k` (Int4: the pair k, and `half` of it), vector
+  /// `v`, in the form multiplyAdd takes.
+  llvm::Value *loadB(llvm::Value *k, unsigned v, unsigned half = 0) {
     unsigned perStep = t_.nr * t_.kGroup; // elements per k step
     llvm::Value *off = b_.CreateAdd(b_.CreateMul(k, b_.getInt64(perStep)),
                                     b_.getInt64(v * t_.lanes * t_.kGroup));
@@ -226,6 +239,11 @@ private:
     auto *bytes = llvm::FixedVectorType::get(b_.getInt8Ty(), t_.lanes * t_.kGroup);
     llvm::Value *raw = b_.CreateAlignedLoad(bytes, b_.CreateGEP(b_.getInt8Ty(), bPanel_, off),
                                             llvm::Align(1), "b");
+    if (kind_ == GemmKind::Int4) {
+      // Sign-extend a nibble within its byte: the low one moved up first.
+      llvm::Value *four = llvm::ConstantInt::get(bytes, 4);
+      raw = b_.CreateAShr(half == 0 ? b_.CreateShl(raw, four) : raw, four, "b.nibble");
+    }
     if (t_.kGroup == 4) // vpdpbusd takes the bytes as they are
       return b_.CreateBitCast(raw, accTy());
     return b_.CreateSExt(raw, llvm::FixedVectorType::get(b_.getInt16Ty(), t_.lanes * 2));
@@ -304,7 +322,7 @@ private:
     llvm::Type *f32 = b_.getFloatTy();
     llvm::Value *col = b_.CreateAdd(n0_, b_.getInt64(v * t_.lanes), "col");
     llvm::Value *out = acc;
-    if (kind_ == GemmKind::Int8) {
+    if (kind_ != GemmKind::F32) {
       // comp holds 128 * sum_k B[n, k] for the u8 variants (subtracted).
       out = addIfPresent(out, arg_(14),
                          [&] { return maskedLoad(b_.getInt32Ty(), arg_(14), col, v); },

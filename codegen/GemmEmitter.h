@@ -53,7 +53,11 @@ std::optional<GemmIsa> parseGemmIsa(llvm::StringRef name);
 /// Target features a variant needs (e.g. "+avx2").
 llvm::StringRef gemmIsaFeature(GemmIsa isa);
 
-enum class GemmKind { Int8, F32 };
+/// Int8: B holds one int8 code per byte. Int4: two codes per byte (the
+/// k step pair 2j, 2j+1 in the low and high nibble of the same position),
+/// sign-extended to int8 in registers: half the weight bytes, the same
+/// multiply-adds. F32: floats.
+enum class GemmKind { Int8, Int4, F32 };
 
 /// e.g. `qgemm_s8_f32out_avx2`, `sgemm_f32_avx2`.
 std::string gemmKernelName(GemmKind kind, GemmIsa isa);

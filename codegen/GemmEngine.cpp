@@ -43,18 +43,20 @@ llvm::Expected<std::unique_ptr<GemmEngine>> GemmEngine::create(const TargetSpec 
     return jit.takeError();
   auto ctx = std::make_unique<llvm::LLVMContext>();
   auto m = std::make_unique<llvm::Module>("gemm", *ctx);
-  emitGemmKernel(*m, GemmKind::Int8, isa);
-  emitGemmKernel(*m, GemmKind::F32, isa);
+  for (GemmKind kind : {GemmKind::Int8, GemmKind::Int4, GemmKind::F32})
+    emitGemmKernel(*m, kind, isa);
   if (llvm::Error e = (*jit)->add(std::move(m), std::move(ctx)))
     return e;
   auto engine = std::unique_ptr<GemmEngine>(new GemmEngine());
   engine->isa_ = isa;
   engine->tiling_ = gemmTiling(isa);
-  for (GemmKind kind : {GemmKind::Int8, GemmKind::F32}) {
+  for (GemmKind kind : {GemmKind::Int8, GemmKind::Int4, GemmKind::F32}) {
     auto fn = (*jit)->lookup(gemmKernelName(kind, isa));
     if (!fn)
       return fn.takeError();
-    (kind == GemmKind::Int8 ? engine->int8_ : engine->f32_) = reinterpret_cast<Kernel>(*fn);
+    (kind == GemmKind::Int8   ? engine->int8_
+     : kind == GemmKind::Int4 ? engine->int4_
+                              : engine->f32_) = reinterpret_cast<Kernel>(*fn);
   }
   engine->jit_ = std::move(*jit);
   return engine;
@@ -107,6 +109,26 @@ PackedWeights GemmEngine::packInt8(const int8_t *w, int64_t N, int64_t K) const 
   return packInt8Panels(w, N, K, K, 1, tiling_);
 }
 
+PackedWeights GemmEngine::packInt4(const int8_t *w, int64_t N, int64_t K) const {
+  // The int8 layout over K rounded to whole k step pairs, then each pair of
+  // k steps folded into one: step 2j in the low nibbles, 2j + 1 in the high.
+  const GemmTiling &t = tiling_;
+  int64_t pair = 2 * t.kGroup, Kp = (K + pair - 1) / pair * pair;
+  std::vector<int8_t> padded(N * Kp, 0);
+  for (int64_t n = 0; n < N; ++n)
+    std::copy(w + n * K, w + (n + 1) * K, padded.begin() + n * Kp);
+  PackedWeights p = packInt8Panels(padded.data(), N, Kp, Kp, 1, t);
+  p.K = K;
+  p.int4 = true;
+  int64_t stepBytes = t.nr * t.kGroup; // one k step of a panel
+  std::vector<int8_t> nibbles(p.bytes.size() / 2);
+  for (size_t at = 0, out = 0; at < p.bytes.size(); at += 2 * stepBytes)
+    for (int64_t e = 0; e < stepBytes; ++e, ++out)
+      nibbles[out] = int8_t((p.bytes[at + e] & 0xf) | (p.bytes[at + stepBytes + e] << 4));
+  p.bytes = std::move(nibbles);
+  return p;
+}
+
 PackedWeights GemmEngine::packInt8(const int32_t *w, int64_t N, int64_t K, int64_t strideN,
                                    int64_t strideK) const {
   return packInt8Panels(w, N, K, strideN, strideK, tiling_);
@@ -131,7 +153,7 @@ void GemmEngine::quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRow
                               float staticScale) const {
   const unsigned g = tiling_.kGroup;
   out.M = M;
-  out.Kp = (K + g - 1) / g * g;
+  out.Kp = (K + 2 * g - 1) / (2 * g) * (2 * g); // whole k step pairs, for INT4 weights
   out.scale.resize(M);
   out.unsignedCodes = false;
   bool bytes = g == 4;
@@ -166,7 +188,7 @@ template <typename Code>
 void loadCodes(const Code *q, const float *scales, int64_t M, int64_t K, bool isUnsigned,
                unsigned g, QuantizedRows &out) {
   out.M = M;
-  out.Kp = (K + g - 1) / g * g;
+  out.Kp = (K + 2 * g - 1) / (2 * g) * (2 * g); // whole k step pairs, for INT4 weights
   out.scale.assign(scales, scales + M);
   out.unsignedCodes = isUnsigned;
   bool bytes = g == 4;
@@ -214,8 +236,8 @@ void GemmEngine::int8Gemm(const QuantizedRows &a, const PackedWeights &w, const 
                         : w.comp.empty() ? nullptr
                                          : w.comp.data();
   auto call = [&](int64_t p0, int64_t p1) {
-    int8_(A, a.Kp, w.bytes.data(), c, ldc, a.M, w.N, w.Kp, p0, p1, a.scale.data(), wScale,
-          bias, residual, comp);
+    (w.int4 ? int4_ : int8_)(A, a.Kp, w.bytes.data(), c, ldc, a.M, w.N, w.Kp, p0, p1,
+                             a.scale.data(), wScale, bias, residual, comp);
   };
   parallelForIfWorth(pool, w.panels, double(a.M) * double(w.N) * double(w.K),
                      kMinParallelMacs, call);

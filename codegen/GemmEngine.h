@@ -27,6 +27,7 @@ struct PackedWeights {
   std::vector<int8_t> bytes;  // int8 panels
   std::vector<float> floats;  // fp32 panels
   std::vector<int32_t> comp;  // u8 variants: 128 * sum_k B[n, k]
+  bool int4 = false;          // bytes hold two codes each (GemmKind::Int4)
 };
 
 /// Quantized activation rows in the form the int8 kernel broadcasts.
@@ -53,6 +54,9 @@ public:
 
   PackedWeights packInt8(const int8_t *w, int64_t N, int64_t K) const;
   PackedWeights packF32(const float *w, int64_t N, int64_t K) const;
+  /// Codes in [-8, 7] packed two per byte: half the bytes of packInt8, run
+  /// by the Int4 kernel, which unpacks them in registers.
+  PackedWeights packInt4(const int8_t *w, int64_t N, int64_t K) const;
   /// The same from a run-time operand whose element (n, k) is at
   /// w[n * strideN + k * strideK] (int8 codes kept as int32, as tensors
   /// hold them): the B side of attention's batched matmuls.
@@ -92,7 +96,7 @@ private:
   GemmIsa isa_ = GemmIsa::Generic;
   GemmTiling tiling_{};
   std::unique_ptr<Jit> jit_;
-  Kernel int8_ = nullptr, f32_ = nullptr;
+  Kernel int8_ = nullptr, int4_ = nullptr, f32_ = nullptr;
 };
 
 } // namespace sqc

@@ -45,11 +45,12 @@ protected:
   /// int8 codes in, exact integer dot products out (scales of 1; every
   /// |sum| here stays below 2^24, so the f32 output holds it exactly).
   void expectExact(const std::vector<int8_t> &a, const std::vector<int8_t> &b, Shape s,
-                   ThreadPool *pool) {
+                   ThreadPool *pool, bool int4 = false) {
     QuantizedRows rows;
     std::vector<float> ones(std::max(s.M, s.N), 1.0f);
     engine->loadRows(a.data(), ones.data(), s.M, s.K, rows);
-    PackedWeights w = engine->packInt8(b.data(), s.N, s.K);
+    PackedWeights w = int4 ? engine->packInt4(b.data(), s.N, s.K)
+                           : engine->packInt8(b.data(), s.N, s.K);
     std::vector<float> c(s.M * s.N, -1.0f);
     engine->int8Gemm(rows, w, ones.data(), nullptr, nullptr, c.data(), s.N, pool);
     for (int64_t m = 0; m < s.M; ++m)
@@ -88,6 +89,30 @@ TEST_P(GemmVariant, Int8ExactOnRandomAndAdversarialInputs) {
     for (size_t i = 0; i < b.size(); ++i)
       b[i] = i % 2 ? -128 : -127;
     expectExact(a, b, s, &pool);
+  }
+}
+
+/// 4-bit weights, two per byte, unpacked in registers: exact for every code
+/// in [-8, 7] against any int8 activations, odd K included.
+TEST_P(GemmVariant, Int4ExactOnRandomAndExtremeCodes) {
+  std::mt19937 rng(11);
+  ThreadPool pool(3);
+  for (Shape s : kShapes) {
+    std::vector<int8_t> a(s.M * s.K), b(s.N * s.K);
+    for (int8_t &x : a)
+      x = int8_t(int(rng() % 256) - 128);
+    for (int8_t &x : b)
+      x = int8_t(int(rng() % 16) - 8);
+    expectExact(a, b, s, nullptr, /*int4=*/true);
+    expectExact(a, b, s, &pool, /*int4=*/true);
+    for (int8_t code : {-8, 7}) {
+      std::fill(b.begin(), b.end(), code);
+      std::fill(a.begin(), a.end(), int8_t(code < 0 ? -128 : 127));
+      expectExact(a, b, s, nullptr, /*int4=*/true);
+    }
+    // The packed weights take half the bytes (whole k step pairs).
+    PackedWeights w4 = engine->packInt4(b.data(), s.N, s.K);
+    EXPECT_EQ(int64_t(w4.bytes.size()), w4.panels * engine->tiling().nr * w4.Kp / 2);
   }
 }
 

@@ -36,7 +36,7 @@ struct CompiledGraph::Step {
   const Value *output = nullptr;    // what a linear step defines
   const Op *quantizer = nullptr;    // Int8Linear: whose rows it reads
   float staticScale = 0;            // QuantizeRows: fixed scale, if any
-  int32_t zeroPoint = -1;           // QuantizeRows: u8 codes with this zero point
+  std::optional<int32_t> zeroPoint; // QuantizeRows: u8 codes with this zero point
   bool perTensor = false;           // QuantizeRows: one dynamic scale
   PackedWeights packed;
   std::vector<float> wScale, bias;
@@ -75,7 +75,8 @@ std::optional<Int8Chain> matchInt8Chain(const Op &lin) {
                isCompileTimeValue(q->operand(1)) && q->operand(1)->type().rank() == 0;
   bool zeroPoint = xt == DType::U8 && q->kind() == OpKind::Quantize &&
                    q->numOperands() == 3 && isCompileTimeValue(q->operand(1)) &&
-                   q->operand(1)->type().rank() == 0 && isCompileTimeValue(q->operand(2));
+                   q->operand(1)->type().rank() == 0 && isCompileTimeValue(q->operand(2)) &&
+                   q->operand(2)->type().rank() == 0;
   if (!dynamic && !fixed && !zeroPoint)
     return std::nullopt;
   const Op *dq = onlyUser(lin.result());
@@ -380,7 +381,10 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
     if (op->numResults() == 1 && isCompileTimeValue(op->result()) &&
         op->result()->hasUses() &&
         llvm::all_of(op->result()->users(), [&](const Op *u) {
-          return fused.count(u) || packedOnly.count(u);
+          // Only what packing reads: a fused int_linear's weight.
+          bool weight = u->kind() == OpKind::IntLinear && chainOf.count(u) &&
+                        u->operand(0) != op->result();
+          return weight || packedOnly.count(u);
         }))
       packedOnly.insert(op);
 
@@ -439,6 +443,10 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
           auto zp = constant(c.dequantize->operand(2));
           if (!zp)
             return zp.takeError();
+          if ((*ds)->numElements() != N || (*zp)->numElements() != N)
+            return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                           "dequantize of a zero-point int_linear needs one "
+                                           "scale and zero point per output column");
           step->zeroComp.assign(step->packed.panels * cg->engine_->tiling().nr, 0);
           for (int64_t n = 0; n < N; ++n) {
             step->zeroComp[n] = int32_t((*zp)->get(n));
@@ -570,12 +578,12 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
       }
       QuantizedInput &q = rows[&op];
       q.leading.assign(x.shape().begin(), x.shape().end() - (x.shape().empty() ? 0 : 1));
-      if (s.zeroPoint >= 0) {
+      if (s.zeroPoint) {
         // u8 codes round(x / s) + z, the interpreter's; the scale goes to
         // the epilogue with the weight scales.
         std::vector<int32_t> codes(x.numElements());
         for (size_t i = 0; i < codes.size(); ++i)
-          codes[i] = int32_t(quantizationCode(x.floats()[i], scale, s.zeroPoint, 0, 255));
+          codes[i] = int32_t(quantizationCode(x.floats()[i], scale, *s.zeroPoint, 0, 255));
         std::vector<float> ones(M, 1.0f);
         engine_->loadRows(codes.data(), ones.data(), M, K, /*isUnsigned=*/true, q.rows);
       } else {

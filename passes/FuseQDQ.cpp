@@ -21,6 +21,10 @@
 
 #include "runtime/ConstEval.h"
 
+#include "llvm/ADT/ScopeExit.h"
+
+#include <cmath>
+
 namespace sqc {
 
 namespace {
@@ -71,6 +75,7 @@ public:
   PassResult run(Module &m, PassContext &ctx) override {
     ConstEvaluator eval(ctx.weights);
     eval_ = &eval;
+    auto reset = llvm::make_scope_exit([&] { eval_ = nullptr; });
     bool changed = false;
     for (auto &g : m.graphs()) {
       std::vector<Op *> ops;
@@ -111,7 +116,10 @@ private:
         double sum = 0;
         for (int64_t k = 0; k < K; ++k)
           sum += (*codes)->get(n * K + k);
-        zeroPoints.push_back(xz->zeroPoint * sum);
+        double zp = xz->zeroPoint * sum;
+        if (std::fabs(zp) > 2147483647.0)
+          return false; // beyond i32: left as fake quantization
+        zeroPoints.push_back(zp);
       }
     }
     OpBuilder b = OpBuilder::before(lin);

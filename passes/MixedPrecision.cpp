@@ -52,16 +52,19 @@ std::vector<FrontierPoint> paretoFrontier(const std::vector<std::vector<BitChoic
     std::sort(next.begin(), next.end(), [](const State &a, const State &b) {
       return a.cost != b.cost ? a.cost < b.cost : a.error < b.error;
     });
-    // Keep what nothing cheaper beats. Past maxPoints, a point closer in
-    // cost than minGap to the one before the last kept replaces the last:
-    // the cheapest and the most accurate points always stay.
+    // Keep what nothing cheaper beats.
+    std::vector<State> front;
+    for (const State &s : next)
+      if (front.empty() || s.error < front.back().error)
+        front.push_back(s);
+    // Past maxPoints, a point closer in cost than minGap to the one before
+    // the last kept replaces the last: the cheapest and the most accurate
+    // points always stay.
     std::vector<State> kept;
     uint64_t minGap = 0;
-    if (next.size() > maxPoints && maxPoints > 0)
-      minGap = (next.back().cost - next.front().cost) / maxPoints;
-    for (const State &s : next) {
-      if (!kept.empty() && s.error >= kept.back().error)
-        continue;
+    if (front.size() > maxPoints && maxPoints > 0)
+      minGap = (front.back().cost - front.front().cost) / maxPoints;
+    for (const State &s : front) {
       if (minGap && kept.size() >= 2 && s.cost - kept[kept.size() - 2].cost < minGap)
         kept.back() = s;
       else
@@ -129,13 +132,17 @@ double groupedInt4Error(const float *w, int64_t N, int64_t K, int64_t group,
   double total = 0;
   for (int64_t n = 0; n < N; ++n) {
     // Each group's own best scale; the row's scale lets the largest be 16x.
-    std::vector<double> best(groups), one;
+    std::vector<double> one;
+    std::vector<bool> zero(groups);
     double top = 0;
     for (int64_t g = 0; g < groups; ++g) {
+      const float *wg = w + n * K + g * group;
+      zero[g] = std::all_of(wg, wg + group, [](float v) { return v == 0; });
+      if (zero[g])
+        continue; // exact at any scale: not a say in the row's
       std::vector<double> hg(h.begin() + g * group, h.begin() + (g + 1) * group);
-      quantizationError(w + n * K + g * group, 1, group, 4, hg, minClip, one);
-      best[g] = one[0];
-      top = std::max(top, best[g]);
+      quantizationError(wg, 1, group, 4, hg, minClip, one);
+      top = std::max(top, one[0]);
     }
     if (top == 0) { // an all-zero row: exact at any scale
       std::fill(multipliers.begin() + n * groups, multipliers.begin() + (n + 1) * groups, 1);
@@ -144,6 +151,10 @@ double groupedInt4Error(const float *w, int64_t N, int64_t K, int64_t group,
     double s = top / 16.0;
     rowScales[n] = s;
     for (int64_t g = 0; g < groups; ++g) {
+      if (zero[g]) {
+        multipliers[n * groups + g] = 1;
+        continue;
+      }
       std::vector<double> hg(h.begin() + g * group, h.begin() + (g + 1) * group);
       double bestErr = INFINITY;
       for (int m = 1; m <= 16; ++m) {
@@ -353,9 +364,9 @@ private:
   }
 
   /// Mean weight bits and megabytes (codes and scales) of an assignment.
-  static std::pair<double, double> measure(const std::vector<std::vector<BitChoice>> &layers,
-                                           const std::vector<Candidate> &cands,
-                                           const std::vector<unsigned> &pick) {
+  std::pair<double, double> measure(const std::vector<std::vector<BitChoice>> &layers,
+                                    const std::vector<Candidate> &cands,
+                                    const std::vector<unsigned> &pick) const {
     double bits = 0, params = 0, bytes = 0;
     for (size_t i = 0; i < cands.size(); ++i) {
       int b = layers[i][pick[i]].bits;
@@ -363,6 +374,8 @@ private:
       bits += n * b;
       params += n;
       bytes += n * b / 8 + (b < 32 ? 4.0 * cands[i].N : 0);
+      if (b == 4 && group_ > 0 && cands[i].K % group_ == 0)
+        bytes += double(cands[i].N * (cands[i].K / group_)); // u8 multipliers
     }
     return {bits / params, bytes / 1e6};
   }

@@ -28,8 +28,9 @@ struct FrontierPoint {
 };
 
 /// The Pareto frontier of total cost vs summed error, cheapest first (errors
-/// strictly falling). Exact while it has at most `maxPoints` points; beyond
-/// that, points closer in cost than 1/maxPoints of the range are thinned.
+/// strictly falling). Exact while every partial frontier (after each layer)
+/// has at most `maxPoints` points; beyond that, points closer in cost than
+/// 1/maxPoints of the range are thinned, keeping both ends.
 std::vector<FrontierPoint> paretoFrontier(const std::vector<std::vector<BitChoice>> &layers,
                                           size_t maxPoints = 4096);
 

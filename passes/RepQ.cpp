@@ -119,10 +119,21 @@ private:
       return false;
     const ActivationStats *s = stats_->find(x->name());
     int64_t C = x->type().dims().back().isStatic() ? x->type().dims().back().size() : -1;
-    if (!s || int64_t(s->channelMin.size()) != C) {
+    if (!s || int64_t(s->channelMin.size()) != C || int64_t(s->channelMax.size()) != C) {
       ctx.diag.remark(norm->loc(), "repq: no per-channel min/max for %" + x->name() +
                                        "; left alone");
       return false;
+    }
+    // Every consumer's weight before anything changes: an error leaves the
+    // graph as it was.
+    std::vector<const Tensor *> weights;
+    for (Op *lin : consumers) {
+      auto w = eval.evaluate(lin->operand(1));
+      if (!w) {
+        ctx.diag.error(lin->loc(), "repq: " + llvm::toString(w.takeError()));
+        return std::nullopt;
+      }
+      weights.push_back(*w);
     }
     Quantizer q = fit(*s);
     std::string base = x->name().str() + ".repq";
@@ -172,17 +183,14 @@ private:
     Value *zero = createI32Constant(after, {q.tensorZero}, {});
     Value *dq = fakeQuantize(after, xt, scale, zero, base);
     // Each consumer: W diag(r), and bias - W diag(r) d.
-    for (Op *lin : consumers) {
-      auto w = eval.evaluate(lin->operand(1));
-      if (!w) {
-        ctx.diag.error(lin->loc(), "repq: " + llvm::toString(w.takeError()));
-        return std::nullopt;
-      }
-      int64_t N = (*w)->shape()[0];
+    for (size_t i = 0; i < consumers.size(); ++i) {
+      Op *lin = consumers[i];
+      const Tensor &w = *weights[i];
+      int64_t N = w.shape()[0];
       std::vector<double> correction(N, 0.0);
       for (int64_t n = 0; n < N; ++n)
         for (int64_t c = 0; c < C; ++c)
-          correction[n] -= (*w)->get(n * C + c) * r[c] * shift[c];
+          correction[n] -= w.get(n * C + c) * r[c] * shift[c];
       OpBuilder b = OpBuilder::before(lin);
       Value *wr = scaledBy(b, lin->operand(1), r, C, base + ".cols");
       std::vector<Value *> operands{dq, wr};

@@ -53,8 +53,10 @@ void ActivationStats::observe(const Tensor &t, unsigned keepRows) {
     c = std::max(c, a);
     int64_t j = C ? i % C : 0;
     channelSumSq[j] += x * x;
-    channelMin[j] = std::min(channelMin[j], x);
-    channelMax[j] = std::max(channelMax[j], x);
+    if (!std::isnan(x)) {
+      channelMin[j] = std::min(channelMin[j], x);
+      channelMax[j] = std::max(channelMax[j], x);
+    }
     absMax = std::max(absMax, a);
     histogram.add(a);
   }
@@ -97,8 +99,16 @@ std::vector<const Value *> CalibrationStats::observedValues(const Graph &g) {
       values.push_back(v);
   };
   for (const Op &op : g.ops()) {
-    if (op.kind() == OpKind::Linear)
-      add(op.operand(0));
+    if (op.kind() == OpKind::Linear) {
+      // A linear input quantized already (repq): what the quantizer reads.
+      const Value *x = op.operand(0);
+      const Op *dq = x->definingOp();
+      const Op *q = dq && dq->kind() == OpKind::Dequantize ? dq->operand(0)->definingOp()
+                                                            : nullptr;
+      if (q && (q->kind() == OpKind::Quantize || q->kind() == OpKind::QuantizeDynamic))
+        x = q->operand(0);
+      add(x);
+    }
     if (op.kind() == OpKind::MatMul) {
       add(op.operand(0));
       add(op.operand(1));
@@ -154,8 +164,15 @@ llvm::Error CalibrationStats::save(llvm::StringRef path, double percentile,
                {"channel_sumsq", s.channelSumSq},
                {"rows_counted", s.rowsCounted}};
     if (s.rowsCounted) {
-      acts[n]["channel_min"] = s.channelMin;
-      acts[n]["channel_max"] = s.channelMax;
+      // A channel never seen (a last dimension that grew later) holds
+      // +-inf, which JSON cannot: 0, which every range holds anyway.
+      auto finite = [](std::vector<double> v) {
+        for (double &x : v)
+          x = std::isfinite(x) ? x : 0.0;
+        return v;
+      };
+      acts[n]["channel_min"] = finite(s.channelMin);
+      acts[n]["channel_max"] = finite(s.channelMax);
     }
     if (!s.rows.empty())
       acts[n]["rows"] = s.rows;
@@ -205,6 +222,8 @@ llvm::Expected<CalibrationStats> CalibrationStats::load(llvm::StringRef path) {
       }
       s.rowsCounted = e["rows_counted"].get<uint64_t>();
     }
+    if (e.contains("channel_min") != e.contains("channel_max"))
+      return fail("activation '" + name + "': channel_min and channel_max come together");
     for (auto [key, out] : {std::pair{"channel_min", &s.channelMin},
                             std::pair{"channel_max", &s.channelMax}}) {
       if (!e.contains(key))

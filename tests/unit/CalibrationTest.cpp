@@ -77,10 +77,12 @@ TEST(CalibrationTest, MalformedFilesSayWhy) {
        "channel_sumsq needs one entry per channel and rows_counted"},
       {R"({"activations": {"x": {"absmax": 1, "channel_absmax": [1, 1], "channel_sumsq": [1, -1], "rows_counted": 2}}})",
        "channel_sumsq holds a non-number"},
-      {R"({"activations": {"x": {"absmax": 1, "channel_absmax": [1, 1], "channel_min": [0]}}})",
+      {R"({"activations": {"x": {"absmax": 1, "channel_absmax": [1, 1], "channel_min": [0], "channel_max": [1, 1]}}})",
        "channel_min needs one entry per channel"},
-      {R"({"activations": {"x": {"absmax": 1, "channel_absmax": [1, 1], "channel_max": [0, null]}}})",
+      {R"({"activations": {"x": {"absmax": 1, "channel_absmax": [1, 1], "channel_min": [0, 0], "channel_max": [0, null]}}})",
        "channel_max holds a non-number"},
+      {R"({"activations": {"x": {"absmax": 1, "channel_absmax": [1, 1], "channel_min": [0, 0]}}})",
+       "channel_min and channel_max come together"},
   };
   for (const Bad &c : cases) {
     std::string e = loadError(c.text);

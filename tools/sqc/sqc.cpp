@@ -329,6 +329,13 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false)
     say("RepQ: norm outputs, " + mode);
     if (!runPipeline(m, "repq{mode=" + mode + "}", &*stats, quiet))
       return error("repq failed"), false;
+    if (o.mixed()) {
+      // Mixed precision weighs errors by what the linears now read.
+      say("recalibrating the reparameterized model");
+      stats = calibrate(m, o.calibText, o.samples, o.seqLen);
+      if (!stats)
+        return error(llvm::toString(stats.takeError())), false;
+    }
   }
   std::string pipeline = "quantize{weights=" + o.weightScales + ",weight-clip=" +
                          o.weightClip + ",acts=" + acts +
@@ -821,8 +828,8 @@ int main(int argc, char **argv) {
   cl::opt<std::string> method(
       "method",
       cl::desc("smoothquant (default); repq: RepQ-ViT reparameterized per-tensor quantizers "
-               "for norm outputs (no smoothing); repq-per-channel / repq-per-tensor: its "
-               "references"),
+               "for norm outputs, SmoothQuant on the other paths unless --no-smooth; "
+               "repq-per-channel / repq-per-tensor: its references"),
       cl::init("smoothquant"), cl::sub(quantCmd), cl::sub(benchCmd), cl::cat(cat));
   cl::opt<std::string> softmaxQuant(
       "softmax",
@@ -961,6 +968,14 @@ int main(int argc, char **argv) {
   qopts.group = int4Group;
   if (avgBits > 0 && sizeMB > 0)
     return error("give --avg-bits or --size-mb, not both");
+  if (avgBits != 0 && !(avgBits >= 4 && avgBits <= 32))
+    return error("--avg-bits must be in [4, 32] (4-bit, 8-bit and FP32 weights)");
+  if (sizeMB != 0 && !(sizeMB > 0 && std::isfinite(sizeMB)))
+    return error("--size-mb must be a positive number of megabytes");
+  if (!qopts.mixed() && int4Group != 0)
+    return error("--group applies to mixed precision: give --avg-bits or --size-mb");
+  if (int4Group < 0 || int4Group == 1)
+    return error("--group must be 0 (per output channel) or at least 2");
   if (benchCmd && benchWhat == "model")
     return runBenchModel(benchModel, qopts, benchVariants, benchThreads, benchPrompt,
                          benchDecode, benchProfile);
@@ -1016,7 +1031,7 @@ int main(int argc, char **argv) {
         QuantizeOptions o = qopts;
         // naive: no smoothing; repq*: smoothing of the paths it leaves.
         o.method = mth.trim().str();
-        o.smooth = o.method != "naive";
+        o.smooth = qopts.smooth && o.method != "naive";
         if (o.method == "naive")
           o.method = "smoothquant";
         variants.push_back({mth.trim().str() + " W8A8 " + qopts.level,

@@ -169,7 +169,7 @@ int runEval(LoadedModel &m, llvm::StringRef textPath, int64_t window,
 /// records statistics of every activation that feeds a linear or matmul.
 llvm::Expected<CalibrationStats> calibrate(LoadedModel &m, llvm::StringRef textPath,
                                            int64_t samples, int64_t seqLen,
-                                           unsigned keepRows = 0) {
+                                           unsigned keepRows = 0, bool quiet = false) {
   auto buf = llvm::MemoryBuffer::getFile(textPath, /*IsText=*/true);
   if (!buf)
     return llvm::createStringError(buf.getError(), textPath + ": " +
@@ -202,11 +202,13 @@ llvm::Expected<CalibrationStats> calibrate(LoadedModel &m, llvm::StringRef textP
         m.compiled.reset();
       return r.takeError();
     }
-    llvm::errs() << llvm::format("\r  calibration sample %lld/%lld  %.1f s",
-                                 (long long)(w + 1), (long long)windows,
-                                 secondsSince(t0));
+    if (!quiet)
+      llvm::errs() << llvm::format("\r  calibration sample %lld/%lld  %.1f s",
+                                   (long long)(w + 1), (long long)windows,
+                                   secondsSince(t0));
   }
-  llvm::errs() << "\n";
+  if (!quiet)
+    llvm::errs() << "\n";
   if (ownCompile)
     m.compiled.reset();
   return stats;
@@ -291,7 +293,8 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false)
     return error("rotating attention scores failed"), false;
   say("calibrating on " + o.calibText);
   // alpha=auto measures quantization error on sample activation rows.
-  auto stats = calibrate(m, o.calibText, o.samples, o.seqLen, o.alpha == "auto" ? 128 : 0);
+  auto stats =
+      calibrate(m, o.calibText, o.samples, o.seqLen, o.alpha == "auto" ? 128 : 0, quiet);
   if (!stats)
     return error(llvm::toString(stats.takeError())), false;
   // RepQ takes the norm outputs; SmoothQuant, unless --no-smooth, the
@@ -317,7 +320,7 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false)
       // Static scales and the Hessians of mixed precision must describe the
       // smoothed activations.
       say("recalibrating the smoothed model");
-      stats = calibrate(m, o.calibText, o.samples, o.seqLen);
+      stats = calibrate(m, o.calibText, o.samples, o.seqLen, 0, quiet);
       if (!stats)
         return error(llvm::toString(stats.takeError())), false;
     }
@@ -332,7 +335,7 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false)
     if (o.mixed()) {
       // Mixed precision weighs errors by what the linears now read.
       say("recalibrating the reparameterized model");
-      stats = calibrate(m, o.calibText, o.samples, o.seqLen);
+      stats = calibrate(m, o.calibText, o.samples, o.seqLen, 0, quiet);
       if (!stats)
         return error(llvm::toString(stats.takeError())), false;
     }

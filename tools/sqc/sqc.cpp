@@ -770,7 +770,9 @@ int main(int argc, char **argv) {
   cl::SubCommand evalCmd("eval", "Perplexity of a model on a text file");
   cl::SubCommand genCmd("generate", "Generate text from a prompt");
   cl::SubCommand calibCmd("calibrate", "Record activation statistics on text, for quantization");
-  cl::SubCommand quantCmd("quantize", "SmoothQuant W8A8: calibrate, smooth, quantize and write a model folder");
+  cl::SubCommand quantCmd("quantize", "Calibrate, smooth (SmoothQuant) or reparameterize (RepQ), "
+                                     "quantize (W8A8, or mixed 4/8-bit weights) and write a model "
+                                     "folder");
   cl::SubCommand injectCmd("inject-outliers",
                             "Copy a LLaMA folder with LLM-like activation outliers "
                             "(same FP32 function), for testing SmoothQuant");
@@ -815,8 +817,9 @@ int main(int argc, char **argv) {
                                   "linears' codes and scales"),
                          cl::init(0), cl::sub(quantCmd), cl::cat(cat));
   cl::opt<std::string> hessian("hessian",
-                               cl::desc("Mixed precision sensitivity: trace (HAWQ-V2's "
-                                        "average) or diagonal (per input channel)"),
+                               cl::desc("Mixed precision sensitivity: diagonal (each input "
+                                        "channel's Hessian entry, default) or trace "
+                                        "(HAWQ-V2's average eigenvalue)"),
                                cl::init("diagonal"), cl::sub(quantCmd), cl::sub(evalCmd),
                                cl::cat(cat));
   cl::opt<int64_t> int4Group("group",

@@ -184,7 +184,6 @@ struct Candidate {
   Op *linear;
   Value *x;      // the FP32 activation before quantization
   Value *w;      // the FP32 weight before quantization
-  Op *weightQuantize;
   int64_t N, K;
   std::vector<double> scale8; // the scales `quantize` chose
 };
@@ -277,8 +276,16 @@ public:
       ctx.diag.remark(Location::unknown(), "mixed-precision: no quantized linear to assign");
       return PassResult::Unchanged;
     }
-    uint64_t budget = avgBits_ > 0 ? uint64_t(avgBits_ * double(params))
-                                   : uint64_t(sizeMB_ * 1e6);
+    // Budgets past what any model holds (or infinite) mean "no limit".
+    double want = avgBits_ > 0 ? avgBits_ * double(params) : sizeMB_ * 1e6;
+    uint64_t budget = want < 1.8e19 ? uint64_t(want) : UINT64_MAX;
+    uint64_t smallest = 0;
+    for (const auto &l : layers)
+      smallest += l[0].cost;
+    if (smallest > budget)
+      ctx.diag.warning(Location::unknown(),
+                       "mixed-precision: nothing fits the budget; using the smallest "
+                       "assignment");
     std::vector<unsigned> pick;
     if (assign_ == "in-order") {
       pick = inOrder(layers, budget);
@@ -289,10 +296,6 @@ public:
       for (const FrontierPoint &f : frontier)
         if (f.cost <= budget)
           best = &f;
-      if (best->cost > budget)
-        ctx.diag.warning(Location::unknown(),
-                         "mixed-precision: nothing fits the budget; using the smallest "
-                         "assignment");
       if (printFrontier_)
         report(ctx, frontier, layers, cands, *best);
       pick = best->choice;
@@ -326,7 +329,7 @@ private:
     const Op *sc = wq->operand(1)->definingOp();
     if (wt.rank() != 2 || !wt.isStatic() || !sc || sc->kind() != OpKind::Constant)
       return std::nullopt;
-    Candidate c{&op, xq->operand(0), wq->operand(0), wq, wt.dim(0).size(), wt.dim(1).size(), {}};
+    Candidate c{&op, xq->operand(0), wq->operand(0), wt.dim(0).size(), wt.dim(1).size(), {}};
     const DenseElements &d = sc->attr("value")->getDense();
     c.scale8 = d.values;
     if (c.scale8.size() != 1 && int64_t(c.scale8.size()) != c.N)

@@ -140,23 +140,34 @@ bool prepareEngine(LoadedModel &m, const EngineChoice &e, bool quiet = false) {
   return true;
 }
 
-int runEval(LoadedModel &m, llvm::StringRef textPath, int64_t window,
-            int64_t maxTokens) {
+/// The tokens of `textPath` to score (tokenizeText); at least two.
+llvm::Expected<std::vector<int32_t>> scoredTokens(Tokenizer &tok, llvm::StringRef textPath,
+                                                  int64_t maxTokens) {
   auto buf = llvm::MemoryBuffer::getFile(textPath, /*IsText=*/true);
   if (!buf)
-    return error(textPath + ": " + buf.getError().message());
+    return llvm::createStringError(buf.getError(),
+                                   textPath + ": " + buf.getError().message());
+  std::vector<int32_t> toks = tokenizeText(tok, (*buf)->getBuffer().str(), maxTokens);
+  if (toks.size() < 2)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   textPath + ": fewer than two tokens to score");
+  return toks;
+}
+
+int runEval(LoadedModel &m, llvm::StringRef textPath, int64_t window,
+            int64_t maxTokens) {
+  auto toks = scoredTokens(*m.tokenizer, textPath, maxTokens);
+  if (!toks)
+    return error(llvm::toString(toks.takeError()));
   if (window < 1)
     return error("--window must be at least 1");
-  std::vector<int32_t> toks = tokenizeText(*m.tokenizer, (*buf)->getBuffer().str(), maxTokens);
-  if (toks.size() < 2)
-    return error(textPath + ": fewer than two tokens to score");
-  auto r = perplexity(m, toks, window, "");
+  auto r = perplexity(m, *toks, window, "");
   if (!r)
     return error(llvm::toString(r.takeError()));
   llvm::outs() << "model:    " << m.description << "\n"
                << "text:     " << textPath << "\n"
                << llvm::format("tokens:   %lld (scored %lld, window %lld)\n",
-                               (long long)toks.size(), (long long)r->scored,
+                               (long long)toks->size(), (long long)r->scored,
                                (long long)window)
                << llvm::format("NLL:      %.6f\n", r->nll / r->scored)
                << llvm::format("PPL:      %.4f\n", r->ppl())
@@ -474,6 +485,19 @@ double meanKL(const Tensor &p, const Tensor &q) {
   return n ? total / n : NAN;
 }
 
+/// A fresh copy of the model, quantized with `o` and ready on `engine`;
+/// nullopt after reporting why not.
+std::optional<LoadedModel> quantizedVariant(llvm::StringRef modelPath, llvm::StringRef tokPath,
+                                            const QuantizeOptions &o,
+                                            const EngineChoice &engine) {
+  auto m = loadModel(modelPath, tokPath);
+  if (!m)
+    return error(llvm::toString(m.takeError())), std::nullopt;
+  if (!quantizeModel(*m, o, /*quiet=*/true) || !prepareEngine(*m, engine, /*quiet=*/true))
+    return std::nullopt;
+  return std::move(*m);
+}
+
 /// A quantized variant in a comparison table.
 struct Variant {
   std::string name, shortName; // shortName heads the SQNR columns
@@ -487,16 +511,13 @@ int runCompare(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::StringR
                const std::vector<Variant> &variants, bool report, const EngineChoice &engine) {
   if (base.calibText.empty())
     return error("--compare needs --calib-text FILE");
-  auto load = [&]() { return loadModel(modelPath, tokPath); };
-  auto fp32 = load();
+  auto fp32 = loadModel(modelPath, tokPath);
   if (!fp32)
     return error(llvm::toString(fp32.takeError()));
-  auto buf = llvm::MemoryBuffer::getFile(textPath, /*IsText=*/true);
-  if (!buf)
-    return error(textPath + ": " + buf.getError().message());
-  std::vector<int32_t> toks = tokenizeText(*fp32->tokenizer, (*buf)->getBuffer().str(), maxTokens);
-  if (toks.size() < 2)
-    return error(textPath + ": fewer than two tokens to score");
+  auto scored = scoredTokens(*fp32->tokenizer, textPath, maxTokens);
+  if (!scored)
+    return error(llvm::toString(scored.takeError()));
+  const std::vector<int32_t> &toks = *scored;
   llvm::ArrayRef<int32_t> probe = llvm::ArrayRef<int32_t>(toks).take_front(
       std::min<size_t>(toks.size(), size_t(window)));
   struct Row {
@@ -529,11 +550,8 @@ int runCompare(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::StringR
           rows[0].layers.count(op.result()->name()))
         order.push_back(op.result()->name().str());
   for (const Variant &v : variants) {
-    auto m = load();
+    auto m = quantizedVariant(modelPath, tokPath, v.options, engine);
     if (!m)
-      return error(llvm::toString(m.takeError()));
-    if (!quantizeModel(*m, v.options, /*quiet=*/true) ||
-        !prepareEngine(*m, engine, /*quiet=*/true))
       return 1;
     auto r = perplexity(*m, toks, window, v.name);
     if (!r)
@@ -595,13 +613,10 @@ int runBitBudgets(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::Stri
   auto fp32 = loadModel(modelPath, tokPath);
   if (!fp32)
     return error(llvm::toString(fp32.takeError()));
-  auto buf = llvm::MemoryBuffer::getFile(textPath, /*IsText=*/true);
-  if (!buf)
-    return error(textPath + ": " + buf.getError().message());
-  std::vector<int32_t> toks =
-      tokenizeText(*fp32->tokenizer, (*buf)->getBuffer().str(), maxTokens);
-  if (toks.size() < 2)
-    return error(textPath + ": fewer than two tokens to score");
+  auto scored = scoredTokens(*fp32->tokenizer, textPath, maxTokens);
+  if (!scored)
+    return error(llvm::toString(scored.takeError()));
+  const std::vector<int32_t> &toks = *scored;
   if (!prepareEngine(*fp32, engine))
     return 1;
   auto ref = perplexity(*fp32, toks, window, "FP32");
@@ -609,10 +624,8 @@ int runBitBudgets(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::Stri
     return error(llvm::toString(ref.takeError()));
   // One quantized variant's perplexity; NAN after an error it reported.
   auto measure = [&](const QuantizeOptions &o, const std::string &name) -> double {
-    auto m = loadModel(modelPath, tokPath);
+    auto m = quantizedVariant(modelPath, tokPath, o, engine);
     if (!m)
-      return error(llvm::toString(m.takeError())), NAN;
-    if (!quantizeModel(*m, o, /*quiet=*/true) || !prepareEngine(*m, engine, /*quiet=*/true))
       return NAN;
     auto r = perplexity(*m, toks, window, name);
     if (!r)

@@ -21,8 +21,6 @@
 
 #include "runtime/ConstEval.h"
 
-#include "llvm/ADT/ScopeExit.h"
-
 #include <cmath>
 
 namespace sqc {
@@ -41,7 +39,12 @@ std::optional<std::pair<Value *, Value *>> dequantized(Value *v) {
 }
 
 /// The values of a constant op.
-const DenseElements *constantValues(Value *v);
+const DenseElements *constantValues(Value *v) {
+  Op *d = v->definingOp();
+  if (!d || d->kind() != OpKind::Constant)
+    return nullptr;
+  return &d->attr("value")->getDense();
+}
 
 /// If `v` is dequantize(q : u8, scale, zero_point) with one constant scale
 /// and zero point (repq's per-tensor quantizer): {q, scale, zero point}.
@@ -60,22 +63,12 @@ std::optional<ZeroPointQuant> dequantizedWithZeroPoint(Value *v) {
   return ZeroPointQuant{d->operand(0), s->values[0], z->values[0]};
 }
 
-/// The values of a constant op.
-const DenseElements *constantValues(Value *v) {
-  Op *d = v->definingOp();
-  if (!d || d->kind() != OpKind::Constant)
-    return nullptr;
-  return &d->attr("value")->getDense();
-}
-
 class FuseQDQPass : public Pass {
 public:
   FuseQDQPass() : Pass("fuse-qdq") {}
 
   PassResult run(Module &m, PassContext &ctx) override {
-    ConstEvaluator eval(ctx.weights);
-    eval_ = &eval;
-    auto reset = llvm::make_scope_exit([&] { eval_ = nullptr; });
+    ConstEvaluator eval(ctx.weights); // weight codes, for zero-point sums
     bool changed = false;
     for (auto &g : m.graphs()) {
       std::vector<Op *> ops;
@@ -83,13 +76,13 @@ public:
         if (op.kind() == OpKind::Linear || op.kind() == OpKind::MatMul)
           ops.push_back(&op);
       for (Op *op : ops)
-        changed |= op->kind() == OpKind::Linear ? fuseLinear(op) : fuseMatMul(op);
+        changed |= op->kind() == OpKind::Linear ? fuseLinear(op, eval) : fuseMatMul(op);
     }
     return changed ? PassResult::Changed : PassResult::Unchanged;
   }
 
 private:
-  bool fuseLinear(Op *lin) {
+  static bool fuseLinear(Op *lin, ConstEvaluator &eval) {
     auto x = dequantized(lin->operand(0));
     auto xz = x ? std::nullopt : dequantizedWithZeroPoint(lin->operand(0));
     auto w = dequantized(lin->operand(1));
@@ -106,7 +99,7 @@ private:
     if (xz) {
       if (!isCompileTimeValue(w->first))
         return false;
-      auto codes = eval_->evaluate(w->first);
+      auto codes = eval.evaluate(w->first);
       if (!codes) {
         llvm::consumeError(codes.takeError());
         return false;
@@ -130,9 +123,7 @@ private:
       y = cantFail(b.value(OpKind::Dequantize, {acc, x->second}));
     } else {
       Value *scale = createF32Constant(b, std::vector<double>(N, xz->scale), {Dim(N)});
-      Value *zero = cantFail(b.value(OpKind::Constant, {},
-                                     {{"value", DenseElements{zeroPoints, false}}},
-                                     {TensorType(DType::I32, {Dim(N)})}));
+      Value *zero = createIntConstant(b, DType::I32, zeroPoints, {Dim(N)});
       y = cantFail(b.value(OpKind::Dequantize, {acc, scale, zero}));
     }
     // The weight scale as a row vector over the output channels.
@@ -166,8 +157,6 @@ private:
            s.dims().back() == t.dims().back() &&
            s.dims().drop_back(2) == t.dims().drop_back(2);
   }
-
-  ConstEvaluator *eval_ = nullptr;
 
   /// matmul(dequantize_log2(p), dequantize(v, per-tensor or per-column
   /// scale)) -> log2_matmul(p, v) * scale.

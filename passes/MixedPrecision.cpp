@@ -86,43 +86,6 @@ std::vector<FrontierPoint> paretoFrontier(const std::vector<std::vector<BitChoic
   return out;
 }
 
-double quantizationError(const float *w, int64_t N, int64_t K, int bits,
-                         const std::vector<double> &h, const std::vector<double> &scales) {
-  double lo = -std::ldexp(1.0, bits - 1), hi = std::ldexp(1.0, bits - 1) - 1, total = 0;
-  for (int64_t n = 0; n < N; ++n) {
-    double s = scales[scales.size() == 1 ? 0 : n];
-    for (int64_t k = 0; k < K; ++k) {
-      double x = w[n * K + k], d = x - std::clamp(std::nearbyint(x / s), lo, hi) * s;
-      total += h[k] * d * d;
-    }
-  }
-  return total;
-}
-
-double quantizationError(const float *w, int64_t N, int64_t K, int bits,
-                         const std::vector<double> &h, double minClip,
-                         std::vector<double> &scales) {
-  double qmax = std::ldexp(1.0, bits - 1) - 1, total = 0;
-  scales.assign(N, 1.0);
-  for (int64_t n = 0; n < N; ++n) {
-    const float *row = w + n * K;
-    double mx = 0;
-    for (int64_t k = 0; k < K; ++k)
-      mx = std::max(mx, std::fabs(double(row[k])));
-    if (mx == 0)
-      continue;
-    double best = INFINITY;
-    for (double clip = 1.0; clip >= minClip - 1e-9; clip -= 0.02) {
-      std::vector<double> s{mx * clip / qmax};
-      double e = quantizationError(row, 1, K, bits, h, s);
-      if (e < best)
-        best = e, scales[n] = s[0];
-    }
-    total += best;
-  }
-  return total;
-}
-
 double groupedInt4Error(const float *w, int64_t N, int64_t K, int64_t group,
                         const std::vector<double> &h, double minClip,
                         std::vector<double> &rowScales, std::vector<int> &multipliers) {
@@ -466,8 +429,7 @@ private:
     Value *q = cantFail(b.value(OpKind::Reshape, {qg}, {},
                                 {TensorType(DType::I4, {Dim(c.N), Dim(c.K)})}));
     q->setName(name);
-    Value *m = cantFail(b.value(OpKind::Constant, {}, {{"value", DenseElements{mult, false}}},
-                                {TensorType(DType::U8, {Dim(c.N), Dim(G)})}));
+    Value *m = createIntConstant(b, DType::U8, mult, {Dim(c.N), Dim(G)});
     Value *codes = cantFail(b.value(OpKind::ExpandGroups, {q, m}));
     if (!name.empty())
       codes->setName(name + ".i8");

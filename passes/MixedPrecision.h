@@ -9,6 +9,8 @@
 #ifndef SQC_PASSES_MIXEDPRECISION_H
 #define SQC_PASSES_MIXEDPRECISION_H
 
+#include "passes/WeightError.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -33,18 +35,6 @@ struct FrontierPoint {
 /// 1/maxPoints of the range are thinned, keeping both ends.
 std::vector<FrontierPoint> paretoFrontier(const std::vector<std::vector<BitChoice>> &layers,
                                           size_t maxPoints = 4096);
-
-/// Symmetric per-row quantization of w[N,K] to `bits`, the scale of each row
-/// chosen among clippings of its max|w| (100% down to `minClip`) to least
-/// sum_k h[k] (w - q s)^2; returns that weighted error summed over rows and
-/// the scales in `scales`. `h` holds K weights (the Hessian diagonal).
-double quantizationError(const float *w, int64_t N, int64_t K, int bits,
-                         const std::vector<double> &h, double minClip,
-                         std::vector<double> &scales);
-
-/// The same error for given per-row scales (one, or N).
-double quantizationError(const float *w, int64_t N, int64_t K, int bits,
-                         const std::vector<double> &h, const std::vector<double> &scales);
 
 /// Grouped INT4: row n's weights in groups of `group` consecutive ones, group
 /// g on scale rowScales[n] * multipliers[n * K / group + g] with multipliers

@@ -24,6 +24,28 @@ inline Value *createF32Constant(OpBuilder &b, std::vector<double> values,
                           {TensorType(DType::F32, dims)}));
 }
 
+/// An integer `constant` op (i32 zero points, u8 multipliers, ...) of
+/// `dtype` holding `values`, inserted by `b`; a scalar prints as a splat.
+inline Value *createIntConstant(OpBuilder &b, DType dtype, std::vector<double> values,
+                                llvm::ArrayRef<Dim> dims) {
+  bool splat = dims.empty() && values.size() == 1;
+  return cantFail(b.value(OpKind::Constant, {},
+                          {{"value", DenseElements{std::move(values), splat}}},
+                          {TensorType(dtype, dims)}));
+}
+
+/// `mul(v, constant)` with the constant's `dims` (f32), inserted by `b` and
+/// named `name` (unless empty): how passes fold a scale into a weight or a
+/// norm's parameters visibly.
+inline Value *scaledByConstant(OpBuilder &b, Value *v, std::vector<double> scale,
+                               llvm::ArrayRef<Dim> dims, llvm::StringRef name) {
+  Value *c = createF32Constant(b, std::move(scale), dims);
+  Value *r = cantFail(b.value(OpKind::Mul, {v, c}));
+  if (!name.empty())
+    r->setName(name.str());
+  return r;
+}
+
 /// Produced by a dequantize: a quantization pass has been here already.
 inline bool isDequantized(const Value *v) {
   return v->definingOp() && (v->definingOp()->kind() == OpKind::Dequantize ||

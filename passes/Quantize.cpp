@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 #include "passes/PassUtils.h"
 #include "passes/Passes.h"
+#include "passes/WeightError.h"
 
 #include "runtime/Calibration.h"
 #include "runtime/ConstEval.h"
@@ -216,25 +217,14 @@ private:
   }
 
   /// The scale of one group of weights: max|w| / 127, or with
-  /// weight-clip=mse the clipped maximum whose int8 rounding (saturating at
-  /// -128 and 127, as quantize does) leaves the least squared error.
+  /// weight-clip=mse the clipped maximum (100% down to 70%, in 1% steps)
+  /// whose int8 rounding (saturating at -128 and 127, as quantize does)
+  /// leaves the least squared error.
   double weightScale(const float *w, int64_t n) const {
-    double mx = 0;
-    for (int64_t i = 0; i < n; ++i)
-      mx = std::max(mx, std::fabs(double(w[i])));
-    if (mx == 0)
-      return 1.0;
-    double best = mx / 127.0, bestErr = INFINITY;
-    for (int step = 0; step <= (weightClip_ == "mse" ? 30 : 0); ++step) {
-      double s = mx * (1.0 - 0.01 * step) / 127.0, err = 0;
-      for (int64_t i = 0; i < n; ++i) {
-        double q = std::clamp(std::nearbyint(w[i] / s), -128.0, 127.0);
-        err += (w[i] - q * s) * (w[i] - q * s);
-      }
-      if (err < bestErr)
-        best = s, bestErr = err;
-    }
-    return best;
+    std::vector<double> scale;
+    quantizationError(w, 1, n, 8, std::vector<double>(n, 1.0),
+                      weightClip_ == "mse" ? 0.70 : 1.0, scale, /*clipStep=*/0.01);
+    return scale[0];
   }
 
   static bool isGraphOutput(const Value *v) {

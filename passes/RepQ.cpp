@@ -150,7 +150,7 @@ private:
       if (perChannel)
         dims.push_back(Dim(C));
       Value *scale = createF32Constant(after, q.scale, dims);
-      Value *zero = createI32Constant(after, q.zero, dims);
+      Value *zero = createIntConstant(after, DType::I32, q.zero, dims);
       Value *dq = fakeQuantize(after, x, scale, zero, base);
       for (Op *lin : consumers)
         lin->setOperand(0, dq);
@@ -166,10 +166,11 @@ private:
     }
     // The norm yields x / r + d.
     OpBuilder before = OpBuilder::before(norm);
-    norm->setOperand(1, scaledBy(before, norm->operand(1), invR, C, base + ".gamma"));
+    norm->setOperand(1,
+                     scaledByConstant(before, norm->operand(1), invR, {Dim(C)}, base + ".gamma"));
     Value *xt = x;
     if (norm->kind() == OpKind::LayerNorm && norm->numOperands() == 3) {
-      Value *beta = scaledBy(before, norm->operand(2), invR, C, "");
+      Value *beta = scaledByConstant(before, norm->operand(2), invR, {Dim(C)}, "");
       Value *d = createF32Constant(before, shift, {Dim(C)});
       Value *shifted = cantFail(before.value(OpKind::Add, {beta, d}));
       shifted->setName(base + ".beta");
@@ -180,7 +181,7 @@ private:
       xt->setName(base + ".shifted");
     }
     Value *scale = createF32Constant(after, {q.tensorScale}, {});
-    Value *zero = createI32Constant(after, {q.tensorZero}, {});
+    Value *zero = createIntConstant(after, DType::I32, {q.tensorZero}, {});
     Value *dq = fakeQuantize(after, xt, scale, zero, base);
     // Each consumer: W diag(r), and bias - W diag(r) d.
     for (size_t i = 0; i < consumers.size(); ++i) {
@@ -192,7 +193,7 @@ private:
         for (int64_t c = 0; c < C; ++c)
           correction[n] -= w.get(n * C + c) * r[c] * shift[c];
       OpBuilder b = OpBuilder::before(lin);
-      Value *wr = scaledBy(b, lin->operand(1), r, C, base + ".cols");
+      Value *wr = scaledByConstant(b, lin->operand(1), r, {Dim(C)}, base + ".cols");
       std::vector<Value *> operands{dq, wr};
       if (anyShift) {
         Value *bias = createF32Constant(b, correction, {Dim(N)});
@@ -210,23 +211,6 @@ private:
     }
     eval.clear();
     return true;
-  }
-
-  static Value *createI32Constant(OpBuilder &b, std::vector<double> values,
-                                  llvm::ArrayRef<Dim> dims) {
-    bool splat = dims.empty() && values.size() == 1;
-    return cantFail(b.value(OpKind::Constant, {},
-                            {{"value", DenseElements{std::move(values), splat}}},
-                            {TensorType(DType::I32, dims)}));
-  }
-
-  static Value *scaledBy(OpBuilder &b, Value *v, const std::vector<double> &s, int64_t C,
-                         const std::string &name) {
-    Value *c = createF32Constant(b, s, {Dim(C)});
-    Value *r = cantFail(b.value(OpKind::Mul, {v, c}));
-    if (!name.empty())
-      r->setName(name);
-    return r;
   }
 
   /// dequantize(quantize(x, scale, zero) : u8, scale, zero).

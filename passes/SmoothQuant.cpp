@@ -245,10 +245,7 @@ private:
                        llvm::ArrayRef<Dim> scaleDims, Op *before,
                        llvm::StringRef name) {
     OpBuilder b = OpBuilder::before(before);
-    Value *c = createF32Constant(b, std::move(scale), scaleDims);
-    Value *r = cantFail(b.value(OpKind::Mul, {v, c}));
-    r->setName(name.str());
-    return r;
+    return scaledByConstant(b, v, std::move(scale), scaleDims, name);
   }
 
   /// s_j for `alpha`; for attention, the scales of query heads that share a

@@ -15,9 +15,10 @@
 // each channel's own entry.
 //
 // INT4 weights are symmetric per output channel, codes in [-8, 7], with the
-// clipping of each channel's max|w| that minimizes that error. `assign=in-order`
-// ignores sensitivity and upgrades linears in graph order until the budget
-// is spent: the baseline the frontier should beat.
+// clipping of each channel's max|w| that minimizes that error. The baselines
+// the frontier should beat: `assign=in-order` ignores sensitivity and
+// upgrades linears in graph order until the budget is spent;
+// `assign=uniform` gives every linear the widest width that fits them all.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/MixedPrecision.h"
@@ -161,7 +162,8 @@ public:
               "diagonal: each input channel's own H entry");
     addOption("assign", &assign_,
               "pareto: the frontier point that fits the budget; in-order: upgrade "
-              "linears in graph order, ignoring sensitivity (a baseline)");
+              "linears in graph order, ignoring sensitivity; uniform: every linear "
+              "the same width, the widest that fits (the baselines)");
     addOption("fp32", &allowFP32_, "Allow leaving a linear in FP32");
     addOption("group", &group_,
               "INT4 scales per group of this many input channels (e.g. 32, 64, 128; "
@@ -176,8 +178,8 @@ public:
       return fail(ctx, "give exactly one budget: avg-bits=B or size-mb=M");
     if (hessian_ != "trace" && hessian_ != "diagonal")
       return fail(ctx, "hessian must be trace or diagonal, got '" + hessian_ + "'");
-    if (assign_ != "pareto" && assign_ != "in-order")
-      return fail(ctx, "assign must be pareto or in-order, got '" + assign_ + "'");
+    if (assign_ != "pareto" && assign_ != "in-order" && assign_ != "uniform")
+      return fail(ctx, "assign must be pareto, in-order or uniform, got '" + assign_ + "'");
     if (group_ < 0 || group_ == 1)
       return fail(ctx, "group must be 0 (per row) or at least 2, got " + llvm::Twine(group_));
     if (!resolveCalibration(ctx, calibPath_, loaded_, stats_))
@@ -252,6 +254,8 @@ public:
     std::vector<unsigned> pick;
     if (assign_ == "in-order") {
       pick = inOrder(layers, budget);
+    } else if (assign_ == "uniform") {
+      pick = uniform(layers, budget);
     } else {
       auto frontier = paretoFrontier(layers);
       // The most accurate point within the budget; the cheapest if none fits.
@@ -329,6 +333,24 @@ private:
     return pick;
   }
 
+  /// The same choice (4, 8 bits, FP32) for every linear: the widest whose
+  /// total fits the budget, or 4 bits when nothing does.
+  static std::vector<unsigned> uniform(const std::vector<std::vector<BitChoice>> &layers,
+                                       uint64_t budget) {
+    unsigned best = 0;
+    for (unsigned step = 1; step < 3; ++step) {
+      uint64_t total = 0;
+      bool everyLayer = true;
+      for (const auto &l : layers) {
+        everyLayer &= step < l.size();
+        total += everyLayer ? l[step].cost : 0;
+      }
+      if (everyLayer && total <= budget)
+        best = step;
+    }
+    return std::vector<unsigned>(layers.size(), best);
+  }
+
   /// Mean weight bits and megabytes (codes and scales) of an assignment.
   std::pair<double, double> measure(const std::vector<std::vector<BitChoice>> &layers,
                                     const std::vector<Candidate> &cands,
@@ -378,6 +400,17 @@ private:
     for (size_t i = 0; i < cands.size(); ++i) {
       err += layers[i][pick[i]].error;
       which += " " + std::to_string(layers[i][pick[i]].bits);
+    }
+    ctx.statistics["mixed-precision.avg-bits"] = bits;
+    ctx.statistics["mixed-precision.size-mb"] = mb;
+    ctx.statistics["mixed-precision.weighted-error"] = err;
+    for (const char *kind : {"int4", "int8", "fp32"})
+      ctx.statistics[std::string("mixed-precision.linears-") + kind] = 0;
+    for (size_t i = 0; i < cands.size(); ++i) {
+      int b = layers[i][pick[i]].bits;
+      ctx.statistics[b == 4 ? "mixed-precision.linears-int4"
+                     : b == 8 ? "mixed-precision.linears-int8"
+                              : "mixed-precision.linears-fp32"] += 1;
     }
     ctx.diag.remark(Location::unknown(),
                     llvm::formatv("mixed-precision ({0}): {1:F3} bits per weight, {2:F4} MB, "

@@ -15,6 +15,7 @@
 #include "llvm/Support/Error.h"
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,11 +30,19 @@ class CalibrationStats;
 /// What a pass may use besides the module. Passes that need weight values or
 /// activation statistics fail with a message when they are absent.
 struct PassContext {
+  explicit PassContext(DiagnosticEngine &diag, WeightStore *weights = nullptr,
+                       const CalibrationStats *calib = nullptr)
+      : diag(diag), weights(weights), calib(calib) {}
+
   DiagnosticEngine &diag;
   /// The tensors behind `weight` ops (sqc quantize; sqc-opt --weights).
-  WeightStore *weights = nullptr;
+  WeightStore *weights;
   /// Calibration statistics (sqc quantize; or a pass's calib= option).
-  const CalibrationStats *calib = nullptr;
+  const CalibrationStats *calib;
+  /// Numbers passes report about what they chose, keyed "pass.name" (like
+  /// LLVM's -stats): mixed-precision's size, for instance. `sqc-opt --pass-stats`
+  /// prints them; `sqc` reads them to compare assignments.
+  std::map<std::string, double> statistics;
 };
 
 class Pass {

@@ -125,6 +125,10 @@ int main(int argc, char **argv) {
   cl::opt<bool> printAfterAll("print-after-all",
                               cl::desc("Print the module to stderr after every pass"),
                               cl::cat(cat));
+  cl::opt<bool> printStats("pass-stats",
+                           cl::desc("Print the numbers passes report about what they "
+                                    "chose (e.g. mixed-precision's size) to stderr"),
+                           cl::cat(cat));
   cl::opt<bool> timePasses("time-passes",
                            cl::desc("Report the time spent in each pass"),
                            cl::cat(cat));
@@ -235,6 +239,9 @@ int main(int argc, char **argv) {
       ok = false;
       continue;
     }
+    if (printStats)
+      for (const auto &[key, value] : ctx.statistics)
+        llvm::errs() << "stat: " << key << " = " << formatFloat(value) << "\n";
     result += toString(*m);
   }
   // With -o, a failed run leaves no file; on stdout, what succeeded is shown.

@@ -262,9 +262,10 @@ struct QuantizeOptions {
   bool repq() const { return llvm::StringRef(method).starts_with("repq"); }
 };
 
-/// Runs a pipeline string on the model with its weights and `stats`.
+/// Runs a pipeline string on the model with its weights and `stats`; adds
+/// what the passes report to `statistics` when given.
 bool runPipeline(LoadedModel &m, llvm::StringRef pipeline, const CalibrationStats *stats,
-                 bool quiet = false) {
+                 bool quiet = false, std::map<std::string, double> *statistics = nullptr) {
   // Quiet: only errors (the remarks of a comparison run are noise).
   std::string remarks;
   llvm::raw_string_ostream remarkStream(remarks);
@@ -276,14 +277,18 @@ bool runPipeline(LoadedModel &m, llvm::StringRef pipeline, const CalibrationStat
   pm.setPipeline(std::move(*nodes));
   PassContext ctx{diag, m.weights.get(), stats};
   bool ok = succeeded(pm.run(*m.module, ctx)) && succeeded(verify(*m.module, diag));
+  if (statistics)
+    statistics->insert(ctx.statistics.begin(), ctx.statistics.end());
   if (!ok && quiet)
     llvm::errs() << remarks;
   return ok;
 }
 
 /// Calibrates, smooths (unless naive) and quantizes `m` in place; the
-/// graph then runs INT8 arithmetic. Reports errors itself.
-bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false) {
+/// graph then runs INT8 arithmetic. Reports errors itself; what the
+/// quantizing passes chose goes to `statistics` when given.
+bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false,
+                   std::map<std::string, double> *statistics = nullptr) {
   std::string acts = o.level == "O1"   ? "per-token"
                      : o.level == "O2" ? "per-tensor-dynamic"
                      : o.level == "O3" ? "per-tensor-static"
@@ -365,7 +370,7 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false)
                 ",print-frontier=" + (quiet ? "false" : "true") + "}";
   pipeline += ",fuse-qdq,cse,dce";
   say("quantizing: " + pipeline);
-  if (!runPipeline(m, pipeline, &*stats, quiet))
+  if (!runPipeline(m, pipeline, &*stats, quiet, statistics))
     return error("quantization failed"), false;
   return true;
 }
@@ -489,11 +494,13 @@ double meanKL(const Tensor &p, const Tensor &q) {
 /// nullopt after reporting why not.
 std::optional<LoadedModel> quantizedVariant(llvm::StringRef modelPath, llvm::StringRef tokPath,
                                             const QuantizeOptions &o,
-                                            const EngineChoice &engine) {
+                                            const EngineChoice &engine,
+                                            std::map<std::string, double> *statistics = nullptr) {
   auto m = loadModel(modelPath, tokPath);
   if (!m)
     return error(llvm::toString(m.takeError())), std::nullopt;
-  if (!quantizeModel(*m, o, /*quiet=*/true) || !prepareEngine(*m, engine, /*quiet=*/true))
+  if (!quantizeModel(*m, o, /*quiet=*/true, statistics) ||
+      !prepareEngine(*m, engine, /*quiet=*/true))
     return std::nullopt;
   return std::move(*m);
 }
@@ -597,7 +604,9 @@ int runCompare(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::StringR
 
 /// Perplexity of mixed-precision weights at each bit budget, the Pareto
 /// assignment next to the in-order one of the same budget (which ignores
-/// sensitivity), with FP32 and uniform INT8 for reference.
+/// sensitivity), with FP32 and uniform INT8 for reference; then each
+/// uniform width (INT4 per row or per group, INT8) against the Pareto
+/// assignment given the same size in bytes.
 int runBitBudgets(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::StringRef textPath,
                   int64_t window, int64_t maxTokens, const QuantizeOptions &base,
                   llvm::StringRef budgetList, const EngineChoice &engine) {
@@ -622,15 +631,20 @@ int runBitBudgets(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::Stri
   auto ref = perplexity(*fp32, toks, window, "FP32");
   if (!ref)
     return error(llvm::toString(ref.takeError()));
-  // One quantized variant's perplexity; NAN after an error it reported.
-  auto measure = [&](const QuantizeOptions &o, const std::string &name) -> double {
-    auto m = quantizedVariant(modelPath, tokPath, o, engine);
+  // Perplexity, NAN after an error it reported.
+  auto pplOf = [&](std::optional<LoadedModel> &m, const std::string &name) -> double {
     if (!m)
       return NAN;
     auto r = perplexity(*m, toks, window, name);
     if (!r)
       return error(llvm::toString(r.takeError())), NAN;
     return r->ppl();
+  };
+  // One quantized variant's perplexity (and what mixed precision chose).
+  auto measure = [&](const QuantizeOptions &o, const std::string &name,
+                     std::map<std::string, double> *chosen = nullptr) -> double {
+    auto m = quantizedVariant(modelPath, tokPath, o, engine, chosen);
+    return pplOf(m, name);
   };
   QuantizeOptions uniform = base;
   uniform.avgBits = uniform.sizeMB = 0;
@@ -666,6 +680,56 @@ int runBitBudgets(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::Stri
                                 ref->ppl(), int8, pct(int8));
   llvm::outs() << "(in order: linears upgraded in graph order until the budget is spent, "
                   "the same size without sensitivity)\n";
+
+  // Uniform widths against the Pareto assignment of the same size. INT4 at
+  // the mixed assignment's own grouping is its cheapest point, so it (and
+  // any uniform no bigger) would only compare a model with itself.
+  struct Uniform {
+    std::string name;
+    int64_t group;
+    double bits;
+  };
+  std::vector<Uniform> uniforms{{"INT4 per row", 0, 4},     {"INT4 groups of 32", 32, 4},
+                                {"INT4 groups of 64", 64, 4}, {"INT4 groups of 128", 128, 4},
+                                {"INT8", base.group, 8}};
+  llvm::outs() << "\nUniform weights vs the Pareto assignment of the same size (MB of codes "
+                  "and scales):\n"
+               << llvm::formatv("{0,-20} {1,9} {2,9} {3,9} {4,9} {5,9} {6,9}  {7}\n", "uniform",
+                                "size MB", "PPL", "change", "Pareto MB", "PPL", "change",
+                                "linears 4/8/32");
+  QuantizeOptions u = base;
+  u.sizeMB = 0, u.assign = "uniform", u.avgBits = 4;
+  std::map<std::string, double> cheapest;
+  if (!quantizedVariant(modelPath, tokPath, u, engine, &cheapest))
+    return 1;
+  std::vector<double> seen{cheapest["mixed-precision.size-mb"]}; // sizes compared
+  for (const Uniform &w : uniforms) {
+    std::map<std::string, double> uni, mix;
+    u.group = w.group, u.avgBits = w.bits;
+    auto m = quantizedVariant(modelPath, tokPath, u, engine, &uni);
+    if (!m)
+      return 1;
+    double mb = uni["mixed-precision.size-mb"];
+    // Groups wider than every linear's input fall back to rows: a size seen.
+    if (w.bits == 4 &&
+        (mb <= seen.front() + 1e-9 ||
+         llvm::any_of(seen, [&](double s) { return std::fabs(s - mb) < 1e-9; })))
+      continue;
+    seen.push_back(mb);
+    double up = pplOf(m, "uniform " + w.name);
+    if (std::isnan(up))
+      return 1;
+    QuantizeOptions o = base;
+    o.avgBits = 0, o.sizeMB = mb, o.assign = "pareto";
+    double mp = measure(o, llvm::formatv("Pareto at {0:F4} MB", mb).str(), &mix);
+    if (std::isnan(mp))
+      return 1;
+    llvm::outs() << llvm::formatv(
+        "{0,-20} {1,9:F4} {2,9:F4} {3,8:F2}% {4,9:F4} {5,9:F4} {6,8:F2}%  {7}/{8}/{9}\n",
+        w.name, mb, up, pct(up), mix["mixed-precision.size-mb"], mp, pct(mp),
+        int(mix["mixed-precision.linears-int4"]), int(mix["mixed-precision.linears-int8"]),
+        int(mix["mixed-precision.linears-fp32"]));
+  }
   return 0;
 }
 

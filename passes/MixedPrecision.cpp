@@ -15,7 +15,9 @@
 // each channel's own entry.
 //
 // INT4 weights are symmetric per output channel, codes in [-8, 7], with the
-// clipping of each channel's max|w| that minimizes that error. The baselines
+// clipping of each channel's max|w| that minimizes that error; with group=G
+// a linear may instead take a scale per group of G inputs (and pay for the
+// multipliers), each linear as the frontier prefers. The baselines
 // the frontier should beat: `assign=in-order` ignores sensitivity and
 // upgrades linears in graph order until the budget is spent;
 // `assign=uniform` gives every linear the widest width that fits them all.
@@ -168,7 +170,8 @@ public:
     addOption("group", &group_,
               "INT4 scales per group of this many input channels (e.g. 32, 64, 128; "
               "0: one per output channel). Group scales are 1..16 times a per-row "
-              "scale, so the weights run on the INT8 kernels exactly");
+              "scale, so the weights run on the INT8 kernels exactly. Each linear "
+              "still may take INT4 per row, which costs no multipliers");
     addOption("calib", &calibPath_, "Calibration statistics (sqc calibrate)");
     addOption("print-frontier", &printFrontier_, "Print the frontier as a remark");
   }
@@ -190,7 +193,7 @@ public:
 
     std::vector<Candidate> cands;
     std::vector<std::vector<BitChoice>> layers;
-    std::vector<Int4Plan> plans; // per candidate
+    std::vector<std::vector<Int4Plan>> plans; // per candidate, per choice
     uint64_t params = 0;
     for (auto &g : m.graphs())
       for (Op &op : g->ops()) {
@@ -216,20 +219,30 @@ public:
           return PassResult::Failed;
         }
         const float *w = (*wt)->floats().data();
-        Int4Plan plan;
-        double e4;
-        if (group_ > 0 && c->K % group_ == 0) {
-          plan.group = group_;
-          e4 = groupedInt4Error(w, c->N, c->K, group_, h, 0.4, plan.scales, plan.multipliers);
-        } else {
-          if (group_ > 0)
+        // INT4 per row; with group=G also per group, which costs the
+        // multipliers and is usually more accurate: the frontier decides
+        // per linear. Every linear has the same list of choices, so
+        // uniform and in-order assignments can walk them by index.
+        std::vector<Int4Plan> plan(1);
+        double rowError = quantizationError(w, c->N, c->K, 4, h, 0.4, plan[0].scales);
+        std::vector<BitChoice> choices{{4, cost(*c, 4), rowError}};
+        if (group_ > 0) {
+          Int4Plan grouped = plan[0];
+          double e = rowError;
+          if (c->K % group_ == 0) {
+            grouped.group = group_;
+            e = groupedInt4Error(w, c->N, c->K, group_, h, 0.4, grouped.scales,
+                                 grouped.multipliers);
+          } else {
             ctx.diag.remark(op.loc(), "mixed-precision: " + llvm::Twine(c->K) +
                                           " input channels are not a multiple of group " +
                                           llvm::Twine(group_) + "; 4 bits per row instead");
-          e4 = quantizationError(w, c->N, c->K, 4, h, 0.4, plan.scales);
+          }
+          choices.push_back({4, cost(*c, 4, grouped.group), e, grouped.group});
+          plan.push_back(std::move(grouped));
         }
         double e8 = quantizationError(w, c->N, c->K, 8, h, c->scale8);
-        std::vector<BitChoice> choices{{4, cost(*c, 4, plan.group), e4}, {8, cost(*c, 8), e8}};
+        choices.push_back({8, cost(*c, 8), e8});
         if (allowFP32_)
           choices.push_back({32, cost(*c, 32), 0.0});
         params += uint64_t(c->N * c->K);
@@ -270,7 +283,8 @@ public:
     summarize(ctx, layers, cands, pick);
     bool changed = false;
     for (size_t i = 0; i < cands.size(); ++i)
-      changed |= apply(cands[i], layers[i][pick[i]].bits, plans[i]);
+      changed |= apply(cands[i], layers[i][pick[i]].bits, // INT4 choices come first
+                       plans[i][pick[i] < plans[i].size() ? pick[i] : 0]);
     return changed ? PassResult::Changed : PassResult::Unchanged;
   }
 
@@ -322,7 +336,7 @@ private:
     uint64_t total = 0;
     for (const auto &l : layers)
       total += l[0].cost;
-    for (unsigned step = 1; step < 3; ++step)
+    for (unsigned step = 1; step < layers.front().size(); ++step)
       for (size_t i = 0; i < layers.size(); ++i) {
         if (step >= layers[i].size() || pick[i] != step - 1)
           continue;
@@ -333,19 +347,17 @@ private:
     return pick;
   }
 
-  /// The same choice (4, 8 bits, FP32) for every linear: the widest whose
-  /// total fits the budget, or 4 bits when nothing does.
+  /// The same choice (4 bits per row or per group, 8 bits, FP32) for every
+  /// linear: the widest whose total fits the budget, or the cheapest when
+  /// nothing does.
   static std::vector<unsigned> uniform(const std::vector<std::vector<BitChoice>> &layers,
                                        uint64_t budget) {
     unsigned best = 0;
-    for (unsigned step = 1; step < 3; ++step) {
+    for (unsigned step = 1; step < layers.front().size(); ++step) {
       uint64_t total = 0;
-      bool everyLayer = true;
-      for (const auto &l : layers) {
-        everyLayer &= step < l.size();
-        total += everyLayer ? l[step].cost : 0;
-      }
-      if (everyLayer && total <= budget)
+      for (const auto &l : layers)
+        total += l[step].cost;
+      if (total <= budget)
         best = step;
     }
     return std::vector<unsigned>(layers.size(), best);
@@ -357,13 +369,13 @@ private:
                                     const std::vector<unsigned> &pick) const {
     double bits = 0, params = 0, bytes = 0;
     for (size_t i = 0; i < cands.size(); ++i) {
-      int b = layers[i][pick[i]].bits;
+      const BitChoice &c = layers[i][pick[i]];
       double n = double(cands[i].N * cands[i].K);
-      bits += n * b;
+      bits += n * c.bits;
       params += n;
-      bytes += n * b / 8 + (b < 32 ? 4.0 * cands[i].N : 0);
-      if (b == 4 && group_ > 0 && cands[i].K % group_ == 0)
-        bytes += double(cands[i].N * (cands[i].K / group_)); // u8 multipliers
+      bytes += n * c.bits / 8 + (c.bits < 32 ? 4.0 * cands[i].N : 0);
+      if (c.group > 0)
+        bytes += double(cands[i].N * (cands[i].K / c.group)); // u8 multipliers
     }
     return {bits / params, bytes / 1e6};
   }

@@ -21,6 +21,7 @@ struct BitChoice {
   int bits;      // 4, 8 or 32 (left in FP32)
   uint64_t cost; // what the budget counts: weight bits, or bytes
   double error;  // sensitivity-weighted quantization error
+  int64_t group = 0; // 4 bits: scales per group of this many inputs (0: per row)
 };
 
 struct FrontierPoint {

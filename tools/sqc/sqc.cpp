@@ -681,16 +681,17 @@ int runBitBudgets(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::Stri
   llvm::outs() << "(in order: linears upgraded in graph order until the budget is spent, "
                   "the same size without sensitivity)\n";
 
-  // Uniform widths against the Pareto assignment of the same size. INT4 at
-  // the mixed assignment's own grouping is its cheapest point, so it (and
-  // any uniform no bigger) would only compare a model with itself.
+  // Uniform widths against the Pareto assignment of the same size, which
+  // may take the uniform's own INT4 grouping (or per-row INT4) per linear.
+  // INT4 per row is every frontier's cheapest point: nothing to compare.
   struct Uniform {
     std::string name;
     int64_t group;
     double bits;
   };
-  std::vector<Uniform> uniforms{{"INT4 per row", 0, 4},     {"INT4 groups of 32", 32, 4},
-                                {"INT4 groups of 64", 64, 4}, {"INT4 groups of 128", 128, 4},
+  std::vector<Uniform> uniforms{{"INT4 groups of 32", 32, 4},
+                                {"INT4 groups of 64", 64, 4},
+                                {"INT4 groups of 128", 128, 4},
                                 {"INT8", base.group, 8}};
   llvm::outs() << "\nUniform weights vs the Pareto assignment of the same size (MB of codes "
                   "and scales):\n"
@@ -698,11 +699,11 @@ int runBitBudgets(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::Stri
                                 "size MB", "PPL", "change", "Pareto MB", "PPL", "change",
                                 "linears 4/8/32");
   QuantizeOptions u = base;
-  u.sizeMB = 0, u.assign = "uniform", u.avgBits = 4;
-  std::map<std::string, double> cheapest;
-  if (!quantizedVariant(modelPath, tokPath, u, engine, &cheapest))
+  u.sizeMB = 0, u.assign = "uniform", u.avgBits = 4, u.group = 0;
+  std::map<std::string, double> perRow;
+  if (!quantizedVariant(modelPath, tokPath, u, engine, &perRow))
     return 1;
-  std::vector<double> seen{cheapest["mixed-precision.size-mb"]}; // sizes compared
+  std::vector<double> seen{perRow["mixed-precision.size-mb"]}; // sizes compared
   for (const Uniform &w : uniforms) {
     std::map<std::string, double> uni, mix;
     u.group = w.group, u.avgBits = w.bits;
@@ -711,16 +712,14 @@ int runBitBudgets(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::Stri
       return 1;
     double mb = uni["mixed-precision.size-mb"];
     // Groups wider than every linear's input fall back to rows: a size seen.
-    if (w.bits == 4 &&
-        (mb <= seen.front() + 1e-9 ||
-         llvm::any_of(seen, [&](double s) { return std::fabs(s - mb) < 1e-9; })))
+    if (llvm::any_of(seen, [&](double s) { return std::fabs(s - mb) < 1e-9; }))
       continue;
     seen.push_back(mb);
     double up = pplOf(m, "uniform " + w.name);
     if (std::isnan(up))
       return 1;
     QuantizeOptions o = base;
-    o.avgBits = 0, o.sizeMB = mb, o.assign = "pareto";
+    o.avgBits = 0, o.sizeMB = mb, o.assign = "pareto", o.group = w.group;
     double mp = measure(o, llvm::formatv("Pareto at {0:F4} MB", mb).str(), &mix);
     if (std::isnan(mp))
       return 1;

@@ -411,7 +411,8 @@ private:
     std::string which;
     for (size_t i = 0; i < cands.size(); ++i) {
       err += layers[i][pick[i]].error;
-      which += " " + std::to_string(layers[i][pick[i]].bits);
+      const BitChoice &c = layers[i][pick[i]];
+      which += " " + std::to_string(c.bits) + (c.group ? "g" + std::to_string(c.group) : "");
     }
     ctx.statistics["mixed-precision.avg-bits"] = bits;
     ctx.statistics["mixed-precision.size-mb"] = mb;

@@ -9,9 +9,10 @@
 //         dequantize(quantize(x, xs), xs)      or per tensor with a static
 //                                              scale from calibration
 //
-// With bmm=true the two activations of each attention matmul are quantized
-// per tensor as well; linears the graph returns (the LM head) stay FP32
-// unless keep-head=false. The paper's levels: O1 = per-token dynamic, O2 =
+// With bmm=true the two operands of each attention matmul are quantized
+// too, at the same level (queries and keys per token at O1; the softmax
+// probabilities u8 per row at every level, see quantizeBmmOperand); linears
+// the graph returns (the LM head) stay FP32 unless keep-head=false. The paper's levels: O1 = per-token dynamic, O2 =
 // per-tensor dynamic, O3 = per-tensor static activations. Numerics change by
 // exactly the rounding this makes explicit; fuse-qdq then turns the patterns
 // into integer arithmetic. Norms, softmax and residual adds stay FP32.
@@ -47,7 +48,8 @@ public:
               "Static scales from the recorded percentile instead of the max");
     addOption("softmax", &softmax_,
               "With bmm=true, the attention probabilities' quantizer: uniform (u8 "
-              "steps), log-sqrt2 or log2 (logarithmic codes, RepQ-ViT; fuse-qdq "
+              "steps of each row's maximum, at every level), fixed (u8 steps of "
+              "1/255), log-sqrt2 or log2 (logarithmic codes, RepQ-ViT; fuse-qdq "
               "turns P V into shifts and adds)");
     addOption("weight-clip", &weightClip_,
               "max: weight scale max|w| / 127; mse: per scale group, the clipping "
@@ -59,8 +61,10 @@ public:
       return fail(ctx, "weights must be per-channel or per-tensor, got '" + weights_ + "'");
     if (weightClip_ != "max" && weightClip_ != "mse")
       return fail(ctx, "weight-clip must be max or mse, got '" + weightClip_ + "'");
-    if (softmax_ != "uniform" && softmax_ != "log2" && softmax_ != "log-sqrt2")
-      return fail(ctx, "softmax must be uniform, log2 or log-sqrt2, got '" + softmax_ + "'");
+    if (softmax_ != "uniform" && softmax_ != "fixed" && softmax_ != "log2" &&
+        softmax_ != "log-sqrt2")
+      return fail(ctx, "softmax must be uniform, fixed, log2 or log-sqrt2, got '" +
+                           softmax_ + "'");
     if (acts_ != "per-token" && acts_ != "per-tensor-dynamic" &&
         acts_ != "per-tensor-static")
       return fail(ctx, "acts must be per-token, per-tensor-dynamic or "
@@ -126,13 +130,17 @@ private:
 
   /// Per-tensor dynamic or static quantization of a matmul operand.
   std::optional<Value *> quantizeBmmOperand(Value *x, Op *user, PassContext &ctx) {
-    // Softmax output is non-negative: u8. Per token, each row's own maximum
-    // sets its scale (long rows of small probabilities keep their
-    // resolution); otherwise the fixed scale 1/255 covers [0, 1] and needs
-    // no statistics.
+    // Softmax output is non-negative: u8 steps of each row's maximum, at
+    // every level. That maximum is 1 / sum(exp(s - max s)), which softmax
+    // computes anyway: the codes are those of exp(s - max s), whose range is
+    // [0, 1] by construction, on the fixed scale 1/255, with the division by
+    // the sum moved after P V. So even O3 needs no statistics here, and long
+    // rows of small probabilities keep their resolution; softmax=fixed puts
+    // the normalized P on 1/255 instead (SmoothQuant's static choice).
     const Op *def = x->definingOp();
     bool isSoftmax = def && def->kind() == OpKind::Softmax;
-    if (isSoftmax && softmax_ != "uniform" && x == user->operand(0)) {
+    if (isSoftmax && (softmax_ == "log2" || softmax_ == "log-sqrt2") &&
+        x == user->operand(0)) {
       OpBuilder b = OpBuilder::before(user);
       std::vector<NamedAttr> base; // sqrt2, the default, is not spelled out
       if (softmax_ == "log2")
@@ -141,7 +149,7 @@ private:
       q->setName(x->name().empty() ? "" : x->name().str() + ".q");
       return cantFail(b.value(OpKind::DequantizeLog2, {q}, base));
     }
-    if (isSoftmax && acts_ == "per-token" && x == user->operand(0)) {
+    if (isSoftmax && softmax_ == "uniform" && x == user->operand(0)) {
       OpBuilder b = OpBuilder::before(user);
       Op *qd = cantFail(b.create(OpKind::QuantizeDynamic, {x}, {{"unsigned", true}}));
       qd->result(0)->setName(x->name().empty() ? "" : x->name().str() + ".q");

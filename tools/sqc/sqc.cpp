@@ -257,7 +257,7 @@ struct QuantizeOptions {
   // smoothquant, or repq (norm outputs: RepQ-ViT reparameterized), or its
   // references repq-per-channel and repq-per-tensor.
   std::string method = "smoothquant";
-  // The attention probabilities' quantizer: uniform, log2 or log-sqrt2.
+  // The attention probabilities' quantizer: uniform, fixed, log2 or log-sqrt2.
   std::string softmax = "uniform";
   bool repq() const { return llvm::StringRef(method).starts_with("repq"); }
 };
@@ -915,8 +915,9 @@ int main(int argc, char **argv) {
       cl::init("smoothquant"), cl::sub(quantCmd), cl::sub(benchCmd), cl::cat(cat));
   cl::opt<std::string> softmaxQuant(
       "softmax",
-      cl::desc("Attention probabilities: uniform (u8 steps, default), log-sqrt2 or log2 "
-               "(logarithmic codes; P x V runs as shifts and adds)"),
+      cl::desc("Attention probabilities: uniform (u8 steps of each row's maximum, default), "
+               "fixed (u8 steps of 1/255), log-sqrt2 or log2 (logarithmic codes; P x V runs "
+               "as shifts and adds)"),
       cl::init("uniform"), cl::sub(quantCmd), cl::sub(evalCmd), cl::sub(benchCmd),
       cl::cat(cat));
   cl::opt<std::string> methods(

@@ -7,6 +7,9 @@
 //     -> dequantize(int_matmul(aq, bq), as) * bs       per-tensor scales
 //   matmul(dequantize_log2(pq), dequantize(vq, vs))
 //     -> log2_matmul(pq, vq) * vs                      shifts and adds
+//   matmul(dequantize(qq, qs) / ks, dequantize(kq, ks)^T)
+//     -> dequantize(int_matmul(qq, kq^T), qs)          keys per channel, their
+//                                                      scales inside qq
 //
 // The integer product equals the sum of the fake-quantized products up to
 // float rounding, so the graph now does real INT8 arithmetic. Only symmetric
@@ -181,8 +184,33 @@ private:
     return true;
   }
 
+  /// Keys per channel (quantize{keys=per-channel}): the key scales ks
+  /// multiply into the query codes and divide out again, so only the
+  /// queries' per-row scale is left on the product.
+  static bool fuseKeyChannelMatMul(Op *mm) {
+    Op *div = mm->operand(0)->definingOp();
+    if (!mm->boolAttr("transpose_b") || !div || div->kind() != OpKind::Div)
+      return false;
+    auto a = dequantized(div->operand(0));
+    auto c = dequantized(mm->operand(1));
+    if (!a || !c || c->second != div->operand(1) || !perRow(a->second, a->first) ||
+        !perColumn(c->second, c->first) || a->first->type().dtype() != DType::I8 ||
+        c->first->type().dtype() != DType::I8)
+      return false;
+    OpBuilder b = OpBuilder::before(mm);
+    Value *acc = cantFail(
+        b.value(OpKind::IntMatMul, {a->first, c->first}, {{"transpose_b", true}}));
+    acc->setName(mm->result()->name().str() + ".acc");
+    Value *out = cantFail(b.value(OpKind::Dequantize, {acc, a->second}));
+    out->setName(mm->result()->name().str());
+    mm->result()->setName("");
+    mm->result()->replaceAllUsesWith(out);
+    mm->erase();
+    return true;
+  }
+
   static bool fuseMatMul(Op *mm) {
-    if (fuseLog2MatMul(mm))
+    if (fuseLog2MatMul(mm) || fuseKeyChannelMatMul(mm))
       return true;
     auto a = dequantized(mm->operand(0));
     auto c = dequantized(mm->operand(1));

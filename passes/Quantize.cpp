@@ -51,6 +51,10 @@ public:
               "steps of each row's maximum, at every level), fixed (u8 steps of "
               "1/255), log-sqrt2 or log2 (logarithmic codes, RepQ-ViT; fuse-qdq "
               "turns P V into shifts and adds)");
+    addOption("keys", &keys_,
+              "With bmm=true and acts=per-token, the keys of Q K^T: per-channel (a "
+              "scale per channel over the context, folded into the queries before "
+              "their per-token quantization) or per-token");
     addOption("weight-clip", &weightClip_,
               "max: weight scale max|w| / 127; mse: per scale group, the clipping "
               "of max|w| (100% down to 70%) with the least squared rounding error");
@@ -61,6 +65,8 @@ public:
       return fail(ctx, "weights must be per-channel or per-tensor, got '" + weights_ + "'");
     if (weightClip_ != "max" && weightClip_ != "mse")
       return fail(ctx, "weight-clip must be max or mse, got '" + weightClip_ + "'");
+    if (keys_ != "per-channel" && keys_ != "per-token")
+      return fail(ctx, "keys must be per-channel or per-token, got '" + keys_ + "'");
     if (softmax_ != "uniform" && softmax_ != "fixed" && softmax_ != "log2" &&
         softmax_ != "log-sqrt2")
       return fail(ctx, "softmax must be uniform, fixed, log2 or log-sqrt2, got '" +
@@ -215,6 +221,10 @@ private:
   bool quantizeMatMul(Op *mm, PassContext &ctx) {
     if (isDequantized(mm->operand(0)) || isDequantized(mm->operand(1)))
       return false;
+    if (mm->boolAttr("transpose_b") && acts_ == "per-token" && keys_ == "per-channel") {
+      quantizeKeysPerChannel(mm);
+      return true;
+    }
     auto a = quantizeBmmOperand(mm->operand(0), mm, ctx);
     auto c = a ? quantizeBmmOperand(mm->operand(1), mm, ctx) : std::nullopt;
     if (!a || !c)
@@ -222,6 +232,33 @@ private:
     mm->setOperand(0, *a);
     mm->setOperand(1, *c);
     return true;
+  }
+
+  /// Q K^T with K quantized per channel d over the context (scale k_d) and
+  /// Q per token after multiplying its channel d by k_d:
+  ///   (dequantize(quantize_dynamic(Q k), qs) / k) (dequantize(Kq, k))^T
+  /// equals qs * (Qq Kq^T) in real arithmetic, so fuse-qdq makes it one
+  /// int_matmul scaled per row. Keys carry a few large channels (here the
+  /// slow rotary pair); per token they would set the step for every other
+  /// channel of their row.
+  static void quantizeKeysPerChannel(Op *mm) {
+    OpBuilder b = OpBuilder::before(mm);
+    Value *q = mm->operand(0), *k = mm->operand(1);
+    auto named = [](Value *v, const Value *from, llvm::StringRef suffix) {
+      if (!from->name().empty())
+        v->setName(from->name().str() + suffix.str());
+      return v;
+    };
+    Op *kq = cantFail(b.create(OpKind::QuantizeDynamic, {k}, {{"granularity", "per-column"}}));
+    named(kq->result(0), k, ".q");
+    Value *ks = kq->result(1);
+    Value *kd = cantFail(b.value(OpKind::Dequantize, {kq->result(0), ks}));
+    Value *qk = named(cantFail(b.value(OpKind::Mul, {q, ks})), q, ".kscaled");
+    Op *qq = cantFail(b.create(OpKind::QuantizeDynamic, {qk}));
+    named(qq->result(0), q, ".q");
+    Value *qd = cantFail(b.value(OpKind::Dequantize, {qq->result(0), qq->result(1)}));
+    mm->setOperand(0, cantFail(b.value(OpKind::Div, {qd, ks})));
+    mm->setOperand(1, kd);
   }
 
   /// The scale of one group of weights: max|w| / 127, or with
@@ -246,6 +283,7 @@ private:
   std::string weights_ = "per-channel";
   std::string weightClip_ = "max";
   std::string softmax_ = "uniform";
+  std::string keys_ = "per-channel";
   std::string acts_ = "per-token";
   bool bmm_ = false;
   bool usePercentile_ = false;

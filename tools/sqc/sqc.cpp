@@ -259,6 +259,8 @@ struct QuantizeOptions {
   std::string method = "smoothquant";
   // The attention probabilities' quantizer: uniform, fixed, log2 or log-sqrt2.
   std::string softmax = "uniform";
+  // O1's keys in Q K^T: per-channel or per-token.
+  std::string keys = "per-channel";
   bool repq() const { return llvm::StringRef(method).starts_with("repq"); }
 };
 
@@ -358,7 +360,7 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false,
   }
   std::string pipeline = "quantize{weights=" + o.weightScales + ",weight-clip=" +
                          o.weightClip + ",acts=" + acts +
-                         ",bmm=true,softmax=" + o.softmax +
+                         ",bmm=true,softmax=" + o.softmax + ",keys=" + o.keys +
                          (o.clip ? ",percentile=true" : "") +
                          "}";
   if (o.mixed())
@@ -920,6 +922,12 @@ int main(int argc, char **argv) {
                "as shifts and adds)"),
       cl::init("uniform"), cl::sub(quantCmd), cl::sub(evalCmd), cl::sub(benchCmd),
       cl::cat(cat));
+  cl::opt<std::string> keys(
+      "keys",
+      cl::desc("O1 keys in Q K^T: per-channel (default; a scale per channel over the "
+               "context, folded into the queries) or per-token"),
+      cl::init("per-channel"), cl::sub(quantCmd), cl::sub(evalCmd), cl::sub(benchCmd),
+      cl::cat(cat));
   cl::opt<std::string> methods(
       "methods",
       cl::desc("With --compare: these methods at --level instead of naive/SmoothQuant at "
@@ -1050,6 +1058,7 @@ int main(int argc, char **argv) {
                         avgBits, sizeMB, hessian};
   qopts.method = method;
   qopts.softmax = softmaxQuant;
+  qopts.keys = keys;
   qopts.group = int4Group;
   if (avgBits > 0 && sizeMB > 0)
     return error("give --avg-bits or --size-mb, not both");

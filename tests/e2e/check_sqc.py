@@ -9,9 +9,9 @@
       change), then for each group quantizes it at LEVEL (SMOOTH: smooth or
       naive) and checks that the perplexity change from FP32 lies in
       [MIN%, MAX%].
-  check_sqc.py SQC variants MODEL TEXT TOKENS ("QUANTIZE FLAGS" MIN% MAX%)...
-      Quantizes MODEL with each set of flags and checks the written model's
-      perplexity change from FP32.
+  check_sqc.py SQC variants MODEL TEXT TOKENS [--calib-text FILE] ("QUANTIZE FLAGS" MIN% MAX%)...
+      Quantizes MODEL with each set of flags (calibrated on TEXT, or FILE)
+      and checks the written model's perplexity change from FP32 on TEXT.
 
 Exits 77 (ctest's skip code) when the shared data is absent, as in a user's
 fresh clone."""
@@ -109,6 +109,9 @@ def main():
         import shlex, tempfile
         text, tokens = rest[0], rest[1]
         groups = rest[2:]
+        calib = text
+        if groups[:1] == ["--calib-text"]:
+            calib, groups = groups[1], groups[2:]
         ppl = lambda m: perplexity(sqc, m, text, tokens)
         base = ppl(model)
         ok = base is not None
@@ -116,7 +119,7 @@ def main():
             for i in range(0, len(groups), 3):
                 flags, lo, hi = shlex.split(groups[i]), float(groups[i + 1]), float(groups[i + 2])
                 out = os.path.join(d, f"v{i}")
-                r = subprocess.run([sqc, "quantize", model, "--calib-text", text, "--samples", "16",
+                r = subprocess.run([sqc, "quantize", model, "--calib-text", calib, "--samples", "16",
                                     "-o", out] + flags, capture_output=True, text=True)
                 if r.returncode != 0:
                     print(r.stderr)

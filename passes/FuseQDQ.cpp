@@ -66,6 +66,15 @@ std::optional<ZeroPointQuant> dequantizedWithZeroPoint(Value *v) {
   return ZeroPointQuant{d->operand(0), s->values[0], z->values[0]};
 }
 
+/// Gives `out` the name of `op`'s result, which it replaces, and erases `op`.
+bool replaceWith(Op *op, Value *out) {
+  out->setName(op->result()->name().str());
+  op->result()->setName("");
+  op->result()->replaceAllUsesWith(out);
+  op->erase();
+  return true;
+}
+
 class FuseQDQPass : public Pass {
 public:
   FuseQDQPass() : Pass("fuse-qdq") {}
@@ -139,11 +148,7 @@ private:
     Value *out = cantFail(b.value(OpKind::Mul, {y, wsRow}));
     if (lin->numOperands() == 3)
       out = cantFail(b.value(OpKind::Add, {out, lin->operand(2)}));
-    out->setName(lin->result()->name().str());
-    lin->result()->setName("");
-    lin->result()->replaceAllUsesWith(out);
-    lin->erase();
-    return true;
+    return replaceWith(lin, out);
   }
 
   /// Whether `scale` is one value per row of `q` ([..., rows, 1]).
@@ -177,11 +182,7 @@ private:
     Value *prod = cantFail(b.value(OpKind::Log2MatMul, {a->operand(0), c->first}, base));
     prod->setName(mm->result()->name().str() + ".shifted");
     Value *out = cantFail(b.value(OpKind::Mul, {prod, c->second}));
-    out->setName(mm->result()->name().str());
-    mm->result()->setName("");
-    mm->result()->replaceAllUsesWith(out);
-    mm->erase();
-    return true;
+    return replaceWith(mm, out);
   }
 
   /// Keys per channel (quantize{keys=per-channel}): the key scales ks
@@ -202,11 +203,7 @@ private:
         b.value(OpKind::IntMatMul, {a->first, c->first}, {{"transpose_b", true}}));
     acc->setName(mm->result()->name().str() + ".acc");
     Value *out = cantFail(b.value(OpKind::Dequantize, {acc, a->second}));
-    out->setName(mm->result()->name().str());
-    mm->result()->setName("");
-    mm->result()->replaceAllUsesWith(out);
-    mm->erase();
-    return true;
+    return replaceWith(mm, out);
   }
 
   static bool fuseMatMul(Op *mm) {
@@ -241,11 +238,7 @@ private:
                                   {TensorType(DType::F32, dims)}));
     }
     Value *out = cantFail(b.value(OpKind::Mul, {y, colScale}));
-    out->setName(mm->result()->name().str());
-    mm->result()->setName("");
-    mm->result()->replaceAllUsesWith(out);
-    mm->erase();
-    return true;
+    return replaceWith(mm, out);
   }
 };
 

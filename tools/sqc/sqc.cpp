@@ -1070,6 +1070,12 @@ int main(int argc, char **argv) {
     return error("--group applies to mixed precision: give --avg-bits or --size-mb");
   if (int4Group < 0 || int4Group == 1)
     return error("--group must be 0 (per output channel) or at least 2");
+  // Checked here too (the passes would only say so after calibrating).
+  if (!llvm::is_contained({"uniform", "fixed", "log2", "log-sqrt2"}, qopts.softmax))
+    return error("--softmax must be uniform, fixed, log2 or log-sqrt2, got '" + qopts.softmax +
+                 "'");
+  if (qopts.keys != "per-channel" && qopts.keys != "per-token")
+    return error("--keys must be per-channel or per-token, got '" + qopts.keys + "'");
   if (benchCmd && benchWhat == "model")
     return runBenchModel(benchModel, qopts, benchVariants, benchThreads, benchPrompt,
                          benchDecode, benchProfile);

@@ -190,7 +190,8 @@ private:
   /// queries' per-row scale is left on the product.
   static bool fuseKeyChannelMatMul(Op *mm) {
     Op *div = mm->operand(0)->definingOp();
-    if (!mm->boolAttr("transpose_b") || !div || div->kind() != OpKind::Div)
+    if (!mm->boolAttr("transpose_b") || !div || div->kind() != OpKind::Div ||
+        div->result()->type() != div->operand(0)->type()) // no broadcast of the codes
       return false;
     auto a = dequantized(div->operand(0));
     auto c = dequantized(mm->operand(1));

@@ -229,14 +229,16 @@ public:
         if (group_ > 0) {
           Int4Plan grouped = plan[0];
           double e = rowError;
-          if (c->K % group_ == 0) {
+          // One group per row would be per-row INT4 plus a multiplier.
+          if (c->K % group_ == 0 && c->K / group_ >= 2) {
             grouped.group = group_;
             e = groupedInt4Error(w, c->N, c->K, group_, h, 0.4, grouped.scales,
                                  grouped.multipliers);
           } else {
             ctx.diag.remark(op.loc(), "mixed-precision: " + llvm::Twine(c->K) +
-                                          " input channels are not a multiple of group " +
-                                          llvm::Twine(group_) + "; 4 bits per row instead");
+                                          " input channels do not make two or more groups "
+                                          "of " + llvm::Twine(group_) +
+                                          "; 4 bits per row instead");
           }
           choices.push_back({4, cost(*c, 4, grouped.group), e, grouped.group});
           plan.push_back(std::move(grouped));
@@ -256,7 +258,9 @@ public:
     }
     // Budgets past what any model holds (or infinite) mean "no limit".
     double want = avgBits_ > 0 ? avgBits_ * double(params) : sizeMB_ * 1e6;
-    uint64_t budget = want < 1.8e19 ? uint64_t(want) : UINT64_MAX;
+    // Rounded, not truncated: a size read back from megabytes may come out
+    // a hair under the bytes it was.
+    uint64_t budget = want < 1.8e19 ? uint64_t(std::llround(want)) : UINT64_MAX;
     uint64_t smallest = 0;
     for (const auto &l : layers)
       smallest += l[0].cost;
@@ -373,7 +377,7 @@ private:
       double n = double(cands[i].N * cands[i].K);
       bits += n * c.bits;
       params += n;
-      bytes += n * c.bits / 8 + (c.bits < 32 ? 4.0 * cands[i].N : 0);
+      bytes += std::ceil(n * c.bits / 8) + (c.bits < 32 ? 4.0 * cands[i].N : 0); // as cost()
       if (c.group > 0)
         bytes += double(cands[i].N * (cands[i].K / c.group)); // u8 multipliers
     }

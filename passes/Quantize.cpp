@@ -10,10 +10,12 @@
 //                                              scale from calibration
 //
 // With bmm=true the two operands of each attention matmul are quantized
-// too, at the same level (queries and keys per token at O1; the softmax
+// too, at the same level (at O1 queries per token, keys per channel with
+// their scales folded into the queries, values per column; the softmax
 // probabilities u8 per row at every level, see quantizeBmmOperand); linears
-// the graph returns (the LM head) stay FP32 unless keep-head=false. The paper's levels: O1 = per-token dynamic, O2 =
-// per-tensor dynamic, O3 = per-tensor static activations. Numerics change by
+// the graph returns (the LM head) stay FP32 unless keep-head=false. The
+// paper's levels: O1 = per-token dynamic, O2 = per-tensor dynamic, O3 =
+// per-tensor static activations. Numerics change by
 // exactly the rounding this makes explicit; fuse-qdq then turns the patterns
 // into integer arithmetic. Norms, softmax and residual adds stay FP32.
 //
@@ -137,12 +139,13 @@ private:
   /// Per-tensor dynamic or static quantization of a matmul operand.
   std::optional<Value *> quantizeBmmOperand(Value *x, Op *user, PassContext &ctx) {
     // Softmax output is non-negative: u8 steps of each row's maximum, at
-    // every level. That maximum is 1 / sum(exp(s - max s)), which softmax
-    // computes anyway: the codes are those of exp(s - max s), whose range is
-    // [0, 1] by construction, on the fixed scale 1/255, with the division by
-    // the sum moved after P V. So even O3 needs no statistics here, and long
-    // rows of small probabilities keep their resolution; softmax=fixed puts
-    // the normalized P on 1/255 instead (SmoothQuant's static choice).
+    // every level. That maximum is 1 / sum(exp(s - max s)) (quantize_dynamic
+    // finds it again at run time), so the codes are those of exp(s - max s),
+    // whose range is [0, 1] by construction, on the fixed scale 1/255, with
+    // the division by the sum moved after P V. Even O3 needs no statistics
+    // here, and long rows of small probabilities keep their resolution;
+    // softmax=fixed puts the normalized P on 1/255 instead (SmoothQuant's
+    // static choice).
     const Op *def = x->definingOp();
     bool isSoftmax = def && def->kind() == OpKind::Softmax;
     if (isSoftmax && (softmax_ == "log2" || softmax_ == "log-sqrt2") &&
@@ -221,7 +224,9 @@ private:
   bool quantizeMatMul(Op *mm, PassContext &ctx) {
     if (isDequantized(mm->operand(0)) || isDequantized(mm->operand(1)))
       return false;
-    if (mm->boolAttr("transpose_b") && acts_ == "per-token" && keys_ == "per-channel") {
+    const Op *lhs = mm->operand(0)->definingOp();
+    if (mm->boolAttr("transpose_b") && acts_ == "per-token" && keys_ == "per-channel" &&
+        !(lhs && lhs->kind() == OpKind::Softmax)) {
       quantizeKeysPerChannel(mm);
       return true;
     }
@@ -238,9 +243,11 @@ private:
   /// Q per token after multiplying its channel d by k_d:
   ///   (dequantize(quantize_dynamic(Q k), qs) / k) (dequantize(Kq, k))^T
   /// equals qs * (Qq Kq^T) in real arithmetic, so fuse-qdq makes it one
-  /// int_matmul scaled per row. Keys carry a few large channels (here the
-  /// slow rotary pair); per token they would set the step for every other
-  /// channel of their row.
+  /// int_matmul scaled per row. Keys often carry a few large channels (in
+  /// rotary models, the slowest frequencies); per token they would set the
+  /// step for every other channel of their row. Like the values' column
+  /// scales, the key scales span the whole context: in a prefill, later
+  /// keys' ranges shape earlier rows' codes.
   static void quantizeKeysPerChannel(Op *mm) {
     OpBuilder b = OpBuilder::before(mm);
     Value *q = mm->operand(0), *k = mm->operand(1);

@@ -907,7 +907,8 @@ int main(int argc, char **argv) {
   cl::opt<std::string> bitBudgets(
       "bit-budgets",
       cl::desc("Perplexity of mixed-precision weights at each budget, e.g. 4,5,5.5,6,8 "
-               "(needs --calib-text), Pareto vs in-order assignment"),
+               "(needs --calib-text), Pareto vs in-order assignment; then uniform INT4 "
+               "(per group) and INT8 vs the Pareto assignment of the same size"),
       cl::init(""), cl::sub(evalCmd), cl::cat(cat));
   cl::opt<std::string> method(
       "method",
@@ -960,8 +961,8 @@ int main(int argc, char **argv) {
   cl::opt<bool> rotateQK(
       "rotate-qk",
       cl::desc("Rotate Q and K by a Hadamard matrix before their INT8 matmul (exact; "
-               "evens out the few large channels of each head; helps on some text, "
-               "hurts on other: measure)"),
+               "evens out the few large channels of each head, which --keys per-channel "
+               "also handles; helps on some text, hurts on other: measure)"),
       cl::init(false), cl::sub(quantCmd), cl::sub(evalCmd), cl::cat(cat));
   cl::opt<std::string> weightClip(
       "weight-clip",

@@ -33,6 +33,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 namespace sqc {
@@ -384,6 +385,15 @@ private:
     return {bits / params, bytes / 1e6};
   }
 
+  /// How many linears an assignment leaves at 4 bits, 8 bits and FP32.
+  static std::array<unsigned, 3> countByWidth(const std::vector<std::vector<BitChoice>> &layers,
+                                              const std::vector<unsigned> &pick) {
+    std::array<unsigned, 3> count{0, 0, 0};
+    for (size_t l = 0; l < layers.size(); ++l)
+      ++count[layers[l][pick[l]].bits == 4 ? 0 : layers[l][pick[l]].bits == 8 ? 1 : 2];
+    return count;
+  }
+
   void report(PassContext &ctx, const std::vector<FrontierPoint> &frontier,
               const std::vector<std::vector<BitChoice>> &layers,
               const std::vector<Candidate> &cands, const FrontierPoint &chosen) const {
@@ -398,9 +408,7 @@ private:
       if (i % stride != 0 && i + 1 != frontier.size() && !isChosen)
         continue;
       auto [bits, mb] = measure(layers, cands, f.choice);
-      unsigned count[3] = {0, 0, 0};
-      for (size_t l = 0; l < layers.size(); ++l)
-        ++count[layers[l][f.choice[l]].bits == 4 ? 0 : layers[l][f.choice[l]].bits == 8 ? 1 : 2];
+      std::array<unsigned, 3> count = countByWidth(layers, f.choice);
       table += llvm::formatv(" {0} {1,8:F3} {2,9:F4} {3,16:E4} {4,5} {5,5} {6,5}\n",
                              isChosen ? "*" : " ", bits, mb, f.error, count[0], count[1],
                              count[2]);
@@ -421,14 +429,10 @@ private:
     ctx.statistics["mixed-precision.avg-bits"] = bits;
     ctx.statistics["mixed-precision.size-mb"] = mb;
     ctx.statistics["mixed-precision.weighted-error"] = err;
-    for (const char *kind : {"int4", "int8", "fp32"})
-      ctx.statistics[std::string("mixed-precision.linears-") + kind] = 0;
-    for (size_t i = 0; i < cands.size(); ++i) {
-      int b = layers[i][pick[i]].bits;
-      ctx.statistics[b == 4 ? "mixed-precision.linears-int4"
-                     : b == 8 ? "mixed-precision.linears-int8"
-                              : "mixed-precision.linears-fp32"] += 1;
-    }
+    std::array<unsigned, 3> count = countByWidth(layers, pick);
+    ctx.statistics["mixed-precision.linears-int4"] = count[0];
+    ctx.statistics["mixed-precision.linears-int8"] = count[1];
+    ctx.statistics["mixed-precision.linears-fp32"] = count[2];
     ctx.diag.remark(Location::unknown(),
                     llvm::formatv("mixed-precision ({0}): {1:F3} bits per weight, {2:F4} MB, "
                                   "weighted error {3:E4}; bits by linear:{4}",

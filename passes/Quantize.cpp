@@ -112,7 +112,6 @@ private:
   /// remark) when a static scale is missing.
   std::optional<Value *> quantizeActivation(Value *x, Op *user, PassContext &ctx) {
     OpBuilder b = OpBuilder::before(user);
-    std::string n = x->name().empty() ? "" : x->name().str() + ".q";
     if (acts_ == "per-tensor-static") {
       const ActivationStats *s = stats_->find(x->name());
       double range = s ? (usePercentile_ ? stats_->percentileValue(x->name()) : s->absMax)
@@ -125,14 +124,14 @@ private:
       Value *scale = createF32Constant(b, {range / 127.0}, {});
       Value *q = cantFail(b.value(OpKind::Quantize, {x, scale}, {},
                                   {x->type().withDType(DType::I8)}));
-      q->setName(n);
+      nameAfter(q, x, ".q");
       return cantFail(b.value(OpKind::Dequantize, {q, scale}));
     }
     std::vector<NamedAttr> attrs; // per-token is the default
     if (acts_ != "per-token")
       attrs.push_back({"granularity", "per-tensor"});
     Op *qd = cantFail(b.create(OpKind::QuantizeDynamic, {x}, attrs));
-    qd->result(0)->setName(n);
+    nameAfter(qd->result(0), x, ".q");
     return cantFail(b.value(OpKind::Dequantize, {qd->result(0), qd->result(1)}));
   }
 
@@ -155,13 +154,13 @@ private:
       if (softmax_ == "log2")
         base.push_back({"base", "2"});
       Value *q = cantFail(b.value(OpKind::QuantizeLog2, {x}, base));
-      q->setName(x->name().empty() ? "" : x->name().str() + ".q");
+      nameAfter(q, x, ".q");
       return cantFail(b.value(OpKind::DequantizeLog2, {q}, base));
     }
     if (isSoftmax && softmax_ == "uniform" && x == user->operand(0)) {
       OpBuilder b = OpBuilder::before(user);
       Op *qd = cantFail(b.create(OpKind::QuantizeDynamic, {x}, {{"unsigned", true}}));
-      qd->result(0)->setName(x->name().empty() ? "" : x->name().str() + ".q");
+      nameAfter(qd->result(0), x, ".q");
       return cantFail(b.value(OpKind::Dequantize, {qd->result(0), qd->result(1)}));
     }
     if (isSoftmax) {
@@ -169,7 +168,7 @@ private:
       Value *scale = createF32Constant(b, {1.0 / 255.0}, {});
       Value *q = cantFail(b.value(OpKind::Quantize, {x, scale}, {},
                                   {x->type().withDType(DType::U8)}));
-      q->setName(x->name().empty() ? "" : x->name().str() + ".q");
+      nameAfter(q, x, ".q");
       return cantFail(b.value(OpKind::Dequantize, {q, scale}));
     }
     bool rowsContract = x == user->operand(0) || user->boolAttr("transpose_b");
@@ -181,7 +180,7 @@ private:
       if (!rowsContract)
         attrs.push_back({"granularity", "per-column"});
       Op *qd = cantFail(b.create(OpKind::QuantizeDynamic, {x}, attrs));
-      qd->result(0)->setName(x->name().empty() ? "" : x->name().str() + ".q");
+      nameAfter(qd->result(0), x, ".q");
       return cantFail(b.value(OpKind::Dequantize, {qd->result(0), qd->result(1)}));
     }
     return quantizeActivation(x, user, ctx);
@@ -214,7 +213,7 @@ private:
     Value *scale = perChannel ? createF32Constant(b, ws, {N, 1}) : createF32Constant(b, ws, {});
     Value *wq = cantFail(b.value(OpKind::Quantize, {w, scale}, {},
                                  {w->type().withDType(DType::I8)}));
-    wq->setName(w->name().empty() ? "" : w->name().str() + ".q");
+    nameAfter(wq, w, ".q");
     Value *wdq = cantFail(b.value(OpKind::Dequantize, {wq, scale}));
     lin->setOperand(0, *x);
     lin->setOperand(1, wdq);
@@ -251,18 +250,13 @@ private:
   static void quantizeKeysPerChannel(Op *mm) {
     OpBuilder b = OpBuilder::before(mm);
     Value *q = mm->operand(0), *k = mm->operand(1);
-    auto named = [](Value *v, const Value *from, llvm::StringRef suffix) {
-      if (!from->name().empty())
-        v->setName(from->name().str() + suffix.str());
-      return v;
-    };
     Op *kq = cantFail(b.create(OpKind::QuantizeDynamic, {k}, {{"granularity", "per-column"}}));
-    named(kq->result(0), k, ".q");
+    nameAfter(kq->result(0), k, ".q");
     Value *ks = kq->result(1);
     Value *kd = cantFail(b.value(OpKind::Dequantize, {kq->result(0), ks}));
-    Value *qk = named(cantFail(b.value(OpKind::Mul, {q, ks})), q, ".kscaled");
+    Value *qk = nameAfter(cantFail(b.value(OpKind::Mul, {q, ks})), q, ".kscaled");
     Op *qq = cantFail(b.create(OpKind::QuantizeDynamic, {qk}));
-    named(qq->result(0), q, ".q");
+    nameAfter(qq->result(0), q, ".q");
     Value *qd = cantFail(b.value(OpKind::Dequantize, {qq->result(0), qq->result(1)}));
     mm->setOperand(0, cantFail(b.value(OpKind::Div, {qd, ks})));
     mm->setOperand(1, kd);
@@ -277,6 +271,14 @@ private:
     quantizationError(w, 1, n, 8, std::vector<double>(n, 1.0),
                       weightClip_ == "mse" ? 0.70 : 1.0, scale, /*clipStep=*/0.01);
     return scale[0];
+  }
+
+  /// Names `v` after `from` with `suffix` (x.q for x's codes), when `from`
+  /// has a name.
+  static Value *nameAfter(Value *v, const Value *from, llvm::StringRef suffix) {
+    if (!from->name().empty())
+      v->setName(from->name().str() + suffix.str());
+    return v;
   }
 
   static bool isGraphOutput(const Value *v) {

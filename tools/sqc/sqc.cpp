@@ -492,19 +492,28 @@ double meanKL(const Tensor &p, const Tensor &q) {
   return n ? total / n : NAN;
 }
 
-/// A fresh copy of the model, quantized with `o` and ready on `engine`;
-/// nullopt after reporting why not.
+/// A fresh copy of the model, quantized with `o` (what the passes chose in
+/// `statistics`); nullopt after reporting why not.
+std::optional<LoadedModel> quantizedCopy(llvm::StringRef modelPath, llvm::StringRef tokPath,
+                                         const QuantizeOptions &o,
+                                         std::map<std::string, double> *statistics) {
+  auto m = loadModel(modelPath, tokPath);
+  if (!m)
+    return error(llvm::toString(m.takeError())), std::nullopt;
+  if (!quantizeModel(*m, o, /*quiet=*/true, statistics))
+    return std::nullopt;
+  return std::move(*m);
+}
+
+/// The same, ready on `engine`.
 std::optional<LoadedModel> quantizedVariant(llvm::StringRef modelPath, llvm::StringRef tokPath,
                                             const QuantizeOptions &o,
                                             const EngineChoice &engine,
                                             std::map<std::string, double> *statistics = nullptr) {
-  auto m = loadModel(modelPath, tokPath);
-  if (!m)
-    return error(llvm::toString(m.takeError())), std::nullopt;
-  if (!quantizeModel(*m, o, /*quiet=*/true, statistics) ||
-      !prepareEngine(*m, engine, /*quiet=*/true))
+  auto m = quantizedCopy(modelPath, tokPath, o, statistics);
+  if (!m || !prepareEngine(*m, engine, /*quiet=*/true))
     return std::nullopt;
-  return std::move(*m);
+  return m;
 }
 
 /// A quantized variant in a comparison table.
@@ -703,13 +712,13 @@ int runBitBudgets(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::Stri
   QuantizeOptions u = base;
   u.sizeMB = 0, u.assign = "uniform", u.avgBits = 4, u.group = 0;
   std::map<std::string, double> perRow;
-  if (!quantizedVariant(modelPath, tokPath, u, engine, &perRow))
+  if (!quantizedCopy(modelPath, tokPath, u, &perRow)) // only its size
     return 1;
   std::vector<double> seen{perRow["mixed-precision.size-mb"]}; // sizes compared
   for (const Uniform &w : uniforms) {
     std::map<std::string, double> uni, mix;
     u.group = w.group, u.avgBits = w.bits;
-    auto m = quantizedVariant(modelPath, tokPath, u, engine, &uni);
+    auto m = quantizedCopy(modelPath, tokPath, u, &uni);
     if (!m)
       return 1;
     double mb = uni["mixed-precision.size-mb"];
@@ -717,6 +726,8 @@ int runBitBudgets(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::Stri
     if (llvm::any_of(seen, [&](double s) { return std::fabs(s - mb) < 1e-9; }))
       continue;
     seen.push_back(mb);
+    if (!prepareEngine(*m, engine, /*quiet=*/true))
+      return 1;
     double up = pplOf(m, "uniform " + w.name);
     if (std::isnan(up))
       return 1;

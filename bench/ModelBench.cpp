@@ -64,6 +64,10 @@ llvm::Expected<Measurement> measure(LoadedModel &m, unsigned threads,
   }
   std::sort(times.begin(), times.end());
   r.prefillPerSecond = o.promptTokens / times[times.size() / 2];
+  if (o.profile) {
+    llvm::errs() << "prefill, " << threads << " thread(s):\n" << m.compiled->profileReport() << "\n";
+    m.compiled->resetProfile();
+  }
   // Decode: the median step, so that a burst of load elsewhere on the
   // machine does not decide the number (a step takes milliseconds).
   times.clear();
@@ -80,7 +84,7 @@ llvm::Expected<Measurement> measure(LoadedModel &m, unsigned threads,
   r.decodePerSecond = times.empty() ? 0 : 1 / times[times.size() / 2];
   r.residentMB = residentMB();
   if (o.profile)
-    llvm::errs() << m.compiled->profileReport() << "\n";
+    llvm::errs() << "decode, " << threads << " thread(s):\n" << m.compiled->profileReport() << "\n";
   m.compiled.reset();
   return r;
 }

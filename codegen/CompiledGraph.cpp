@@ -44,6 +44,17 @@ struct CompiledGraph::Step {
   std::vector<const Value *> reads; // env values the step consumes
   const Op *viewOf = nullptr;       // Host: the reshape it reads through
   const Op *throughTranspose = nullptr; // Host quantize_dynamic: the transpose it reads through
+  // Host quantize_dynamic {per-column} of a concat (a KV cache) whose codes
+  // only an int8 matmul reads: its codes from the last run, and the cache
+  // they were made from, which comes back as this run's past if it is the
+  // same buffer with the same last row. The codes stay in columnCodes (not
+  // in the run's values) when codesCurrent. (A pointer and mutable members
+  // through a const Step: they change run by run.)
+  std::unique_ptr<ColumnCodeCache> columnCodes;
+  mutable const float *codedCache = nullptr;
+  mutable std::vector<float> codedLastRow;
+  mutable bool codesCurrent = false;
+  const Step *codesFrom = nullptr; // Int8MatMul: the step whose columnCodes are b
 };
 
 namespace {
@@ -143,24 +154,64 @@ llvm::Expected<std::vector<Tensor>> interpretChain(const Op &mm,
   return evaluateOp(*c.rescale, llvm::ArrayRef<const Tensor *>(mulIn));
 }
 
+/// b of batchedMatMul: a tensor, or int8 codes a ColumnCodeCache keeps.
+struct MatMulB {
+  const Tensor *tensor = nullptr;
+  const ColumnCodeCache *codes = nullptr;
+  llvm::SmallVector<int64_t, 4> shape;
+  // Element (batch, r, c) of b as [batches, R, C] is at batch * batchStride
+  // + r * rowStride + c.
+  int64_t batchStride = 0, rowStride = 0;
+
+  explicit MatMulB(const Tensor &t) : tensor(&t), shape(t.shape()) {
+    if (t.rank() >= 2) {
+      rowStride = shape.back();
+      batchStride = shape[shape.size() - 2] * rowStride;
+    }
+  }
+  explicit MatMulB(const ColumnCodeCache &c)
+      : codes(&c), shape(c.scales.shape()), batchStride(c.columns),
+        rowStride(c.batches * c.columns) {
+    if (shape.size() >= 2)
+      shape[shape.size() - 2] = c.rows;
+  }
+  DType dtype() const { return tensor ? tensor->dtype() : DType::I8; }
+  const int32_t *ints() const { return tensor ? tensor->ints().data() : codes->codes.data(); }
+};
+
+/// The op's result that `c` keeps context-major, as a dense tensor (for
+/// the reference path).
+Tensor codesAsTensor(const ColumnCodeCache &c) {
+  MatMulB view(c);
+  Tensor t(DType::I8, view.shape);
+  for (int64_t b = 0; b < c.batches; ++b)
+    for (int64_t r = 0; r < c.rows; ++r)
+      std::copy_n(c.codes.data() + b * view.batchStride + r * view.rowStride, c.columns,
+                  t.ints().data() + (b * c.rows + r) * c.columns);
+  return t;
+}
+
 /// out[..., M, N] = a[..., M, K] b (b as [..., N, K] when `transposeB`, else
 /// [..., K, N]), batch dimensions broadcast. Int8 codes (a int8 or u8, b
 /// int8) are scaled by rowScale[..., m, 0] * colScale[..., 0, n] in the
 /// epilogue; f32 takes no scales. False for shapes it does not handle.
-bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, const Tensor &b,
+bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, const MatMulB &b,
                    bool transposeB, const Tensor *rowScale, const Tensor *colScale,
                    Tensor &out) {
   bool int8 = rowScale != nullptr;
   bool types = int8 ? (a.dtype() == DType::I8 || a.dtype() == DType::U8) && b.dtype() == DType::I8
                     : a.dtype() == DType::F32 && b.dtype() == DType::F32;
-  if (!types || a.rank() < 2 || b.rank() < 2)
+  if (!types || a.rank() < 2 || b.shape.size() < 2)
     return false;
+  llvm::ArrayRef<int64_t> bShape = b.shape;
   int64_t M = a.shape()[a.rank() - 2], K = a.shape().back();
-  int64_t N = transposeB ? b.shape()[b.rank() - 2] : b.shape().back();
-  if ((transposeB ? b.shape().back() : b.shape()[b.rank() - 2]) != K)
+  int64_t N = transposeB ? bShape[bShape.size() - 2] : bShape.back();
+  if ((transposeB ? bShape.back() : bShape[bShape.size() - 2]) != K)
     return false;
+  // Where b's (n, k) is: row r and column c of b's matrices.
+  int64_t sn = transposeB ? b.rowStride : 1, sk = transposeB ? 1 : b.rowStride;
   llvm::SmallVector<int64_t, 4> batch, shape, check;
-  if (!broadcastShapes(a.shape().drop_back(2), b.shape().drop_back(2), batch))
+  if (!broadcastShapes(a.shape().drop_back(2), bShape.drop_back(2), batch))
     return false;
   shape = batch;
   shape.push_back(M);
@@ -185,14 +236,14 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
     return true;
   // Matrix offsets of each output batch in a, b and the scales.
   auto as = broadcastStrides(a.shape().drop_back(2), batch);
-  auto bs = broadcastStrides(b.shape().drop_back(2), batch);
+  auto bs = broadcastStrides(bShape.drop_back(2), batch);
   std::vector<int64_t> aOff(batches), bOff(batches), rOff(batches), cOff(batches);
   for (int64_t bi = 0; bi < batches; ++bi)
     for (int64_t d = int64_t(batch.size()) - 1, rest = bi; d >= 0; --d) {
       int64_t i = rest % batch[d];
       rest /= batch[d];
       aOff[bi] += i * as[d] * M * K;
-      bOff[bi] += i * bs[d] * N * K;
+      bOff[bi] += i * bs[d] * b.batchStride;
       if (int8) {
         rOff[bi] += i * rs[d];
         cOff[bi] += i * cs[d];
@@ -209,9 +260,37 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
     for (int64_t n = 0; n < N; ++n)
       wScale[n] = colScale->floats()[cOff[bi] + n * cs[r - 1]];
   };
+  bool exactInt32 = double(K) * 255 * 128 < 2147483647.0;
+  // A few rows (decode) against context-major codes: walk the context once,
+  // every head's part of a row together, in the order they lie in memory.
+  if (M <= 4 && int8 && b.codes && exactInt32) {
+    parallel(batches, [&](int64_t b0, int64_t b1) {
+      std::vector<int32_t> acc((b1 - b0) * M * N, 0);
+      auto accOf = [&](int64_t bi, int64_t m) { return acc.data() + ((bi - b0) * M + m) * N; };
+      auto rowOf = [&](int64_t bi, int64_t m) { return a.ints().data() + aOff[bi] + m * K; };
+      for (int64_t r = 0; r < (transposeB ? N : K); ++r)
+        for (int64_t bi = b0; bi < b1; ++bi)
+          for (int64_t m = 0; m < M; ++m) {
+            const int32_t *B = b.ints() + bOff[bi] + r * b.rowStride;
+            if (transposeB)
+              accOf(bi, m)[r] = dotI32(rowOf(bi, m), B, K);
+            else
+              axpyI32(rowOf(bi, m)[r], B, N, accOf(bi, m));
+          }
+      std::vector<float> aScale(M), wScale(N);
+      for (int64_t bi = b0; bi < b1; ++bi) {
+        scalesOf(bi, aScale, wScale);
+        float *c = out.floats().data() + bi * M * N;
+        for (int64_t m = 0; m < M; ++m)
+          for (int64_t n = 0; n < N; ++n)
+            c[m * N + n] = float(accOf(bi, m)[n]) * aScale[m] * wScale[n];
+      }
+    });
+    return true;
+  }
   // A few rows (decode): dot products and row updates straight from the
   // operands cost less than packing them. Int8 sums stay exact in int32.
-  if (M <= 4 && (!int8 || double(K) * 255 * 128 < 2147483647.0)) {
+  if (M <= 4 && (!int8 || exactInt32)) {
     parallel(batches, [&](int64_t b0, int64_t b1) {
       std::vector<float> aScale(M), wScale(N), f(N);
       std::vector<int32_t> acc(N);
@@ -221,27 +300,28 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
           scalesOf(bi, aScale, wScale);
         for (int64_t m = 0; m < M; ++m) {
           if (int8) {
-            const int32_t *A = a.ints().data() + aOff[bi] + m * K, *B = b.ints().data() + bOff[bi];
+            const int32_t *A = a.ints().data() + aOff[bi] + m * K, *B = b.ints() + bOff[bi];
             if (transposeB) {
               for (int64_t n = 0; n < N; ++n)
-                acc[n] = dotI32(A, B + n * K, K);
+                acc[n] = dotI32(A, B + n * sn, K);
             } else {
               std::fill(acc.begin(), acc.end(), 0);
               for (int64_t k = 0; k < K; ++k)
-                axpyI32(A[k], B + k * N, N, acc.data());
+                axpyI32(A[k], B + k * sk, N, acc.data());
             }
             for (int64_t n = 0; n < N; ++n)
               c[m * N + n] = float(acc[n]) * aScale[m] * wScale[n];
             continue;
           }
-          const float *A = a.floats().data() + aOff[bi] + m * K, *B = b.floats().data() + bOff[bi];
+          const float *A = a.floats().data() + aOff[bi] + m * K,
+                      *B = b.tensor->floats().data() + bOff[bi];
           if (transposeB) {
             for (int64_t n = 0; n < N; ++n)
-              c[m * N + n] = dotF32(A, B + n * K, K);
+              c[m * N + n] = dotF32(A, B + n * sn, K);
           } else {
             std::fill(c + m * N, c + (m + 1) * N, 0.0f);
             for (int64_t k = 0; k < K; ++k)
-              axpyF32(A[k], B + k * N, N, c + m * N);
+              axpyF32(A[k], B + k * sk, N, c + m * N);
           }
         }
       }
@@ -253,11 +333,10 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
   llvm::sort(distinct);
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
   std::vector<PackedWeights> packed(distinct.size());
-  int64_t sn = transposeB ? K : 1, sk = transposeB ? 1 : N;
   parallel(int64_t(distinct.size()), [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i)
-      packed[i] = int8 ? engine.packInt8(b.ints().data() + distinct[i], N, K, sn, sk)
-                       : engine.packF32(b.floats().data() + distinct[i], N, K, sn, sk);
+      packed[i] = int8 ? engine.packInt8(b.ints() + distinct[i], N, K, sn, sk)
+                       : engine.packF32(b.tensor->floats().data() + distinct[i], N, K, sn, sk);
   });
   parallel(batches, [&](int64_t b0, int64_t b1) {
     QuantizedRows rows;
@@ -390,6 +469,7 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
 
   ConstEvaluator eval(weights);
   auto constant = [&](const Value *v) { return eval.evaluate(v); };
+  llvm::DenseMap<const Op *, const Step *> codesStep; // quantizers with columnCodes
   for (const Op &op : g.ops()) {
     auto step = std::make_unique<Step>();
     step->op = &op;
@@ -490,6 +570,9 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
       step->output = op.result();
       step->reads = {c.matmul->operand(0), c.matmul->operand(1), c.dequantize->operand(1),
                      c.colScale};
+      // b straight from the quantizer's kept codes (when it has them).
+      if ((step->codesFrom = codesStep.lookup(c.matmul->operand(1)->definingOp())))
+        step->reads.erase(step->reads.begin() + 1);
       ++cg->int8MatMuls_;
       cg->steps_.push_back(std::move(step));
       continue;
@@ -499,6 +582,16 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
     if (through) {
       step->throughTranspose = through;
       step->reads = {through->operand(0)};
+    }
+    const Op *source = through ? through->operand(0)->definingOp() : nullptr;
+    if (source && source->kind() == OpKind::Reshape)
+      source = source->operand(0)->definingOp();
+    if (const Op *mm = onlyUser(op.result(0));
+        source && source->kind() == OpKind::Concat && mm && matchInt8MatMul(*mm) &&
+        mm->operand(1) == op.result(0) && mm->operand(0) != op.result(0) &&
+        op.stringAttr("granularity") == "per-column") {
+      step->columnCodes = std::make_unique<ColumnCodeCache>();
+      codesStep[&op] = step.get();
     }
     if (auto it = viewOf.find(through ? through : &op); it != viewOf.end()) {
       step->viewOf = it->second;
@@ -527,6 +620,7 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
       ++cg->interpreted_;
     if (s->kind == Step::Host)
       ++cg->hostOps_;
+    cg->keptCodes_ += bool(s->columnCodes);
     kept.push_back(std::move(s));
   }
   cg->steps_ = std::move(kept);
@@ -542,8 +636,39 @@ std::string CompiledGraph::describe() const {
          std::to_string(f32MatMuls_) + " fp32 batched matmuls on " +
          gemmIsaName(engine_->isa()).str() + " kernels, " + std::to_string(pool_->size()) +
          " threads; " + std::to_string(hostOps_) + " ops on host kernels, " +
-         std::to_string(interpreted_) + " interpreted";
+         std::to_string(interpreted_) + " interpreted" +
+         (keptCodes_ ? "; int8 codes of " + std::to_string(keptCodes_) + " KV caches kept between runs"
+                     : "");
 }
+
+namespace {
+
+/// Runs step `s`, a quantize_dynamic {per-column} of a KV cache, on its
+/// kept codes: when the cache's past rows (`pastRows` of them, in buffer
+/// `past`) are the rows coded last run, in the same buffer and with the same
+/// last row, only the appended rows are quantized. False: run it as usual.
+bool quantizeGrownCache(const CompiledGraph::Step &s, GraphRun &run, const float *past,
+                        int64_t pastRows, ThreadPool *pool) {
+  const Tensor &x = run.get(s.reads[0]);
+  if (x.dtype() != DType::F32 || x.rank() == 0 || x.shape()[0] == 0)
+    return false;
+  int64_t width = x.numElements() / x.shape()[0];
+  bool same = past && past == s.codedCache && pastRows > 0 && pastRows <= x.shape()[0] &&
+              int64_t(s.codedLastRow.size()) == width &&
+              std::memcmp(s.codedLastRow.data(), x.floats().data() + (pastRows - 1) * width,
+                          width * sizeof(float)) == 0;
+  s.codesCurrent = updateColumnCodes(*s.op, *s.throughTranspose, s.viewOf, x,
+                                     same ? pastRows : 0, *s.columnCodes, pool);
+  if (!s.codesCurrent)
+    return false;
+  s.codedCache = x.floats().data();
+  s.codedLastRow.assign(x.floats().end() - width, x.floats().end());
+  run.release(s.reads);
+  run.lend(s.op->result(1), &s.columnCodes->scales);
+  return true;
+}
+
+} // namespace
 
 llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> inputs,
                                                        const ValueObserver *observe) {
@@ -558,6 +683,11 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
     llvm::SmallVector<int64_t, 4> leading; // x's shape without its last dim
   };
   llvm::DenseMap<const Op *, QuantizedInput> rows; // by quantizer
+  struct Grown {
+    const float *past = nullptr; // the buffer the past rows were in
+    int64_t pastRows = 0;
+  };
+  llvm::DenseMap<const Value *, Grown> grown; // caches extended in place
 
   using Clock = std::chrono::steady_clock;
   for (const auto &sp : steps_) {
@@ -621,9 +751,18 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
       std::vector<const Tensor *> in;
       for (const Value *v : s.reads)
         in.push_back(&run.get(v));
+      // b in the quantizer's kept codes; else in the run (its fallback).
+      const ColumnCodeCache *codes =
+          s.codesFrom && s.codesFrom->codesCurrent ? s.codesFrom->columnCodes.get() : nullptr;
+      Tensor denseCodes;
+      if (s.codesFrom)
+        in.insert(in.begin() + 1, codes ? &denseCodes : &run.get(op.operand(1)));
       Tensor out;
-      if (!batchedMatMul(*engine_, pool_.get(), *in[0], *in[1], op.boolAttr("transpose_b"),
+      if (!batchedMatMul(*engine_, pool_.get(), *in[0],
+                         codes ? MatMulB(*codes) : MatMulB(*in[1]), op.boolAttr("transpose_b"),
                          int8 ? in[2] : nullptr, int8 ? in[3] : nullptr, out)) {
+        if (codes)
+          denseCodes = codesAsTensor(*codes);
         auto r = int8 ? interpretChain(op, in) : evaluateOp(op, llvm::ArrayRef<const Tensor *>(in));
         if (!r)
           return run.fail(&op, llvm::toString(r.takeError()));
@@ -640,11 +779,17 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
                   std::max<int64_t>(op.result()->type().rank(), 1) == 0 &&
           op.operand(0) != op.operand(1) && run.lastUse(op.operand(0)) &&
           run.get(op.operand(0)).canAppendRows(run.get(op.operand(1)))) {
-        Tensor grown = run.take(op.operand(0));
-        grown.appendRows(run.get(op.operand(1)));
+        Tensor cache = run.take(op.operand(0));
+        grown[op.result()] = {cache.floats().data(), cache.shape()[0]};
+        cache.appendRows(run.get(op.operand(1)));
         run.release(s.reads);
-        run.define(op.result(), std::move(grown));
+        run.define(op.result(), std::move(cache));
         break;
+      }
+      if (s.columnCodes) {
+        Grown g = grown.lookup(s.reads[0]);
+        if (quantizeGrownCache(s, run, g.past, g.pastRows, pool_.get()))
+          break;
       }
       std::vector<const Tensor *> in;
       for (const Value *v : s.reads)

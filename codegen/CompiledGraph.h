@@ -20,6 +20,13 @@
 // A reshape read only by a transpose, and a row-keeping transpose read only
 // by quantize_dynamic, are not materialized: their reader reads through
 // them. A KV cache concat at the old cache's last use appends in place.
+// Keys and values quantized per channel over the context for an int8
+// matmul keep their codes from run to run: a decode step codes only its new
+// rows and the columns whose maximum they raised. That takes a cache passed
+// back in the buffer the last run returned, with the length and last row it
+// had, to be that cache unchanged: a caller that edits a cache in place
+// (other than its last row, or its length) must pass a copy instead.
+// Results are the same code for code either way.
 // Anything the host kernels do not cover runs on the reference interpreter,
 // op by op. `describe()` says what went where; with JitOptions::profile,
 // profileReport() says where the time went. Intermediate tensors are freed
@@ -60,6 +67,8 @@ public:
   /// With JitOptions::profile: time per kind of step over every run so far
   /// (e.g. "int8 linear", "host softmax"), largest first.
   std::string profileReport() const;
+  /// Forget the times so far (to profile one phase, e.g. decode, alone).
+  void resetProfile() { profile_.clear(); }
 
   struct Step;
 
@@ -71,7 +80,7 @@ private:
   std::unique_ptr<ThreadPool> pool_;
   std::vector<std::unique_ptr<Step>> steps_;
   unsigned int8Linears_ = 0, int4Linears_ = 0, f32Linears_ = 0, int8MatMuls_ = 0, f32MatMuls_ = 0;
-  unsigned hostOps_ = 0, interpreted_ = 0;
+  unsigned hostOps_ = 0, interpreted_ = 0, keptCodes_ = 0;
   bool profiling_ = false;
   std::map<std::string, std::pair<double, int64_t>> profile_; // seconds, steps
 };

@@ -395,6 +395,11 @@ bool codeRange(DType t, int32_t &lo, int32_t &hi) {
   return false;
 }
 
+/// quantize_dynamic's scale for a maximum |x| of `amax` (1 for all zeros).
+float dynamicScale(float amax, double levels) {
+  return amax > 0 ? float(double(amax) / levels) : 1.0f;
+}
+
 /// quantize_dynamic of a tensor of `shape` whose row r (of its last
 /// dimension) starts at in + rowOffset[r] (rows of a transposed view are
 /// strided in the input), or at in + r * C when rowOffset is empty.
@@ -419,7 +424,7 @@ bool quantizeDynamicRows(const Op &op, const float *in, llvm::ArrayRef<int64_t> 
   Tensor q(isUnsigned ? DType::U8 : DType::I8, shape), scale(DType::F32, sShape);
   float *s = scale.floats().data();
   int32_t *o = q.ints().data();
-  auto scaleOf = [&](float amax) { return amax > 0 ? float(double(amax) / levels) : 1.0f; };
+  auto scaleOf = [&](float amax) { return dynamicScale(amax, levels); };
   int64_t C = shape.back(), rows = C ? q.numElements() / C : 0;
   auto row = [&](int64_t r) { return in + (rowOffset.empty() ? r * C : rowOffset[r]); };
   if (perToken) {
@@ -538,28 +543,98 @@ bool runTransposeOfReshape(const Op &reshape, const Op &transpose, const Tensor 
   return transposeKernel(transpose, x, view, out, pool);
 }
 
-bool runQuantizeThroughTranspose(const Op &quantize, const Op &transpose, const Op *reshape,
-                                 const Tensor &x, std::vector<Tensor> &out, ThreadPool *pool) {
-  Shape view;
+namespace {
+
+/// The shape of transpose(reshape?(x)) and where each of its rows starts in
+/// x, for a transpose that keeps the last dimension; false otherwise.
+bool transposedRows(const Op &transpose, const Op *reshape, const Tensor &x, Shape &shape,
+                    std::vector<int64_t> &offsets, Shape *view = nullptr) {
+  Shape v;
   if (!reshape)
-    view.assign(x.shape().begin(), x.shape().end());
-  else if (!reshapeShape(*reshape, x.numElements(), view))
+    v.assign(x.shape().begin(), x.shape().end());
+  else if (!reshapeShape(*reshape, x.numElements(), v))
     return false;
   if (x.dtype() != DType::F32)
     return false;
   llvm::ArrayRef<int64_t> perm = transpose.intArrayAttr("perm");
-  if (perm.size() != view.size() || view.empty() || perm.back() != int64_t(view.size()) - 1)
+  if (perm.size() != v.size() || v.empty() || perm.back() != int64_t(v.size()) - 1)
     return false; // rows must stay rows
-  Shape strides = transposedStrides(view, perm), shape;
+  Shape strides = transposedStrides(v, perm);
+  shape.clear();
   for (int64_t p : perm)
-    shape.push_back(view[p]);
+    shape.push_back(v[p]);
   int64_t C = shape.back(), rows = C ? product(shape) / C : 0;
-  std::vector<int64_t> offsets(rows);
+  offsets.assign(rows, 0);
   std::array<Shape, 1> s{strides};
   forEachRow<1>(
       shape, s, [&](int64_t r, const std::array<int64_t, 1> &off) { offsets[r] = off[0]; }, 0,
       rows);
-  return quantizeDynamicRows(quantize, x.floats().data(), shape, offsets, out, pool);
+  if (view)
+    *view = std::move(v);
+  return true;
+}
+
+} // namespace
+
+bool runQuantizeThroughTranspose(const Op &quantize, const Op &transpose, const Op *reshape,
+                                 const Tensor &x, std::vector<Tensor> &out, ThreadPool *pool) {
+  Shape shape;
+  std::vector<int64_t> offsets;
+  return transposedRows(transpose, reshape, x, shape, offsets) &&
+         quantizeDynamicRows(quantize, x.floats().data(), shape, offsets, out, pool);
+}
+
+bool updateColumnCodes(const Op &quantize, const Op &transpose, const Op *reshape,
+                       const Tensor &x, int64_t keptRows, ColumnCodeCache &cache,
+                       ThreadPool *pool) {
+  Shape shape, view;
+  std::vector<int64_t> offsets;
+  if (quantize.stringAttr("granularity") != "per-column" || quantize.boolAttr("unsigned") ||
+      !transposedRows(transpose, reshape, x, shape, offsets, &view) || shape.size() < 2 ||
+      transpose.intArrayAttr("perm")[shape.size() - 2] != 0 || x.rank() == 0 ||
+      view[0] != x.shape()[0])
+    return false; // the context must be what the codes' rows run along
+  int64_t R = shape[shape.size() - 2], C = shape.back();
+  int64_t batches = R > 0 && C > 0 ? product(shape) / (R * C) : 0;
+  if (keptRows > R || cache.rows != keptRows || cache.batches != batches || cache.columns != C)
+    keptRows = 0;
+  Shape sShape(shape);
+  sShape[shape.size() - 2] = 1;
+  cache.codes.resize(R * batches * C);
+  cache.scales = Tensor(DType::F32, sShape);
+  cache.maxima.resize(batches * C);
+  const float *in = x.floats().data();
+  int32_t *o = cache.codes.data();
+  float *s = cache.scales.floats().data();
+  auto code = [&](int64_t b, int64_t r) { return o + (r * batches + b) * C; };
+  splitRows(pool, batches, product(shape), [&](int64_t b0, int64_t b1) {
+    std::vector<float> fresh(C), before(C);
+    for (int64_t b = b0; b < b1; ++b) {
+      float *mx = cache.maxima.data() + b * C;
+      std::fill(fresh.begin(), fresh.end(), 0.0f);
+      for (int64_t r = keptRows; r < R; ++r)
+        rowAbsMaxInto(in + offsets[b * R + r], C, fresh.data());
+      std::copy(mx, mx + C, before.begin());
+      if (!keptRows)
+        std::fill(mx, mx + C, 0.0f);
+      rowAbsMaxInto(fresh.data(), C, mx); // the same max as over every row
+      for (int64_t c = 0; c < C; ++c)
+        s[b * C + c] = dynamicScale(mx[c], 127.0);
+      // Old codes stand in every column whose maximum (so scale) did not
+      // move; the few columns whose did are coded again.
+      for (int64_t c = 0; keptRows && c < C; ++c)
+        if (std::memcmp(&before[c], &mx[c], sizeof(float)) != 0)
+          for (int64_t r = 0; r < keptRows; ++r)
+            code(b, r)[c] =
+                int32_t(quantizationCode(in[offsets[b * R + r] + c], s[b * C + c], 0, -128, 127));
+      for (int64_t r = keptRows; r < R; ++r)
+        rowCodesPerElement(in + offsets[b * R + r], C, s + b * C, -128, 127, code(b, r));
+    }
+  });
+  cache.rows = R;
+  cache.batches = batches;
+  cache.columns = C;
+  return true;
 }
 
 bool broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b,

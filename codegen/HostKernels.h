@@ -57,6 +57,31 @@ bool runQuantizeThroughTranspose(const Op &quantize, const Op &transpose, const 
                                  const Tensor &x, std::vector<Tensor> &out,
                                  ThreadPool *pool = nullptr);
 
+/// What quantize_dynamic {per-column} of a growing KV cache produced last
+/// time, kept so that a decode step quantizes only the rows it appended.
+/// A column's scale depends only on its maximum: where the new rows stay
+/// within it the old codes stand, and only columns whose maximum grew are
+/// coded again, so the result is the same, code for code, as quantizing the
+/// whole context again. The codes are kept context-major, as the cache's
+/// floats are, so that appending rows moves nothing: code (b, r, c) of the
+/// op's [batches..., rows, columns] result is at codes[(r * batches + b) *
+/// columns + c].
+struct ColumnCodeCache {
+  std::vector<int32_t> codes;
+  Tensor scales;             // the op's second result
+  std::vector<float> maxima; // |x| max per batch and column
+  int64_t rows = 0, batches = 0, columns = 0;
+};
+
+/// quantize_dynamic {per-column}(transpose(reshape?(x))) where x is a KV
+/// cache (context along its dimension 0, which the transpose makes the
+/// second-to-last) whose first `keptRows` rows are the ones `cache` was
+/// computed from. Updates `cache` to all of x; false (cache untouched) when
+/// the ops or shapes are not that pattern.
+bool updateColumnCodes(const Op &quantize, const Op &transpose, const Op *reshape,
+                       const Tensor &x, int64_t keptRows, ColumnCodeCache &cache,
+                       ThreadPool *pool = nullptr);
+
 } // namespace sqc
 
 #endif // SQC_CODEGEN_HOSTKERNELS_H

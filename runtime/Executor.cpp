@@ -27,8 +27,8 @@ void GraphRun::release(llvm::ArrayRef<const Value *> reads) {
 }
 
 const Tensor &GraphRun::get(const Value *v) const {
-  auto w = weightEnv_.find(v);
-  return w != weightEnv_.end() ? *w->second : env_.find(v)->second;
+  auto w = lent_.find(v);
+  return w != lent_.end() ? *w->second : env_.find(v)->second;
 }
 
 bool GraphRun::lastUse(const Value *v) const {
@@ -44,6 +44,12 @@ void GraphRun::define(const Value *v, Tensor t) {
   env_[v] = std::move(t);
 }
 
+void GraphRun::lend(const Value *v, const Tensor *t) {
+  if (observe_)
+    (*observe_)(*v, *t);
+  lent_[v] = t;
+}
+
 llvm::Error GraphRun::interpret(const Op &op) {
   if (op.kind() == OpKind::Weight) {
     if (!weights_)
@@ -51,7 +57,7 @@ llvm::Error GraphRun::interpret(const Op &op) {
     auto t = weights_->get(op.stringAttr("name"), op.result()->type());
     if (!t)
       return fail(&op, llvm::toString(t.takeError()));
-    weightEnv_[op.result()] = *t;
+    lent_[op.result()] = *t;
     return llvm::Error::success();
   }
   std::vector<const Tensor *> in;

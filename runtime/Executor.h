@@ -40,6 +40,10 @@ public:
   Tensor take(const Value *v);
   /// Records an op result (and shows it to the observer).
   void define(const Value *v, Tensor t);
+  /// Records a result that lives elsewhere (e.g. codes a step keeps from run
+  /// to run): readers see `*t`, which must outlive the run; nothing frees
+  /// or moves it.
+  void lend(const Value *v, const Tensor *t);
   /// Runs `op` on the reference interpreter: loads a weight, or evaluates
   /// the op and releases its operands.
   llvm::Error interpret(const Op &op);
@@ -55,7 +59,7 @@ private:
   const ValueObserver *observe_;
   llvm::DenseMap<const Value *, unsigned> usesLeft_;
   llvm::DenseMap<const Value *, Tensor> env_;
-  llvm::DenseMap<const Value *, const Tensor *> weightEnv_;
+  llvm::DenseMap<const Value *, const Tensor *> lent_; // weights and lend()
 };
 
 /// Runs `g` op by op with the reference interpreter. `inputs` are the graph's

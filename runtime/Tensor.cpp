@@ -40,6 +40,17 @@ void Tensor::appendRows(const Tensor &rows) {
   numElements_ += rows.numElements_;
 }
 
+void Tensor::resize(llvm::ArrayRef<int64_t> shape) {
+  shape_.assign(shape.begin(), shape.end());
+  numElements_ = 1;
+  for (int64_t d : shape)
+    numElements_ *= d;
+  if (isFloat(dtype_))
+    floats_.resize(numElements_);
+  else
+    ints_.resize(numElements_);
+}
+
 llvm::SmallVector<int64_t, 4> Tensor::strides() const {
   llvm::SmallVector<int64_t, 4> s(shape_.size(), 1);
   for (int i = int(shape_.size()) - 2; i >= 0; --i)

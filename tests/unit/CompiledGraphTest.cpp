@@ -14,7 +14,11 @@
 
 #include "TestUtil.h"
 
+#include "codegen/CompiledGraph.h"
+#include "runtime/Executor.h"
+
 #include <cmath>
+#include <random>
 
 #include <gtest/gtest.h>
 
@@ -95,6 +99,116 @@ TEST(CompiledGraphTest, GroupedInt4WeightsMatchInterpreter) {
   // them), expanded to INT8 codes for the kernels.
   compareEngines("quantize{bmm=true},mixed-precision{avg-bits=4,group=32},fuse-qdq,cse,dce",
                  1e-3, 35);
+}
+
+} // namespace
+
+namespace {
+
+// Decode attention over a KV cache with keys and values quantized per
+// channel over the context: the JIT keeps their codes between runs and
+// quantizes only the appended rows (re-coding the columns whose maximum
+// grew). Every run must equal the interpreter's, which quantizes the whole
+// context each time, including runs where the cache does not come back as
+// the one the codes were made from.
+const char *kKvAttention = R"(
+graph @decode(%past_k: f32[?p,2,8], %past_v: f32[?p,2,8], %k: f32[?s,2,8], %v: f32[?s,2,8], %q: f32[2,1,?s,8]) -> (f32[2,1,?s,8], f32[?c,2,8], f32[?c,2,8]) {
+  %half = constant {value = dense<0.5>} : f32[]
+  %kc = concat %past_k, %k {axis = 0} : f32[?c,2,8]
+  %vc = concat %past_v, %v {axis = 0} : f32[?c,2,8]
+  %kg = reshape %kc : f32[?c,2,1,8]
+  %vg = reshape %vc : f32[?c,2,1,8]
+  %kt = transpose %kg {perm = [1, 2, 0, 3]} : f32[2,1,?c,8]
+  %vt = transpose %vg {perm = [1, 2, 0, 3]} : f32[2,1,?c,8]
+  %kq, %ks = quantize_dynamic %kt {granularity = "per-column"} : i8[2,1,?c,8], f32[2,1,1,8]
+  %qs = mul %q, %ks : f32[2,1,?s,8]
+  %qq, %qscale = quantize_dynamic %qs : i8[2,1,?s,8], f32[2,1,?s,1]
+  %sacc = int_matmul %qq, %kq {transpose_b = true} : i32[2,1,?s,?c]
+  %sd = dequantize %sacc, %qscale : f32[2,1,?s,?c]
+  %scores = mul %sd, %half : f32[2,1,?s,?c]
+  %masked = causal_mask %scores : f32[2,1,?s,?c]
+  %p = softmax %masked : f32[2,1,?s,?c]
+  %pq, %ps = quantize_dynamic %p {unsigned = true} : u8[2,1,?s,?c], f32[2,1,?s,1]
+  %vq, %vs = quantize_dynamic %vt {granularity = "per-column"} : i8[2,1,?c,8], f32[2,1,1,8]
+  %oacc = int_matmul %pq, %vq : i32[2,1,?s,8]
+  %od = dequantize %oacc, %ps : f32[2,1,?s,8]
+  %o = mul %od, %vs : f32[2,1,?s,8]
+  return %o, %kc, %vc
+}
+)";
+
+Tensor randomRows(int64_t rows, llvm::ArrayRef<int64_t> inner, std::mt19937 &rng,
+                  float spread = 1.0f) {
+  llvm::SmallVector<int64_t, 4> shape{rows};
+  shape.append(inner.begin(), inner.end());
+  Tensor t(DType::F32, shape);
+  std::normal_distribution<float> normal(0, spread);
+  for (float &v : t.floats())
+    v = normal(rng);
+  return t;
+}
+
+struct Sequence {
+  Tensor k{DType::F32, {0, 2, 8}}, v{DType::F32, {0, 2, 8}};
+};
+
+/// One step of `seq` with `n` new rows on both engines; the JIT's cache
+/// becomes the sequence's, as a caller would keep it.
+void step(const Graph &g, CompiledGraph &jit, Sequence &seq, int64_t n, std::mt19937 &rng,
+          float spread, const char *what) {
+  Tensor k = randomRows(n, {2, 8}, rng, spread), v = randomRows(n, {2, 8}, rng, spread);
+  Tensor q(DType::F32, {2, 1, n, 8});
+  std::normal_distribution<float> normal(0, 1);
+  for (float &x : q.floats())
+    x = normal(rng);
+  auto want = runGraph(g, {seq.k, seq.v, k, v, q}, nullptr);
+  ASSERT_TRUE(bool(want)) << llvm::toString(want.takeError());
+  std::vector<Tensor> in; // moved in (a braced list would copy the cache)
+  in.push_back(std::move(seq.k));
+  in.push_back(std::move(seq.v));
+  for (Tensor *t : {&k, &v, &q})
+    in.push_back(std::move(*t));
+  auto got = jit.run(std::move(in));
+  ASSERT_TRUE(bool(got)) << llvm::toString(got.takeError());
+  EXPECT_LT(test::maxRelativeDiff((*want)[0], (*got)[0]), 1e-6) << what;
+  seq.k = std::move((*got)[1]);
+  seq.v = std::move((*got)[2]);
+}
+
+TEST(CompiledGraphTest, KvCacheCodesKeptBetweenRunsMatchInterpreter) {
+  std::string errors;
+  auto m = test::parseAndVerify(kKvAttention, errors);
+  ASSERT_TRUE(m) << errors;
+  const Graph &g = *m->graphs().front();
+  for (unsigned threads : {1u, 2u}) {
+    JitOptions o;
+    o.threads = threads;
+    auto jit = CompiledGraph::compile(g, nullptr, o);
+    ASSERT_TRUE(bool(jit)) << llvm::toString(jit.takeError());
+    EXPECT_NE((*jit)->describe().find("codes of 2 KV caches kept"), std::string::npos)
+        << (*jit)->describe();
+    std::mt19937 rng(threads);
+    Sequence a, b;
+    step(g, **jit, a, 5, rng, 1.0f, "prefill");
+    for (int i = 0; i < 4; ++i)
+      step(g, **jit, a, 1, rng, 0.5f, "decode within the maxima");
+    step(g, **jit, a, 1, rng, 8.0f, "decode past the maxima");
+    step(g, **jit, a, 2, rng, 1.0f, "two rows");
+    // Another sequence in between: its cache is not the one coded last.
+    step(g, **jit, b, 3, rng, 1.0f, "second sequence");
+    step(g, **jit, a, 1, rng, 1.0f, "back to the first");
+    step(g, **jit, b, 1, rng, 1.0f, "back to the second");
+    // The first sequence rewound by two rows, in the same buffer.
+    for (Tensor *t : {&a.k, &a.v}) {
+      llvm::SmallVector<int64_t, 4> shape(t->shape());
+      shape[0] -= 2;
+      t->resize(shape);
+    }
+    step(g, **jit, a, 1, rng, 1.0f, "after a rewind");
+    // The last row changed in place (a cache that is not the one coded).
+    a.k.floats()[a.k.numElements() - 3] += 0.25f;
+    step(g, **jit, a, 1, rng, 1.0f, "after an edit of the last row");
+  }
 }
 
 } // namespace

@@ -137,6 +137,32 @@ std::optional<MatMulChain> matchInt8MatMul(const Op &mm) {
                      mul->operand(0) == dq->result() ? mul->operand(1) : mul->operand(0)};
 }
 
+/// Whether `q` quantizes a KV cache for one int8 matmul, so that its codes
+/// can be kept between runs (ColumnCodeCache): quantize_dynamic per column,
+/// or quantize by a fixed scalar scale, of transpose(reshape?(concat)).
+bool keepsCodes(const Op &q) {
+  bool perColumn = q.kind() == OpKind::QuantizeDynamic &&
+                   q.stringAttr("granularity") == "per-column" && !q.boolAttr("unsigned");
+  bool fixed = q.kind() == OpKind::Quantize && q.numOperands() == 2 &&
+               isCompileTimeValue(q.operand(1)) && q.operand(1)->type().rank() == 0 &&
+               q.result()->type().dtype() == DType::I8;
+  if (!perColumn && !fixed)
+    return false;
+  // The context (the concat's axis 0) must become the codes' rows.
+  const Op *t = q.operand(0)->definingOp();
+  if (!t || t->kind() != OpKind::Transpose)
+    return false;
+  llvm::ArrayRef<int64_t> perm = t->intArrayAttr("perm");
+  if (perm.size() < 2 || perm[perm.size() - 2] != 0 || perm.back() != int64_t(perm.size()) - 1)
+    return false;
+  const Op *source = t->operand(0)->definingOp();
+  if (source && source->kind() == OpKind::Reshape)
+    source = source->operand(0)->definingOp();
+  const Op *mm = onlyUser(q.result(0));
+  return source && source->kind() == OpKind::Concat && source->intAttr("axis") == 0 && mm &&
+         matchInt8MatMul(*mm) && mm->operand(1) == q.result(0) && mm->operand(0) != q.result(0);
+}
+
 /// The reference interpreter's result for a chain batchedMatMul declines;
 /// `in` holds what the fused step reads.
 llvm::Expected<std::vector<Tensor>> interpretChain(const Op &mm,
@@ -170,11 +196,7 @@ struct MatMulB {
     }
   }
   explicit MatMulB(const ColumnCodeCache &c)
-      : codes(&c), shape(c.scales.shape()), batchStride(c.columns),
-        rowStride(c.batches * c.columns) {
-    if (shape.size() >= 2)
-      shape[shape.size() - 2] = c.rows;
-  }
+      : codes(&c), shape(c.shape), batchStride(c.columns), rowStride(c.batches * c.columns) {}
   DType dtype() const { return tensor ? tensor->dtype() : DType::I8; }
   const int32_t *ints() const { return tensor ? tensor->ints().data() : codes->codes.data(); }
 };
@@ -439,16 +461,22 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
 
   // quantize_dynamic of a transpose that keeps rows (attention's heads)
   // quantizes each row where it lies: the transposed floats are never made.
+  // So do the quantizers whose codes are kept between runs (keepsCodes).
   llvm::DenseMap<const Op *, const Op *> quantizeThrough; // quantize -> transpose
-  for (const Op &op : g.ops())
-    if (op.kind() == OpKind::QuantizeDynamic)
+  llvm::DenseSet<const Op *> keptCodes;                   // quantizers
+  for (const Op &op : g.ops()) {
+    bool kept = keepsCodes(op);
+    if (op.kind() == OpKind::QuantizeDynamic || kept)
       if (const Op *t = op.operand(0)->definingOp();
           t && t->kind() == OpKind::Transpose && onlyUser(t->result()) == &op &&
           !t->intArrayAttr("perm").empty() &&
           t->intArrayAttr("perm").back() == int64_t(t->intArrayAttr("perm").size()) - 1) {
         fused.insert(t);
         quantizeThrough[&op] = t;
+        if (kept)
+          keptCodes.insert(&op);
       }
+  }
 
   // Compile-time values read only by fused steps (the weights of a fused
   // linear, grouped INT4 expansions) are evaluated once at packing: no step.
@@ -583,19 +611,15 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
       step->throughTranspose = through;
       step->reads = {through->operand(0)};
     }
-    const Op *source = through ? through->operand(0)->definingOp() : nullptr;
-    if (source && source->kind() == OpKind::Reshape)
-      source = source->operand(0)->definingOp();
-    if (const Op *mm = onlyUser(op.result(0));
-        source && source->kind() == OpKind::Concat && mm && matchInt8MatMul(*mm) &&
-        mm->operand(1) == op.result(0) && mm->operand(0) != op.result(0) &&
-        op.stringAttr("granularity") == "per-column") {
-      step->columnCodes = std::make_unique<ColumnCodeCache>();
-      codesStep[&op] = step.get();
-    }
     if (auto it = viewOf.find(through ? through : &op); it != viewOf.end()) {
       step->viewOf = it->second;
       step->reads = {it->second->operand(0)};
+    }
+    if (keptCodes.count(&op)) {
+      step->columnCodes = std::make_unique<ColumnCodeCache>();
+      codesStep[&op] = step.get();
+      if (op.kind() == OpKind::Quantize) // its fixed scale
+        step->reads.push_back(op.operand(1));
     }
     if (op.kind() == OpKind::MatMul) {
       step->kind = Step::F32MatMul;
@@ -643,12 +667,13 @@ std::string CompiledGraph::describe() const {
 
 namespace {
 
-/// Runs step `s`, a quantize_dynamic {per-column} of a KV cache, on its
+/// Runs step `s`, a quantizer of a KV cache (keepsCodes), on its
 /// kept codes: when the cache's past rows (`pastRows` of them, in buffer
 /// `past`) are the rows coded last run, in the same buffer and with the same
 /// last row, only the appended rows are quantized. False: run it as usual.
 bool quantizeGrownCache(const CompiledGraph::Step &s, GraphRun &run, const float *past,
                         int64_t pastRows, ThreadPool *pool) {
+  s.codesCurrent = false;
   const Tensor &x = run.get(s.reads[0]);
   if (x.dtype() != DType::F32 || x.rank() == 0 || x.shape()[0] == 0)
     return false;
@@ -657,14 +682,16 @@ bool quantizeGrownCache(const CompiledGraph::Step &s, GraphRun &run, const float
               int64_t(s.codedLastRow.size()) == width &&
               std::memcmp(s.codedLastRow.data(), x.floats().data() + (pastRows - 1) * width,
                           width * sizeof(float)) == 0;
-  s.codesCurrent = updateColumnCodes(*s.op, *s.throughTranspose, s.viewOf, x,
+  const Tensor *fixedScale = s.op->kind() == OpKind::Quantize ? &run.get(s.reads[1]) : nullptr;
+  s.codesCurrent = updateColumnCodes(*s.op, *s.throughTranspose, s.viewOf, x, fixedScale,
                                      same ? pastRows : 0, *s.columnCodes, pool);
   if (!s.codesCurrent)
     return false;
   s.codedCache = x.floats().data();
   s.codedLastRow.assign(x.floats().end() - width, x.floats().end());
   run.release(s.reads);
-  run.lend(s.op->result(1), &s.columnCodes->scales);
+  if (!fixedScale)
+    run.lend(s.op->result(1), &s.columnCodes->scales);
   return true;
 }
 
@@ -805,6 +832,9 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
           for (const Op *o : {s.viewOf, s.throughTranspose, &op}) {
             if (!o)
               continue;
+            if (o == &op) // a fixed quantizer's scale
+              for (size_t i = 1; i < in.size(); ++i)
+                out.push_back(*in[i]);
             auto r = evaluateOp(*o, llvm::ArrayRef<Tensor>(out));
             if (!r)
               return run.fail(o, llvm::toString(r.takeError()));

@@ -20,12 +20,14 @@
 // A reshape read only by a transpose, and a row-keeping transpose read only
 // by quantize_dynamic, are not materialized: their reader reads through
 // them. A KV cache concat at the old cache's last use appends in place.
-// Keys and values quantized per channel over the context for an int8
-// matmul keep their codes from run to run: a decode step codes only its new
-// rows and the columns whose maximum they raised. That takes a cache passed
-// back in the buffer the last run returned, with the length and last row it
-// had, to be that cache unchanged: a caller that edits a cache in place
-// (other than its last row, or its length) must pass a copy instead.
+// Keys and values quantized for an int8 matmul (per channel over the
+// context at O1, on a fixed step at O3) keep their codes from run to run: a
+// decode step codes only its new rows and, at O1, the columns whose maximum
+// they raised. That takes a cache passed back in the buffer the last run
+// returned, with the length and last row it had, to be that cache
+// unchanged. A caller that changes a cache in place otherwise (edits rows
+// before the last, or assigns another sequence's cache into it, as a beam
+// search reordering its beams would) must pass a fresh tensor instead.
 // Results are the same code for code either way.
 // Anything the host kernels do not cover runs on the reference interpreter,
 // op by op. `describe()` says what went where; with JitOptions::profile,

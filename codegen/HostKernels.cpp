@@ -580,57 +580,75 @@ bool runQuantizeThroughTranspose(const Op &quantize, const Op &transpose, const 
                                  const Tensor &x, std::vector<Tensor> &out, ThreadPool *pool) {
   Shape shape;
   std::vector<int64_t> offsets;
-  return transposedRows(transpose, reshape, x, shape, offsets) &&
+  return quantize.kind() == OpKind::QuantizeDynamic &&
+         transposedRows(transpose, reshape, x, shape, offsets) &&
          quantizeDynamicRows(quantize, x.floats().data(), shape, offsets, out, pool);
 }
 
 bool updateColumnCodes(const Op &quantize, const Op &transpose, const Op *reshape,
-                       const Tensor &x, int64_t keptRows, ColumnCodeCache &cache,
-                       ThreadPool *pool) {
+                       const Tensor &x, const Tensor *fixedScale, int64_t keptRows,
+                       ColumnCodeCache &cache, ThreadPool *pool) {
+  bool perColumn = !fixedScale && quantize.kind() == OpKind::QuantizeDynamic &&
+                   quantize.stringAttr("granularity") == "per-column" &&
+                   !quantize.boolAttr("unsigned");
+  bool fixed = fixedScale && quantize.kind() == OpKind::Quantize &&
+               fixedScale->dtype() == DType::F32 && fixedScale->numElements() == 1;
   Shape shape, view;
   std::vector<int64_t> offsets;
-  if (quantize.stringAttr("granularity") != "per-column" || quantize.boolAttr("unsigned") ||
-      !transposedRows(transpose, reshape, x, shape, offsets, &view) || shape.size() < 2 ||
-      transpose.intArrayAttr("perm")[shape.size() - 2] != 0 || x.rank() == 0 ||
-      view[0] != x.shape()[0])
+  if ((!perColumn && !fixed) || !transposedRows(transpose, reshape, x, shape, offsets, &view) ||
+      shape.size() < 2 || transpose.intArrayAttr("perm")[shape.size() - 2] != 0 ||
+      x.rank() == 0 || view[0] != x.shape()[0])
     return false; // the context must be what the codes' rows run along
   int64_t R = shape[shape.size() - 2], C = shape.back();
   int64_t batches = R > 0 && C > 0 ? product(shape) / (R * C) : 0;
-  if (keptRows > R || cache.rows != keptRows || cache.batches != batches || cache.columns != C)
+  float fixedStep = fixed ? fixedScale->floats()[0] : 0.0f;
+  if (keptRows > R || cache.rows != keptRows || cache.batches != batches ||
+      cache.columns != C || cache.maxima.size() != size_t(fixed ? 1 : batches * C) ||
+      (fixed && cache.maxima[0] != fixedStep))
     keptRows = 0;
-  Shape sShape(shape);
-  sShape[shape.size() - 2] = 1;
+  cache.shape.assign(shape.begin(), shape.end());
   cache.codes.resize(R * batches * C);
-  cache.scales = Tensor(DType::F32, sShape);
-  cache.maxima.resize(batches * C);
   const float *in = x.floats().data();
   int32_t *o = cache.codes.data();
-  float *s = cache.scales.floats().data();
   auto code = [&](int64_t b, int64_t r) { return o + (r * batches + b) * C; };
-  splitRows(pool, batches, product(shape), [&](int64_t b0, int64_t b1) {
-    std::vector<float> fresh(C), before(C);
-    for (int64_t b = b0; b < b1; ++b) {
-      float *mx = cache.maxima.data() + b * C;
-      std::fill(fresh.begin(), fresh.end(), 0.0f);
-      for (int64_t r = keptRows; r < R; ++r)
-        rowAbsMaxInto(in + offsets[b * R + r], C, fresh.data());
-      std::copy(mx, mx + C, before.begin());
-      if (!keptRows)
-        std::fill(mx, mx + C, 0.0f);
-      rowAbsMaxInto(fresh.data(), C, mx); // the same max as over every row
-      for (int64_t c = 0; c < C; ++c)
-        s[b * C + c] = dynamicScale(mx[c], 127.0);
-      // Old codes stand in every column whose maximum (so scale) did not
-      // move; the few columns whose did are coded again.
-      for (int64_t c = 0; keptRows && c < C; ++c)
-        if (std::memcmp(&before[c], &mx[c], sizeof(float)) != 0)
-          for (int64_t r = 0; r < keptRows; ++r)
-            code(b, r)[c] =
-                int32_t(quantizationCode(in[offsets[b * R + r] + c], s[b * C + c], 0, -128, 127));
-      for (int64_t r = keptRows; r < R; ++r)
-        rowCodesPerElement(in + offsets[b * R + r], C, s + b * C, -128, 127, code(b, r));
-    }
-  });
+  if (fixed) { // the old codes stand: the new rows only
+    cache.maxima.assign(1, fixedStep); // (the step they were coded with)
+    splitRows(pool, batches, (R - keptRows) * batches * C, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b)
+        for (int64_t r = keptRows; r < R; ++r)
+          rowCodes(in + offsets[b * R + r], C, fixedStep, -128, 127, code(b, r));
+    });
+  } else {
+    Shape sShape(shape);
+    sShape[shape.size() - 2] = 1;
+    cache.scales = Tensor(DType::F32, sShape);
+    cache.maxima.resize(batches * C);
+    float *s = cache.scales.floats().data();
+    splitRows(pool, batches, product(shape), [&](int64_t b0, int64_t b1) {
+      std::vector<float> fresh(C), before(C);
+      for (int64_t b = b0; b < b1; ++b) {
+        float *mx = cache.maxima.data() + b * C;
+        std::fill(fresh.begin(), fresh.end(), 0.0f);
+        for (int64_t r = keptRows; r < R; ++r)
+          rowAbsMaxInto(in + offsets[b * R + r], C, fresh.data());
+        std::copy(mx, mx + C, before.begin());
+        if (!keptRows)
+          std::fill(mx, mx + C, 0.0f);
+        rowAbsMaxInto(fresh.data(), C, mx); // the same max as over every row
+        for (int64_t c = 0; c < C; ++c)
+          s[b * C + c] = dynamicScale(mx[c], 127.0);
+        // Old codes stand in every column whose maximum (so scale) did not
+        // move; the few columns whose did are coded again.
+        for (int64_t c = 0; keptRows && c < C; ++c)
+          if (std::memcmp(&before[c], &mx[c], sizeof(float)) != 0)
+            for (int64_t r = 0; r < keptRows; ++r)
+              code(b, r)[c] = int32_t(
+                  quantizationCode(in[offsets[b * R + r] + c], s[b * C + c], 0, -128, 127));
+        for (int64_t r = keptRows; r < R; ++r)
+          rowCodesPerElement(in + offsets[b * R + r], C, s + b * C, -128, 127, code(b, r));
+      }
+    });
+  }
   cache.rows = R;
   cache.batches = batches;
   cache.columns = C;

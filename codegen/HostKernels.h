@@ -68,19 +68,21 @@ bool runQuantizeThroughTranspose(const Op &quantize, const Op &transpose, const 
 /// columns + c].
 struct ColumnCodeCache {
   std::vector<int32_t> codes;
-  Tensor scales;             // the op's second result
-  std::vector<float> maxima; // |x| max per batch and column
+  llvm::SmallVector<int64_t, 4> shape; // of the codes, as the op's result
+  Tensor scales;             // quantize_dynamic's second result
+  std::vector<float> maxima; // |x| max per batch and column (fixed: the step)
   int64_t rows = 0, batches = 0, columns = 0;
 };
 
-/// quantize_dynamic {per-column}(transpose(reshape?(x))) where x is a KV
-/// cache (context along its dimension 0, which the transpose makes the
-/// second-to-last) whose first `keptRows` rows are the ones `cache` was
-/// computed from. Updates `cache` to all of x; false (cache untouched) when
-/// the ops or shapes are not that pattern.
+/// quantize_dynamic {per-column}(transpose(reshape?(x))), or quantize by the
+/// scalar `fixedScale` (O3's static quantizer, whose old codes always
+/// stand), where x is a KV cache (context along its dimension 0, which the
+/// transpose makes the second-to-last) whose first `keptRows` rows are the
+/// ones `cache` was computed from. Updates `cache` to all of x; false
+/// (cache untouched) when the ops or shapes are not that pattern.
 bool updateColumnCodes(const Op &quantize, const Op &transpose, const Op *reshape,
-                       const Tensor &x, int64_t keptRows, ColumnCodeCache &cache,
-                       ThreadPool *pool = nullptr);
+                       const Tensor &x, const Tensor *fixedScale, int64_t keptRows,
+                       ColumnCodeCache &cache, ThreadPool *pool = nullptr);
 
 } // namespace sqc
 

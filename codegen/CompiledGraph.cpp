@@ -744,7 +744,7 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
         std::vector<float> ones(M, 1.0f);
         engine_->loadRows(codes.data(), ones.data(), M, K, /*isUnsigned=*/true, q.rows);
       } else {
-        engine_->quantizeRows(x.floats().data(), M, K, q.rows, scale);
+        engine_->quantizeRows(x.floats().data(), M, K, q.rows, scale, pool_.get());
       }
       run.release(s.reads);
       break;

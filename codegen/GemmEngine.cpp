@@ -150,7 +150,7 @@ PackedWeights GemmEngine::packF32(const float *w, int64_t N, int64_t K, int64_t 
 }
 
 void GemmEngine::quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRows &out,
-                              float staticScale) const {
+                              float staticScale, ThreadPool *pool) const {
   const unsigned g = tiling_.kGroup;
   out.M = M;
   out.Kp = (K + 2 * g - 1) / (2 * g) * (2 * g); // whole k step pairs, for INT4 weights
@@ -158,26 +158,28 @@ void GemmEngine::quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRow
   out.unsignedCodes = false;
   bool bytes = g == 4;
   (bytes ? out.u8.resize(M * out.Kp) : out.i16.resize(M * out.Kp));
-  for (int64_t m = 0; m < M; ++m) {
-    const float *row = x + m * K;
-    float scale = staticScale;
-    if (!(scale > 0)) {
-      float mx = rowAbsMax(row, K);
-      scale = mx > 0 ? float(double(mx) / 127.0) : 1.0f; // as the interpreter
+  parallelForIfWorth(pool, M, double(M) * K, double(1 << 15), [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m) {
+      const float *row = x + m * K;
+      float scale = staticScale;
+      if (!(scale > 0)) {
+        float mx = rowAbsMax(row, K);
+        scale = mx > 0 ? float(double(mx) / 127.0) : 1.0f; // as the interpreter
+      }
+      out.scale[m] = scale;
+      // Saturating to int8's range, as the interpreter's quantize does (only
+      // static scales reach -128).
+      if (bytes) {
+        uint8_t *q = out.u8.data() + m * out.Kp;
+        rowCodes(row, K, scale, -128, 127, 128, q);
+        std::fill(q + K, q + out.Kp, uint8_t(128));
+      } else {
+        int16_t *q = out.i16.data() + m * out.Kp;
+        rowCodes(row, K, scale, -128, 127, q);
+        std::fill(q + K, q + out.Kp, int16_t(0));
+      }
     }
-    out.scale[m] = scale;
-    // Saturating to int8's range, as the interpreter's quantize does (only
-    // static scales reach -128).
-    if (bytes) {
-      uint8_t *q = out.u8.data() + m * out.Kp;
-      rowCodes(row, K, scale, -128, 127, 128, q);
-      std::fill(q + K, q + out.Kp, uint8_t(128));
-    } else {
-      int16_t *q = out.i16.data() + m * out.Kp;
-      rowCodes(row, K, scale, -128, 127, q);
-      std::fill(q + K, q + out.Kp, int16_t(0));
-    }
-  }
+  });
 }
 
 namespace {

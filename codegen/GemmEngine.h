@@ -66,9 +66,9 @@ public:
                         int64_t strideK) const;
 
   /// Symmetric INT8 per row (scale max|row| / 127), or with one fixed
-  /// `staticScale` for every row when it is > 0.
+  /// `staticScale` for every row when it is > 0; rows split over `pool`.
   void quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRows &out,
-                    float staticScale = 0) const;
+                    float staticScale = 0, ThreadPool *pool = nullptr) const;
   /// Rows already in int8 (the reference's codes) with their scales.
   void loadRows(const int8_t *q, const float *scales, int64_t M, int64_t K,
                 QuantizedRows &out) const;

@@ -319,14 +319,8 @@ bool norm(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<Tensor> &
     for (int64_t row = r0; row < r1; ++row) {
       const float *v = x.floats().data() + row * D;
       float *o = r.floats().data() + row * D;
-      double mean = 0, var = 0;
-      if (layerNorm) {
-        for (int64_t j = 0; j < D; ++j)
-          mean += v[j];
-        mean /= D;
-      }
-      for (int64_t j = 0; j < D; ++j)
-        var += (v[j] - mean) * (v[j] - mean);
+      double mean = layerNorm ? rowSum(v, D) / D : 0.0;
+      double var = rowSquaredDeviations(v, D, mean);
       float inv = float(1.0 / std::sqrt(var / D + eps)), m = float(mean);
       for (int64_t j = 0; j < D; ++j)
         o[j] = (v[j] - m) * inv * g[j] + (b ? b[j] : 0.0f);
@@ -345,14 +339,35 @@ bool rope(const Op &op, const Tensor &x, const Tensor &positions, std::vector<Te
     return false;
   bool half = op.stringAttr("style") == "half";
   double theta = op.floatAttr("theta");
-  // cos and sin per (position, pair), shared by every head.
-  std::vector<float> cs(S * D / 2), sn(S * D / 2);
+  // cos and sin per (position, pair), shared by every head, and by every
+  // rope of a run (the same positions): kept for the next call.
+  struct Table {
+    double theta = 0;
+    int64_t D = 0;
+    std::vector<double> positions;
+    std::vector<float> cs, sn;
+  };
+  static thread_local Table t;
+  std::vector<double> pos(S);
   for (int64_t s = 0; s < S; ++s)
-    for (int64_t i = 0; i < D / 2; ++i) {
-      double angle = positions.get(s) * std::pow(theta, -2.0 * double(i) / double(D));
-      cs[s * D / 2 + i] = float(std::cos(angle));
-      sn[s * D / 2 + i] = float(std::sin(angle));
-    }
+    pos[s] = positions.get(s);
+  if (t.theta != theta || t.D != D || t.positions != pos) {
+    t.theta = theta;
+    t.D = D;
+    t.positions = pos;
+    t.cs.resize(S * D / 2);
+    t.sn.resize(S * D / 2);
+    std::vector<double> frequency(D / 2);
+    for (int64_t i = 0; i < D / 2; ++i)
+      frequency[i] = std::pow(theta, -2.0 * double(i) / double(D));
+    for (int64_t s = 0; s < S; ++s)
+      for (int64_t i = 0; i < D / 2; ++i) {
+        double angle = pos[s] * frequency[i];
+        t.cs[s * D / 2 + i] = float(std::cos(angle));
+        t.sn[s * D / 2 + i] = float(std::sin(angle));
+      }
+  }
+  const std::vector<float> &cs = t.cs, &sn = t.sn;
   Tensor r(DType::F32, x.shape());
   splitRows(pool, x.numElements() / std::max<int64_t>(D, 1), x.numElements(),
             [&](int64_t r0, int64_t r1) {

@@ -100,6 +100,30 @@ SQC_PER_ISA void axpyI32(int32_t a, const int32_t *x, int64_t n, int32_t *y) {
     y[i] += a * x[i];
 }
 
+SQC_PER_ISA double rowSum(const float *x, int64_t n) {
+  double acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j)
+      acc[j] += x[i + j];
+  for (; i < n; ++i)
+    acc[0] += x[i];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+SQC_PER_ISA double rowSquaredDeviations(const float *x, int64_t n, double mean) {
+  double acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) {
+      double d = x[i + j] - mean;
+      acc[j] += d * d;
+    }
+  for (; i < n; ++i)
+    acc[0] += (x[i] - mean) * (x[i] - mean);
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
 SQC_PER_ISA float dotF32(const float *a, const float *b, int64_t n) {
   float acc[16] = {};
   int64_t i = 0;

@@ -50,6 +50,10 @@ void axpyI32(int32_t a, const int32_t *x, int64_t n, int32_t *y);
 /// sum a[i] * b[i] and y[i] += a * x[i] in float (16 partial sums).
 float dotF32(const float *a, const float *b, int64_t n);
 void axpyF32(float a, const float *x, int64_t n, float *y);
+/// sum x[i] and sum (x[i] - mean)^2, in double (8 partial sums): a norm's
+/// mean and variance.
+double rowSum(const float *x, int64_t n);
+double rowSquaredDeviations(const float *x, int64_t n, double mean);
 /// out[i] = exp(x[i] - shift); returns the sum of out (in double).
 double rowExpShifted(const float *x, int64_t n, float shift, float *out);
 /// out[i] = x[i] / (1 + exp(-x[i])).

@@ -40,6 +40,7 @@ llvm::Expected<Measurement> measure(LoadedModel &m, unsigned threads,
   JitOptions jit;
   jit.threads = threads;
   jit.profile = o.profile;
+  jit.target = o.target;
   auto t0 = Clock::now();
   if (llvm::Error e = compileModel(m, jit))
     return e;

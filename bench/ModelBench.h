@@ -8,6 +8,7 @@
 #ifndef SQC_BENCH_MODELBENCH_H
 #define SQC_BENCH_MODELBENCH_H
 
+#include "codegen/Jit.h"
 #include "frontend/Model.h"
 
 #include "llvm/Support/raw_ostream.h"
@@ -24,6 +25,7 @@ struct ModelBenchOptions {
   std::vector<unsigned> threads{1, 2};
   std::vector<std::string> variants{"fp32", "O1", "O3"};
   bool profile = false; // print where each variant's time went
+  TargetSpec target = TargetSpec::host(); // what the JIT compiles for (--mcpu/--mattr)
 };
 
 /// Makes a variant's model, ready to compile (e.g. loads and quantizes it).

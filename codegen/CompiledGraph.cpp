@@ -40,6 +40,7 @@ struct CompiledGraph::Step {
   bool perTensor = false;           // QuantizeRows: one dynamic scale
   PackedWeights packed;
   std::vector<float> wScale, bias;
+  const Value *residual = nullptr;  // Int8Linear: added in the epilogue
   std::vector<int32_t> zeroComp;    // Int8Linear of u8 codes: z * sum_k w[n, k]
   std::vector<const Value *> reads; // env values the step consumes
   const Op *viewOf = nullptr;       // Host: the reshape it reads through
@@ -135,6 +136,53 @@ std::optional<MatMulChain> matchInt8MatMul(const Op &mm) {
     return std::nullopt;
   return MatMulChain{&mm, dq, mul,
                      mul->operand(0) == dq->result() ? mul->operand(1) : mul->operand(0)};
+}
+
+std::string shapeString(llvm::ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+/// The adds an int8 linear's epilogue takes after its rescale: a bias (a
+/// compile-time vector of N floats), then a residual (a value of the
+/// result's type defined before `lin` runs, per `before`). `last` is the op
+/// whose result the fused step defines.
+struct Epilogue {
+  const Op *last = nullptr;
+  const Value *bias = nullptr, *residual = nullptr;
+  llvm::SmallVector<const Op *, 2> adds;
+};
+
+Epilogue matchEpilogue(const Int8Chain &c, const std::function<bool(const Value *)> &before) {
+  Epilogue e;
+  e.last = c.rescale;
+  auto other = [](const Op *add, const Value *v) {
+    return add->operand(0) == v ? add->operand(1) : add->operand(0);
+  };
+  const Op *u = onlyUser(c.rescale->result());
+  const TensorType &t = c.rescale->result()->type();
+  if (u && u->kind() == OpKind::Add && u->operand(0) != u->operand(1)) {
+    const Value *b = other(u, e.last->result());
+    const TensorType &bt = b->type();
+    if (isCompileTimeValue(b) && bt.dtype() == DType::F32 && bt.rank() == 1 && t.rank() >= 1 &&
+        bt.dim(0) == t.dims().back() && u->result()->type() == t) {
+      e.bias = b;
+      e.adds.push_back(u);
+      e.last = u;
+      u = onlyUser(u->result());
+    }
+  }
+  if (u && u->kind() == OpKind::Add && u->operand(0) != u->operand(1)) {
+    const Value *r = other(u, e.last->result());
+    if (!isCompileTimeValue(r) && r->type() == t && u->result()->type() == t && before(r)) {
+      e.residual = r;
+      e.adds.push_back(u);
+      e.last = u;
+    }
+  }
+  return e;
 }
 
 /// Whether `q` quantizes a KV cache for one int8 matmul, so that its codes
@@ -497,6 +545,9 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
 
   ConstEvaluator eval(weights);
   auto constant = [&](const Value *v) { return eval.evaluate(v); };
+  llvm::DenseMap<const Op *, size_t> position;
+  for (const Op &op : g.ops())
+    position[&op] = position.size();
   llvm::DenseMap<const Op *, const Step *> codesStep; // quantizers with columnCodes
   for (const Op &op : g.ops()) {
     auto step = std::make_unique<Step>();
@@ -534,7 +585,22 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
         std::vector<int8_t> codes((*w)->ints().begin(), (*w)->ints().end());
         step->kind = Step::Int8Linear;
         step->quantizer = c.quantizer;
-        step->output = c.rescale->result();
+        // Bias and residual adds after the rescale run in the epilogue.
+        Epilogue e = matchEpilogue(c, [&](const Value *v) {
+          const Op *d = v->definingOp();
+          return !d || position.lookup(d) < position.lookup(&op);
+        });
+        for (const Op *add : e.adds)
+          fused.insert(add);
+        step->output = e.last->result();
+        if (e.bias) {
+          auto b = constant(e.bias);
+          if (!b)
+            return b.takeError();
+          step->bias = (*b)->floats();
+        }
+        if ((step->residual = e.residual))
+          step->reads = {e.residual};
         // 4-bit codes stay 4-bit in memory: the kernel unpacks them.
         bool int4 = op.operand(1)->type().dtype() == DType::I4;
         step->packed = int4 ? cg->engine_->packInt4(codes.data(), N, K)
@@ -755,8 +821,16 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
       llvm::SmallVector<int64_t, 4> shape(a.leading);
       shape.push_back(s.packed.N);
       Tensor out(DType::F32, shape);
-      engine_->int8Gemm(a.rows, s.packed, s.wScale.data(), nullptr, nullptr, out.floats().data(),
+      const Tensor *residual = s.residual ? &run.get(s.residual) : nullptr;
+      if (residual && residual->shape() != llvm::ArrayRef<int64_t>(shape))
+        return run.fail(s.output->definingOp(), "residual of shape " +
+                                                    shapeString(residual->shape()) +
+                                                    " does not match the linear's result " +
+                                                    shapeString(shape));
+      engine_->int8Gemm(a.rows, s.packed, s.wScale.data(), s.bias.empty() ? nullptr : s.bias.data(),
+                        residual ? residual->floats().data() : nullptr, out.floats().data(),
                         s.packed.N, pool_.get(), s.zeroComp.empty() ? nullptr : s.zeroComp.data());
+      run.release(s.reads);
       run.define(s.output, std::move(out));
       break;
     }

@@ -248,3 +248,46 @@ TEST(CompiledGraphTest, FixedStepKvCacheCodesKeptBetweenRunsMatchInterpreter) {
 }
 
 } // namespace
+
+namespace {
+
+// An int8 linear's bias and the residual added after it run in the GEMM's
+// epilogue: one step, the same numbers as the interpreter's three ops.
+const char *kLinearEpilogue = R"(
+graph @block(%x: f32[?s,8], %res: f32[?s,4]) -> (f32[?s,4]) {
+  %w = constant {value = dense<[1, -2, 3, -4, 5, -6, 7, -8, 127, -127, 0, 1, 2, 3, 4, 5, -1, -1, -1, -1, 9, 9, 9, 9, 60, -70, 80, -90, 100, -110, 120, -127]>} : i8[4,8]
+  %ws = constant {value = dense<[0.01, 0.02, 0.03, 0.04]>} : f32[4]
+  %b = constant {value = dense<[0.5, -0.25, 1.0, 2.0]>} : f32[4]
+  %xq, %xs = quantize_dynamic %x : i8[?s,8], f32[?s,1]
+  %acc = int_linear %xq, %w : i32[?s,4]
+  %d = dequantize %acc, %xs : f32[?s,4]
+  %m = mul %d, %ws : f32[?s,4]
+  %y = add %m, %b : f32[?s,4]
+  %out = add %res, %y : f32[?s,4]
+  return %out
+}
+)";
+
+TEST(CompiledGraphTest, BiasAndResidualRunInTheInt8Epilogue) {
+  std::string errors;
+  auto m = test::parseAndVerify(kLinearEpilogue, errors);
+  ASSERT_TRUE(m) << errors;
+  const Graph &g = *m->graphs().front();
+  auto jit = CompiledGraph::compile(g, nullptr, JitOptions());
+  ASSERT_TRUE(bool(jit)) << llvm::toString(jit.takeError());
+  // Nothing left for host kernels: the adds are in the linear's step.
+  EXPECT_NE((*jit)->describe().find("1 int8"), std::string::npos) << (*jit)->describe();
+  EXPECT_NE((*jit)->describe().find(" 0 ops on host kernels"), std::string::npos)
+      << (*jit)->describe();
+  std::mt19937 rng(3);
+  for (int64_t rows : {1, 5, 13}) {
+    Tensor x = randomRows(rows, {8}, rng, 2.0f), res = randomRows(rows, {4}, rng, 1.0f);
+    auto want = runGraph(g, {x, res}, nullptr);
+    ASSERT_TRUE(bool(want)) << llvm::toString(want.takeError());
+    auto got = (*jit)->run({x, res});
+    ASSERT_TRUE(bool(got)) << llvm::toString(got.takeError());
+    EXPECT_LT(test::maxRelativeDiff((*want)[0], (*got)[0]), 1e-6) << rows << " rows";
+  }
+}
+
+} // namespace

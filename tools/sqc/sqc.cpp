@@ -801,13 +801,14 @@ int runGenerate(LoadedModel &m, llvm::StringRef prompt, int64_t steps,
 /// `sqc bench model`: FP32 and W8A8 variants of one model, through the JIT.
 int runBenchModel(llvm::StringRef modelPath, const QuantizeOptions &base,
                   llvm::StringRef variants, llvm::StringRef threads, int64_t prompt,
-                  int64_t decode, bool profile) {
+                  int64_t decode, bool profile, const TargetSpec &target) {
   if (modelPath.empty())
     return error("bench model needs a MODEL (e.g. one written by `sqc random-model`)");
   ModelBenchOptions o;
   o.promptTokens = prompt;
   o.decodeTokens = decode;
   o.profile = profile;
+  o.target = target;
   if (prompt < 1 || decode < 0)
     return error("--prompt-tokens must be at least 1 and --decode-tokens at least 0");
   if (!threads.empty())
@@ -1090,7 +1091,7 @@ int main(int argc, char **argv) {
     return error("--keys must be per-channel or per-token, got '" + qopts.keys + "'");
   if (benchCmd && benchWhat == "model")
     return runBenchModel(benchModel, qopts, benchVariants, benchThreads, benchPrompt,
-                         benchDecode, benchProfile);
+                         benchDecode, benchProfile, TargetSpec::parse(mcpu, mattr));
   if (benchCmd) {
     if (benchWhat != "gemm")
       return error("unknown benchmark '" + benchWhat + "' (available: gemm, model)");

@@ -41,6 +41,9 @@ struct CompiledGraph::Step {
   PackedWeights packed;
   std::vector<float> wScale, bias;
   const Value *residual = nullptr;  // Int8Linear: added in the epilogue
+  // Int8Linear: the results the epilogue's adds stand in for (the rescale,
+  // then the bias add if a residual follows), for observers to see.
+  llvm::SmallVector<const Value *, 2> withinEpilogue;
   std::vector<int32_t> zeroComp;    // Int8Linear of u8 codes: z * sum_k w[n, k]
   std::vector<const Value *> reads; // env values the step consumes
   const Op *viewOf = nullptr;       // Host: the reshape it reads through
@@ -590,8 +593,11 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
           const Op *d = v->definingOp();
           return !d || position.lookup(d) < position.lookup(&op);
         });
-        for (const Op *add : e.adds)
+        for (const Op *add : e.adds) {
           fused.insert(add);
+          step->withinEpilogue.push_back(add == e.adds.front() ? c.rescale->result()
+                                                               : e.adds.front()->result());
+        }
         step->output = e.last->result();
         if (e.bias) {
           auto b = constant(e.bias);
@@ -827,9 +833,28 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
                                                     shapeString(residual->shape()) +
                                                     " does not match the linear's result " +
                                                     shapeString(shape));
-      engine_->int8Gemm(a.rows, s.packed, s.wScale.data(), s.bias.empty() ? nullptr : s.bias.data(),
-                        residual ? residual->floats().data() : nullptr, out.floats().data(),
-                        s.packed.N, pool_.get(), s.zeroComp.empty() ? nullptr : s.zeroComp.data());
+      // An observer sees every result the fused adds stand in for: the adds
+      // then run one by one after the GEMM (the same float sums).
+      bool apart = observe && !s.withinEpilogue.empty();
+      engine_->int8Gemm(a.rows, s.packed, s.wScale.data(),
+                        s.bias.empty() || apart ? nullptr : s.bias.data(),
+                        residual && !apart ? residual->floats().data() : nullptr,
+                        out.floats().data(), s.packed.N, pool_.get(),
+                        s.zeroComp.empty() ? nullptr : s.zeroComp.data());
+      if (apart) {
+        std::vector<float> &o = out.floats();
+        size_t next = 0;
+        if (!s.bias.empty()) {
+          run.define(s.withinEpilogue[next++], out);
+          for (size_t i = 0; i < o.size(); ++i)
+            o[i] += s.bias[i % s.bias.size()];
+        }
+        if (residual) {
+          run.define(s.withinEpilogue[next++], out);
+          for (size_t i = 0; i < o.size(); ++i)
+            o[i] += residual->floats()[i];
+        }
+      }
       run.release(s.reads);
       run.define(s.output, std::move(out));
       break;

@@ -18,6 +18,7 @@
 #include "runtime/Executor.h"
 
 #include <cmath>
+#include <map>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -287,6 +288,19 @@ TEST(CompiledGraphTest, BiasAndResidualRunInTheInt8Epilogue) {
     auto got = (*jit)->run({x, res});
     ASSERT_TRUE(bool(got)) << llvm::toString(got.takeError());
     EXPECT_LT(test::maxRelativeDiff((*want)[0], (*got)[0]), 1e-6) << rows << " rows";
+    // An observer (the per-layer report) still sees what the adds stand in
+    // for, the same values as the interpreter's.
+    std::map<std::string, Tensor> seen, ref;
+    ValueObserver jitSees = [&](const Value &v, const Tensor &t) { seen[v.name().str()] = t; };
+    ValueObserver interpSees = [&](const Value &v, const Tensor &t) { ref[v.name().str()] = t; };
+    ASSERT_TRUE(bool(runGraph(g, {x, res}, nullptr, &interpSees)));
+    auto observed = (*jit)->run({x, res}, &jitSees);
+    ASSERT_TRUE(bool(observed)) << llvm::toString(observed.takeError());
+    EXPECT_LT(test::maxRelativeDiff((*want)[0], (*observed)[0]), 1e-6);
+    for (const char *name : {"m", "y", "out"}) {
+      ASSERT_TRUE(seen.count(name)) << name;
+      EXPECT_LT(test::maxRelativeDiff(ref[name], seen[name]), 1e-6) << name;
+    }
   }
 }
 

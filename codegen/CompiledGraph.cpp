@@ -249,7 +249,9 @@ struct MatMulB {
   explicit MatMulB(const ColumnCodeCache &c)
       : codes(&c), shape(c.shape), batchStride(c.columns), rowStride(c.batches * c.columns) {}
   DType dtype() const { return tensor ? tensor->dtype() : DType::I8; }
-  const int32_t *ints() const { return tensor ? tensor->ints().data() : codes->codes.data(); }
+  /// The codes: int32 in a tensor, int8 in a ColumnCodeCache.
+  const int32_t *ints() const { return tensor->ints().data(); }
+  const int8_t *bytes() const { return codes->codes.data(); }
 };
 
 /// The op's result that `c` keeps context-major, as a dense tensor (for
@@ -344,7 +346,7 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
       for (int64_t r = 0; r < (transposeB ? N : K); ++r)
         for (int64_t bi = b0; bi < b1; ++bi)
           for (int64_t m = 0; m < M; ++m) {
-            const int32_t *B = b.ints() + bOff[bi] + r * b.rowStride;
+            const int8_t *B = b.bytes() + bOff[bi] + r * b.rowStride;
             if (transposeB)
               accOf(bi, m)[r] = dotI32(rowOf(bi, m), B, K);
             else
@@ -363,7 +365,7 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
   }
   // A few rows (decode): dot products and row updates straight from the
   // operands cost less than packing them. Int8 sums stay exact in int32.
-  if (M <= 4 && (!int8 || exactInt32)) {
+  if (M <= 4 && !b.codes && (!int8 || exactInt32)) {
     parallel(batches, [&](int64_t b0, int64_t b1) {
       std::vector<float> aScale(M), wScale(N), f(N);
       std::vector<int32_t> acc(N);
@@ -408,8 +410,9 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
   std::vector<PackedWeights> packed(distinct.size());
   parallel(int64_t(distinct.size()), [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i)
-      packed[i] = int8 ? engine.packInt8(b.ints() + distinct[i], N, K, sn, sk)
-                       : engine.packF32(b.tensor->floats().data() + distinct[i], N, K, sn, sk);
+      packed[i] = !int8    ? engine.packF32(b.tensor->floats().data() + distinct[i], N, K, sn, sk)
+                  : b.codes ? engine.packInt8(b.bytes() + distinct[i], N, K, sn, sk)
+                            : engine.packInt8(b.ints() + distinct[i], N, K, sn, sk);
   });
   parallel(batches, [&](int64_t b0, int64_t b1) {
     QuantizedRows rows;

@@ -134,6 +134,11 @@ PackedWeights GemmEngine::packInt8(const int32_t *w, int64_t N, int64_t K, int64
   return packInt8Panels(w, N, K, strideN, strideK, tiling_);
 }
 
+PackedWeights GemmEngine::packInt8(const int8_t *w, int64_t N, int64_t K, int64_t strideN,
+                                   int64_t strideK) const {
+  return packInt8Panels(w, N, K, strideN, strideK, tiling_);
+}
+
 PackedWeights GemmEngine::packF32(const float *w, int64_t N, int64_t K) const {
   return packF32(w, N, K, K, 1);
 }

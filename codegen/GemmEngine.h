@@ -62,6 +62,8 @@ public:
   /// hold them): the B side of attention's batched matmuls.
   PackedWeights packInt8(const int32_t *w, int64_t N, int64_t K, int64_t strideN,
                          int64_t strideK) const;
+  PackedWeights packInt8(const int8_t *w, int64_t N, int64_t K, int64_t strideN,
+                         int64_t strideK) const;
   PackedWeights packF32(const float *w, int64_t N, int64_t K, int64_t strideN,
                         int64_t strideK) const;
 

@@ -624,7 +624,7 @@ bool updateColumnCodes(const Op &quantize, const Op &transpose, const Op *reshap
   cache.shape.assign(shape.begin(), shape.end());
   cache.codes.resize(R * batches * C);
   const float *in = x.floats().data();
-  int32_t *o = cache.codes.data();
+  int8_t *o = cache.codes.data();
   auto code = [&](int64_t b, int64_t r) { return o + (r * batches + b) * C; };
   if (fixed) { // the old codes stand: the new rows only
     cache.maxima.assign(1, fixedStep); // (the step they were coded with)
@@ -657,7 +657,7 @@ bool updateColumnCodes(const Op &quantize, const Op &transpose, const Op *reshap
         for (int64_t c = 0; keptRows && c < C; ++c)
           if (std::memcmp(&before[c], &mx[c], sizeof(float)) != 0)
             for (int64_t r = 0; r < keptRows; ++r)
-              code(b, r)[c] = int32_t(
+              code(b, r)[c] = int8_t(
                   quantizationCode(in[offsets[b * R + r] + c], s[b * C + c], 0, -128, 127));
         for (int64_t r = keptRows; r < R; ++r)
           rowCodesPerElement(in + offsets[b * R + r], C, s + b * C, -128, 127, code(b, r));

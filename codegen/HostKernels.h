@@ -67,7 +67,7 @@ bool runQuantizeThroughTranspose(const Op &quantize, const Op &transpose, const 
 /// op's [batches..., rows, columns] result is at codes[(r * batches + b) *
 /// columns + c].
 struct ColumnCodeCache {
-  std::vector<int32_t> codes;
+  std::vector<int8_t> codes;
   llvm::SmallVector<int64_t, 4> shape; // of the codes, as the op's result
   Tensor scales;             // quantize_dynamic's second result
   std::vector<float> maxima; // |x| max per batch and column (fixed: the step)

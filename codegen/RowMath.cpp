@@ -70,6 +70,12 @@ SQC_PER_ISA void rowCodes(const float *x, int64_t n, float scale, int32_t lo, in
 }
 
 SQC_PER_ISA void rowCodes(const float *x, int64_t n, float scale, int32_t lo, int32_t hi,
+                          int8_t *out) {
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = int8_t(quantizationCode(x[i], scale, 0, lo, hi));
+}
+
+SQC_PER_ISA void rowCodes(const float *x, int64_t n, float scale, int32_t lo, int32_t hi,
                           int32_t shift, uint8_t *out) {
   for (int64_t i = 0; i < n; ++i)
     out[i] = uint8_t(int32_t(quantizationCode(x[i], scale, 0, lo, hi)) + shift);
@@ -86,6 +92,24 @@ SQC_PER_ISA void rowCodesPerElement(const float *x, int64_t n, const float *scal
                                     int32_t hi, int32_t *out) {
   for (int64_t i = 0; i < n; ++i)
     out[i] = int32_t(quantizationCode(x[i], scale[i], 0, lo, hi));
+}
+
+SQC_PER_ISA void rowCodesPerElement(const float *x, int64_t n, const float *scale, int32_t lo,
+                                    int32_t hi, int8_t *out) {
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = int8_t(quantizationCode(x[i], scale[i], 0, lo, hi));
+}
+
+SQC_PER_ISA int32_t dotI32(const int32_t *a, const int8_t *b, int64_t n) {
+  int32_t s = 0;
+  for (int64_t i = 0; i < n; ++i)
+    s += a[i] * int32_t(b[i]);
+  return s;
+}
+
+SQC_PER_ISA void axpyI32(int32_t a, const int8_t *x, int64_t n, int32_t *y) {
+  for (int64_t i = 0; i < n; ++i)
+    y[i] += a * int32_t(x[i]);
 }
 
 SQC_PER_ISA int32_t dotI32(const int32_t *a, const int32_t *b, int64_t n) {

@@ -36,6 +36,7 @@ float rowAbsMax(const float *x, int64_t n);
 /// out[i] = clamp(roundEven(x[i] / scale), lo, hi) (+ shift for the u8 form).
 void rowCodes(const float *x, int64_t n, float scale, int32_t lo, int32_t hi, int32_t *out);
 void rowCodes(const float *x, int64_t n, float scale, int32_t lo, int32_t hi, int16_t *out);
+void rowCodes(const float *x, int64_t n, float scale, int32_t lo, int32_t hi, int8_t *out);
 void rowCodes(const float *x, int64_t n, float scale, int32_t lo, int32_t hi, int32_t shift,
               uint8_t *out);
 /// acc[i] = max(acc[i], |x[i]|): column maxima, one row at a time.
@@ -43,10 +44,14 @@ void rowAbsMaxInto(const float *x, int64_t n, float *acc);
 /// out[i] = clamp(roundEven(x[i] / scale[i]), lo, hi): per-column scales.
 void rowCodesPerElement(const float *x, int64_t n, const float *scale, int32_t lo, int32_t hi,
                         int32_t *out);
+void rowCodesPerElement(const float *x, int64_t n, const float *scale, int32_t lo, int32_t hi,
+                        int8_t *out);
 /// sum a[i] * b[i], exact (callers keep n * max|a| * max|b| below 2^31).
 int32_t dotI32(const int32_t *a, const int32_t *b, int64_t n);
+int32_t dotI32(const int32_t *a, const int8_t *b, int64_t n);
 /// y[i] += a * x[i], exact under the same bound.
 void axpyI32(int32_t a, const int32_t *x, int64_t n, int32_t *y);
+void axpyI32(int32_t a, const int8_t *x, int64_t n, int32_t *y);
 /// sum a[i] * b[i] and y[i] += a * x[i] in float (16 partial sums).
 float dotF32(const float *a, const float *b, int64_t n);
 void axpyF32(float a, const float *x, int64_t n, float *y);

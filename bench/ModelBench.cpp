@@ -66,7 +66,8 @@ llvm::Expected<Measurement> measure(LoadedModel &m, unsigned threads,
   std::sort(times.begin(), times.end());
   r.prefillPerSecond = o.promptTokens / times[times.size() / 2];
   if (o.profile) {
-    llvm::errs() << "prefill, " << threads << " thread(s):\n" << m.compiled->profileReport() << "\n";
+    llvm::errs() << "prefill, " << threads << " thread(s):\n"
+                 << m.compiled->profileReport() << "\n";
     m.compiled->resetProfile();
   }
   // Decode: the median step, so that a burst of load elsewhere on the
@@ -85,7 +86,8 @@ llvm::Expected<Measurement> measure(LoadedModel &m, unsigned threads,
   r.decodePerSecond = times.empty() ? 0 : 1 / times[times.size() / 2];
   r.residentMB = residentMB();
   if (o.profile)
-    llvm::errs() << "decode, " << threads << " thread(s):\n" << m.compiled->profileReport() << "\n";
+    llvm::errs() << "decode, " << threads << " thread(s):\n"
+                 << m.compiled->profileReport() << "\n";
   m.compiled.reset();
   return r;
 }

@@ -41,6 +41,10 @@ struct CompiledGraph::Step {
   PackedWeights packed;
   std::vector<float> wScale, bias;
   const Value *residual = nullptr;  // Int8Linear: added in the epilogue
+  // QuantizeRows: a norm whose rows it makes as it quantizes them (input is
+  // then the norm's input), with its gamma and beta.
+  const Op *norm = nullptr;
+  std::vector<float> gamma, beta;
   // Int8Linear: the results the epilogue's adds stand in for (the rescale,
   // then the bias add if a residual follows), for observers to see.
   llvm::SmallVector<const Value *, 2> withinEpilogue;
@@ -161,6 +165,10 @@ struct Epilogue {
 Epilogue matchEpilogue(const Int8Chain &c, const std::function<bool(const Value *)> &before) {
   Epilogue e;
   e.last = c.rescale;
+  // The fused step's result has the linear's rank (a rescale that
+  // broadcasts to more dimensions keeps its adds).
+  if (c.rescale->result()->type().rank() != c.linear->result()->type().rank())
+    return e;
   auto other = [](const Op *add, const Value *v) {
     return add->operand(0) == v ? add->operand(1) : add->operand(0);
   };
@@ -492,6 +500,24 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
     }
   }
 
+  // A norm read only by a fused per-token quantizer (the q/k/v or gate/up
+  // inputs) is computed row by row inside it: its floats are never stored.
+  llvm::DenseMap<const Op *, const Op *> normOf; // quantizer -> norm
+  for (const Op *q : fused) {
+    bool perToken = (q->kind() == OpKind::QuantizeDynamic &&
+                     q->stringAttr("granularity") != "per-tensor") ||
+                    (q->kind() == OpKind::Quantize && q->numOperands() == 2);
+    const Op *n = perToken ? q->operand(0)->definingOp() : nullptr;
+    if (n && (n->kind() == OpKind::RmsNorm || n->kind() == OpKind::LayerNorm) &&
+        onlyUser(n->result()) == q && n->operand(0)->type().dtype() == DType::F32 &&
+        llvm::all_of(n->operands().drop_front(), [](const Value *v) {
+          return isCompileTimeValue(v) && v->type().rank() == 1;
+        }))
+      normOf[q] = n;
+  }
+  for (auto &[q, n] : normOf)
+    fused.insert(n);
+
   // Attention's int8 matmuls run where their rescale is: every operand is
   // defined by then (the column scales often come after the matmul).
   llvm::DenseMap<const Op *, MatMulChain> matMulAt; // by rescale
@@ -564,7 +590,17 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
       if (op.kind() == OpKind::QuantizeDynamic || op.kind() == OpKind::Quantize) {
         step->kind = Step::QuantizeRows;
         step->input = op.operand(0);
-        step->reads = {op.operand(0)};
+        if (const Op *n = normOf.lookup(&op)) {
+          step->norm = n;
+          step->input = n->operand(0);
+          for (unsigned i = 1; i < n->numOperands(); ++i) {
+            auto t = constant(n->operand(i));
+            if (!t)
+              return t.takeError();
+            (i == 1 ? step->gamma : step->beta) = (*t)->floats();
+          }
+        }
+        step->reads = {step->input};
         step->perTensor = op.kind() == OpKind::QuantizeDynamic &&
                           op.stringAttr("granularity") == "per-tensor";
         if (op.kind() == OpKind::Quantize) {
@@ -736,7 +772,8 @@ std::string CompiledGraph::describe() const {
          gemmIsaName(engine_->isa()).str() + " kernels, " + std::to_string(pool_->size()) +
          " threads; " + std::to_string(hostOps_) + " ops on host kernels, " +
          std::to_string(interpreted_) + " interpreted" +
-         (keptCodes_ ? "; int8 codes of " + std::to_string(keptCodes_) + " KV caches kept between runs"
+         (keptCodes_ ? "; int8 codes of " + std::to_string(keptCodes_) +
+                           " KV caches kept between runs"
                      : "");
 }
 
@@ -798,8 +835,32 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
     Clock::time_point t0 = profiling_ ? Clock::now() : Clock::time_point();
     switch (s.kind) {
     case Step::QuantizeRows: {
-      const Tensor &x = run.get(s.input);
-      int64_t K = x.shape().empty() ? 1 : x.shape().back();
+      const Tensor *in = &run.get(s.input);
+      int64_t K = in->shape().empty() ? 1 : in->shape().back();
+      GemmEngine::RowPrologue norm;
+      if (s.norm) {
+        if (int64_t(s.gamma.size()) != K || (!s.beta.empty() && int64_t(s.beta.size()) != K))
+          return run.fail(s.norm, "norm weights do not match the last dimension " +
+                                      std::to_string(K));
+        bool layerNorm = s.norm->kind() == OpKind::LayerNorm;
+        double eps = s.norm->floatAttr("eps");
+        norm = [&, layerNorm, eps, K](const float *v, float *o) {
+          normRow(v, K, s.gamma.data(), s.beta.empty() ? nullptr : s.beta.data(), layerNorm, eps,
+                  o);
+        };
+      }
+      // The norm's result is made whole only for an observer, which must
+      // see it.
+      Tensor made;
+      if (s.norm && observe) {
+        made = Tensor(DType::F32, in->shape());
+        for (int64_t r = 0; K && r < in->numElements() / K; ++r)
+          norm(in->floats().data() + r * K, made.floats().data() + r * K);
+        (*observe)(*s.norm->result(), made);
+        in = &made;
+      }
+      bool prologue = s.norm && !observe;
+      const Tensor &x = *in;
       int64_t M = K ? x.numElements() / K : 0;
       float scale = s.staticScale;
       if (s.perTensor) {
@@ -819,7 +880,8 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
         std::vector<float> ones(M, 1.0f);
         engine_->loadRows(codes.data(), ones.data(), M, K, /*isUnsigned=*/true, q.rows);
       } else {
-        engine_->quantizeRows(x.floats().data(), M, K, q.rows, scale, pool_.get());
+        engine_->quantizeRows(x.floats().data(), M, K, q.rows, scale, pool_.get(),
+                              prologue ? &norm : nullptr);
       }
       run.release(s.reads);
       break;
@@ -837,7 +899,8 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
                                                     " does not match the linear's result " +
                                                     shapeString(shape));
       // An observer sees every result the fused adds stand in for: the adds
-      // then run one by one after the GEMM (the same float sums).
+      // then run one by one after the GEMM (the same float sums), each
+      // result shown to it as it is made (nothing else reads them).
       bool apart = observe && !s.withinEpilogue.empty();
       engine_->int8Gemm(a.rows, s.packed, s.wScale.data(),
                         s.bias.empty() || apart ? nullptr : s.bias.data(),
@@ -848,12 +911,12 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
         std::vector<float> &o = out.floats();
         size_t next = 0;
         if (!s.bias.empty()) {
-          run.define(s.withinEpilogue[next++], out);
+          (*observe)(*s.withinEpilogue[next++], out);
           for (size_t i = 0; i < o.size(); ++i)
             o[i] += s.bias[i % s.bias.size()];
         }
         if (residual) {
-          run.define(s.withinEpilogue[next++], out);
+          (*observe)(*s.withinEpilogue[next++], out);
           for (size_t i = 0; i < o.size(); ++i)
             o[i] += residual->floats()[i];
         }

@@ -155,7 +155,8 @@ PackedWeights GemmEngine::packF32(const float *w, int64_t N, int64_t K, int64_t 
 }
 
 void GemmEngine::quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRows &out,
-                              float staticScale, ThreadPool *pool) const {
+                              float staticScale, ThreadPool *pool,
+                              const RowPrologue *prologue) const {
   const unsigned g = tiling_.kGroup;
   out.M = M;
   out.Kp = (K + 2 * g - 1) / (2 * g) * (2 * g); // whole k step pairs, for INT4 weights
@@ -164,8 +165,13 @@ void GemmEngine::quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRow
   bool bytes = g == 4;
   (bytes ? out.u8.resize(M * out.Kp) : out.i16.resize(M * out.Kp));
   parallelForIfWorth(pool, M, double(M) * K, double(1 << 15), [&](int64_t m0, int64_t m1) {
+    std::vector<float> made(prologue ? K : 0);
     for (int64_t m = m0; m < m1; ++m) {
       const float *row = x + m * K;
+      if (prologue) {
+        (*prologue)(row, made.data());
+        row = made.data();
+      }
       float scale = staticScale;
       if (!(scale > 0)) {
         float mx = rowAbsMax(row, K);

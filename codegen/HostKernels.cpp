@@ -317,13 +317,7 @@ bool norm(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<Tensor> &
   const float *g = in[1]->floats().data(), *b = in.size() == 3 ? in[2]->floats().data() : nullptr;
   splitRows(pool, D ? x.numElements() / D : 0, x.numElements(), [&](int64_t r0, int64_t r1) {
     for (int64_t row = r0; row < r1; ++row) {
-      const float *v = x.floats().data() + row * D;
-      float *o = r.floats().data() + row * D;
-      double mean = layerNorm ? rowSum(v, D) / D : 0.0;
-      double var = rowSquaredDeviations(v, D, mean);
-      float inv = float(1.0 / std::sqrt(var / D + eps)), m = float(mean);
-      for (int64_t j = 0; j < D; ++j)
-        o[j] = (v[j] - m) * inv * g[j] + (b ? b[j] : 0.0f);
+      normRow(x.floats().data() + row * D, D, g, b, layerNorm, eps, r.floats().data() + row * D);
     }
   });
   out.push_back(std::move(r));

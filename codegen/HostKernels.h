@@ -57,9 +57,10 @@ bool runQuantizeThroughTranspose(const Op &quantize, const Op &transpose, const 
                                  const Tensor &x, std::vector<Tensor> &out,
                                  ThreadPool *pool = nullptr);
 
-/// What quantize_dynamic {per-column} of a growing KV cache produced last
-/// time, kept so that a decode step quantizes only the rows it appended.
-/// A column's scale depends only on its maximum: where the new rows stay
+/// What the quantizer of a growing KV cache (quantize_dynamic per column,
+/// or quantize on a fixed step) produced last time, kept so that a decode
+/// step quantizes only the rows it appended. A fixed step's old codes always
+/// stand. A column's scale depends only on its maximum: where the new rows stay
 /// within it the old codes stand, and only columns whose maximum grew are
 /// coded again, so the result is the same, code for code, as quantizing the
 /// whole context again. The codes are kept context-major, as the cache's

@@ -1,6 +1,7 @@
 //===- codegen/RowMath.cpp - Vectorized loops over one row ----------------===//
 #include "codegen/RowMath.h"
 
+#include <cmath>
 #include <cstring>
 
 // One clone per ISA, chosen at load time from the CPU's features (not its
@@ -124,6 +125,14 @@ SQC_PER_ISA void axpyI32(int32_t a, const int32_t *x, int64_t n, int32_t *y) {
     y[i] += a * x[i];
 }
 
+namespace {
+SQC_PER_ISA void normScale(const float *v, int64_t n, float m, float inv, const float *g,
+                           const float *b, float *o) {
+  for (int64_t j = 0; j < n; ++j)
+    o[j] = (v[j] - m) * inv * g[j] + (b ? b[j] : 0.0f);
+}
+} // namespace
+
 SQC_PER_ISA double rowSum(const float *x, int64_t n) {
   double acc[8] = {};
   int64_t i = 0;
@@ -146,6 +155,14 @@ SQC_PER_ISA double rowSquaredDeviations(const float *x, int64_t n, double mean) 
   for (; i < n; ++i)
     acc[0] += (x[i] - mean) * (x[i] - mean);
   return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+void normRow(const float *v, int64_t n, const float *g, const float *b, bool layerNorm,
+             double eps, float *o) {
+  double mean = layerNorm ? rowSum(v, n) / n : 0.0;
+  double var = rowSquaredDeviations(v, n, mean);
+  float inv = float(1.0 / std::sqrt(var / n + eps)), m = float(mean);
+  normScale(v, n, m, inv, g, b, o);
 }
 
 SQC_PER_ISA float dotF32(const float *a, const float *b, int64_t n) {

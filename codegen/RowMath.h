@@ -59,6 +59,10 @@ void axpyF32(float a, const float *x, int64_t n, float *y);
 /// mean and variance.
 double rowSum(const float *x, int64_t n);
 double rowSquaredDeviations(const float *x, int64_t n, double mean);
+/// One row of LayerNorm (`layerNorm`, with bias `b` or null) or RMSNorm:
+/// o = (v - mean) / sqrt(var + eps) * g (+ b), mean and var in double.
+void normRow(const float *v, int64_t n, const float *g, const float *b, bool layerNorm,
+             double eps, float *o);
 /// out[i] = exp(x[i] - shift); returns the sum of out (in double).
 double rowExpShifted(const float *x, int64_t n, float shift, float *out);
 /// out[i] = x[i] / (1 + exp(-x[i])).

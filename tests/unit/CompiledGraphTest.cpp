@@ -112,15 +112,28 @@ namespace {
 // grew). Every run must equal the interpreter's, which quantizes the whole
 // context each time, including runs where the cache does not come back as
 // the one the codes were made from.
-const char *kKvAttention = R"(
+const char *kKvHeader = R"(
 graph @decode(%past_k: f32[?p,2,8], %past_v: f32[?p,2,8], %k: f32[?s,2,8], %v: f32[?s,2,8], %q: f32[2,2,?s,8]) -> (f32[2,2,?s,8], f32[?c,2,8], f32[?c,2,8]) {
-  %half = constant {value = dense<0.5>} : f32[]
+)";
+
+// The caches grow by concat and are read per head: what both forms share.
+const char *kKvCacheHeads = R"(
   %kc = concat %past_k, %k {axis = 0} : f32[?c,2,8]
   %vc = concat %past_v, %v {axis = 0} : f32[?c,2,8]
   %kg = reshape %kc : f32[?c,2,1,8]
   %vg = reshape %vc : f32[?c,2,1,8]
   %kt = transpose %kg {perm = [1, 2, 0, 3]} : f32[2,1,?c,8]
   %vt = transpose %vg {perm = [1, 2, 0, 3]} : f32[2,1,?c,8]
+)";
+
+/// The decode graph with `constants`, the cache part, then `attention`.
+std::string kvGraph(const char *constants, const char *attention) {
+  return std::string(kKvHeader) + constants + kKvCacheHeads + attention +
+         "  return %o, %kc, %vc\n}\n";
+}
+
+const char *kKvConstants = "  %half = constant {value = dense<0.5>} : f32[]\n";
+const char *kKvAttention = R"(
   %kq, %ks = quantize_dynamic %kt {granularity = "per-column"} : i8[2,1,?c,8], f32[2,1,1,8]
   %qs = mul %q, %ks : f32[2,2,?s,8]
   %qq, %qscale = quantize_dynamic %qs : i8[2,2,?s,8], f32[2,2,?s,1]
@@ -134,22 +147,15 @@ graph @decode(%past_k: f32[?p,2,8], %past_v: f32[?p,2,8], %k: f32[?s,2,8], %v: f
   %oacc = int_matmul %pq, %vq : i32[2,2,?s,8]
   %od = dequantize %oacc, %ps : f32[2,2,?s,8]
   %o = mul %od, %vs : f32[2,2,?s,8]
-  return %o, %kc, %vc
-}
 )";
 
 // O3's form: keys and values on fixed steps, so old codes always stand.
-const char *kKvAttentionFixed = R"(
-graph @decode(%past_k: f32[?p,2,8], %past_v: f32[?p,2,8], %k: f32[?s,2,8], %v: f32[?s,2,8], %q: f32[2,2,?s,8]) -> (f32[2,2,?s,8], f32[?c,2,8], f32[?c,2,8]) {
+const char *kKvFixedConstants = R"(
   %ks = constant {value = dense<0.05>} : f32[]
   %vs = constant {value = dense<0.04>} : f32[]
   %qs = constant {value = dense<0.03>} : f32[]
-  %kc = concat %past_k, %k {axis = 0} : f32[?c,2,8]
-  %vc = concat %past_v, %v {axis = 0} : f32[?c,2,8]
-  %kg = reshape %kc : f32[?c,2,1,8]
-  %vg = reshape %vc : f32[?c,2,1,8]
-  %kt = transpose %kg {perm = [1, 2, 0, 3]} : f32[2,1,?c,8]
-  %vt = transpose %vg {perm = [1, 2, 0, 3]} : f32[2,1,?c,8]
+)";
+const char *kKvAttentionFixed = R"(
   %kq = quantize %kt, %ks : i8[2,1,?c,8]
   %qq = quantize %q, %qs : i8[2,2,?s,8]
   %sacc = int_matmul %qq, %kq {transpose_b = true} : i32[2,2,?s,?c]
@@ -162,8 +168,6 @@ graph @decode(%past_k: f32[?p,2,8], %past_v: f32[?p,2,8], %k: f32[?s,2,8], %v: f
   %oacc = int_matmul %pq, %vq : i32[2,2,?s,8]
   %od = dequantize %oacc, %ps : f32[2,2,?s,8]
   %o = mul %od, %vs : f32[2,2,?s,8]
-  return %o, %kc, %vc
-}
 )";
 
 Tensor randomRows(int64_t rows, llvm::ArrayRef<int64_t> inner, std::mt19937 &rng,
@@ -204,7 +208,7 @@ void step(const Graph &g, CompiledGraph &jit, Sequence &seq, int64_t n, std::mt1
   seq.v = std::move((*got)[2]);
 }
 
-void checkKeptCodes(const char *graph) {
+void checkKeptCodes(const std::string &graph) {
   std::string errors;
   auto m = test::parseAndVerify(graph, errors);
   ASSERT_TRUE(m) << errors;
@@ -241,11 +245,11 @@ void checkKeptCodes(const char *graph) {
 }
 
 TEST(CompiledGraphTest, KvCacheCodesKeptBetweenRunsMatchInterpreter) {
-  checkKeptCodes(kKvAttention);
+  checkKeptCodes(kvGraph(kKvConstants, kKvAttention));
 }
 
 TEST(CompiledGraphTest, FixedStepKvCacheCodesKeptBetweenRunsMatchInterpreter) {
-  checkKeptCodes(kKvAttentionFixed);
+  checkKeptCodes(kvGraph(kKvFixedConstants, kKvAttentionFixed));
 }
 
 } // namespace
@@ -300,6 +304,72 @@ TEST(CompiledGraphTest, BiasAndResidualRunInTheInt8Epilogue) {
     for (const char *name : {"m", "y", "out"}) {
       ASSERT_TRUE(seen.count(name)) << name;
       EXPECT_LT(test::maxRelativeDiff(ref[name], seen[name]), 1e-6) << name;
+    }
+  }
+}
+
+} // namespace
+
+namespace {
+
+// A norm read only by an int8 linear's per-token quantizer runs row by row
+// inside the quantizer: its floats are never stored (unless an observer
+// asks for them).
+const char *kNormedLinears = R"(
+graph @rms(%x: f32[?s,8]) -> (f32[?s,4]) {
+  %g = constant {value = dense<[1.0, 0.5, 2.0, -1.0, 0.25, 1.5, 1.0, 3.0]>} : f32[8]
+  %w = constant {value = dense<[1, -2, 3, -4, 5, -6, 7, -8, 127, -127, 0, 1, 2, 3, 4, 5, -1, -1, -1, -1, 9, 9, 9, 9, 60, -70, 80, -90, 100, -110, 120, -127]>} : i8[4,8]
+  %ws = constant {value = dense<[0.01, 0.02, 0.03, 0.04]>} : f32[4]
+  %n = rms_norm %x, %g {eps = 1.0e-05} : f32[?s,8]
+  %nq, %ns = quantize_dynamic %n : i8[?s,8], f32[?s,1]
+  %acc = int_linear %nq, %w : i32[?s,4]
+  %d = dequantize %acc, %ns : f32[?s,4]
+  %y = mul %d, %ws : f32[?s,4]
+  return %y
+}
+graph @ln(%x: f32[?s,8]) -> (f32[?s,4]) {
+  %g = constant {value = dense<[1.0, 0.5, 2.0, -1.0, 0.25, 1.5, 1.0, 3.0]>} : f32[8]
+  %b = constant {value = dense<[0.1, 0.2, -0.3, 0.0, 1.0, -1.0, 0.5, 0.25]>} : f32[8]
+  %w = constant {value = dense<[1, -2, 3, -4, 5, -6, 7, -8, 127, -127, 0, 1, 2, 3, 4, 5, -1, -1, -1, -1, 9, 9, 9, 9, 60, -70, 80, -90, 100, -110, 120, -127]>} : i8[4,8]
+  %ws = constant {value = dense<[0.01, 0.02, 0.03, 0.04]>} : f32[4]
+  %n = layer_norm %x, %g, %b {eps = 1.0e-05} : f32[?s,8]
+  %nq, %ns = quantize_dynamic %n : i8[?s,8], f32[?s,1]
+  %acc = int_linear %nq, %w : i32[?s,4]
+  %d = dequantize %acc, %ns : f32[?s,4]
+  %y = mul %d, %ws : f32[?s,4]
+  return %y
+}
+)";
+
+TEST(CompiledGraphTest, NormRunsInsideTheQuantizer) {
+  std::string errors;
+  auto m = test::parseAndVerify(kNormedLinears, errors);
+  ASSERT_TRUE(m) << errors;
+  for (const auto &g : m->graphs()) {
+    auto jit = CompiledGraph::compile(*g, nullptr, JitOptions());
+    ASSERT_TRUE(bool(jit)) << llvm::toString(jit.takeError());
+    EXPECT_NE((*jit)->describe().find(" 0 ops on host kernels"), std::string::npos)
+        << (*jit)->describe();
+    std::mt19937 rng(5);
+    for (int64_t rows : {1, 7}) {
+      Tensor x = randomRows(rows, {8}, rng, 2.0f);
+      std::map<std::string, Tensor> seen, ref;
+      ValueObserver jitSees = [&](const Value &v, const Tensor &t) { seen[v.name().str()] = t; };
+      ValueObserver interpSees = [&](const Value &v, const Tensor &t) {
+        ref[v.name().str()] = t;
+      };
+      auto want = runGraph(*g, {x}, nullptr, &interpSees);
+      ASSERT_TRUE(bool(want)) << llvm::toString(want.takeError());
+      // The norm differs from the interpreter's by float rounding, which
+      // may move a code by one: 1e-3 of the output's range.
+      auto got = (*jit)->run({x});
+      ASSERT_TRUE(bool(got)) << llvm::toString(got.takeError());
+      EXPECT_LT(test::maxRelativeDiff((*want)[0], (*got)[0]), 1e-3) << g->name().str() << rows;
+      auto observed = (*jit)->run({x}, &jitSees);
+      ASSERT_TRUE(bool(observed)) << llvm::toString(observed.takeError());
+      EXPECT_EQ(test::maxRelativeDiff((*got)[0], (*observed)[0]), 0.0) << g->name().str() << rows;
+      ASSERT_TRUE(seen.count("n")) << g->name().str();
+      EXPECT_LT(test::maxRelativeDiff(ref["n"], seen["n"]), 1e-5) << g->name().str();
     }
   }
 }

@@ -258,16 +258,24 @@ namespace {
 
 // An int8 linear's bias and the residual added after it run in the GEMM's
 // epilogue: one step, the same numbers as the interpreter's three ops.
-const char *kLinearEpilogue = R"(
-graph @block(%x: f32[?s,8], %res: f32[?s,4]) -> (f32[?s,4]) {
+/// An int8 linear of `x` (f32[?s,8]) to %m (f32[?s,4]): per-token codes,
+/// int32 products, dequantized by the row and weight scales.
+std::string int8Linear(const char *x) {
+  return std::string(R"(
   %w = constant {value = dense<[1, -2, 3, -4, 5, -6, 7, -8, 127, -127, 0, 1, 2, 3, 4, 5, -1, -1, -1, -1, 9, 9, 9, 9, 60, -70, 80, -90, 100, -110, 120, -127]>} : i8[4,8]
   %ws = constant {value = dense<[0.01, 0.02, 0.03, 0.04]>} : f32[4]
-  %b = constant {value = dense<[0.5, -0.25, 1.0, 2.0]>} : f32[4]
-  %xq, %xs = quantize_dynamic %x : i8[?s,8], f32[?s,1]
+  %xq, %xs = quantize_dynamic )") +
+         x + R"( : i8[?s,8], f32[?s,1]
   %acc = int_linear %xq, %w : i32[?s,4]
   %d = dequantize %acc, %xs : f32[?s,4]
   %m = mul %d, %ws : f32[?s,4]
-  %y = add %m, %b : f32[?s,4]
+)";
+}
+
+const std::string kLinearEpilogue = R"(
+graph @block(%x: f32[?s,8], %res: f32[?s,4]) -> (f32[?s,4]) {
+  %b = constant {value = dense<[0.5, -0.25, 1.0, 2.0]>} : f32[4])" +
+                                    int8Linear("%x") + R"(  %y = add %m, %b : f32[?s,4]
   %out = add %res, %y : f32[?s,4]
   return %out
 }
@@ -315,29 +323,17 @@ namespace {
 // A norm read only by an int8 linear's per-token quantizer runs row by row
 // inside the quantizer: its floats are never stored (unless an observer
 // asks for them).
-const char *kNormedLinears = R"(
+const std::string kNormedLinears = R"(
 graph @rms(%x: f32[?s,8]) -> (f32[?s,4]) {
   %g = constant {value = dense<[1.0, 0.5, 2.0, -1.0, 0.25, 1.5, 1.0, 3.0]>} : f32[8]
-  %w = constant {value = dense<[1, -2, 3, -4, 5, -6, 7, -8, 127, -127, 0, 1, 2, 3, 4, 5, -1, -1, -1, -1, 9, 9, 9, 9, 60, -70, 80, -90, 100, -110, 120, -127]>} : i8[4,8]
-  %ws = constant {value = dense<[0.01, 0.02, 0.03, 0.04]>} : f32[4]
-  %n = rms_norm %x, %g {eps = 1.0e-05} : f32[?s,8]
-  %nq, %ns = quantize_dynamic %n : i8[?s,8], f32[?s,1]
-  %acc = int_linear %nq, %w : i32[?s,4]
-  %d = dequantize %acc, %ns : f32[?s,4]
-  %y = mul %d, %ws : f32[?s,4]
-  return %y
+  %n = rms_norm %x, %g {eps = 1.0e-05} : f32[?s,8])" +
+                                   int8Linear("%n") + R"(  return %m
 }
 graph @ln(%x: f32[?s,8]) -> (f32[?s,4]) {
   %g = constant {value = dense<[1.0, 0.5, 2.0, -1.0, 0.25, 1.5, 1.0, 3.0]>} : f32[8]
   %b = constant {value = dense<[0.1, 0.2, -0.3, 0.0, 1.0, -1.0, 0.5, 0.25]>} : f32[8]
-  %w = constant {value = dense<[1, -2, 3, -4, 5, -6, 7, -8, 127, -127, 0, 1, 2, 3, 4, 5, -1, -1, -1, -1, 9, 9, 9, 9, 60, -70, 80, -90, 100, -110, 120, -127]>} : i8[4,8]
-  %ws = constant {value = dense<[0.01, 0.02, 0.03, 0.04]>} : f32[4]
-  %n = layer_norm %x, %g, %b {eps = 1.0e-05} : f32[?s,8]
-  %nq, %ns = quantize_dynamic %n : i8[?s,8], f32[?s,1]
-  %acc = int_linear %nq, %w : i32[?s,4]
-  %d = dequantize %acc, %ns : f32[?s,4]
-  %y = mul %d, %ws : f32[?s,4]
-  return %y
+  %n = layer_norm %x, %g, %b {eps = 1.0e-05} : f32[?s,8])" +
+                                   int8Linear("%n") + R"(  return %m
 }
 )";
 

@@ -224,16 +224,19 @@ bool keepsCodes(const Op &q) {
 
 /// The reference interpreter's result for a chain batchedMatMul declines;
 /// `in` holds what the fused step reads.
+/// `dequantizedOnly` stops after the dequantize (its result is what an
+/// observer of the chain's middle sees).
 llvm::Expected<std::vector<Tensor>> interpretChain(const Op &mm,
-                                                   llvm::ArrayRef<const Tensor *> in) {
+                                                   llvm::ArrayRef<const Tensor *> in,
+                                                   bool dequantizedOnly = false) {
   MatMulChain c = *matchInt8MatMul(mm);
   auto acc = evaluateOp(mm, in.take_front(2));
   if (!acc)
     return acc.takeError();
   const Tensor *dqIn[] = {&acc->front(), in[2]};
   auto deq = evaluateOp(*c.dequantize, llvm::ArrayRef<const Tensor *>(dqIn));
-  if (!deq)
-    return deq.takeError();
+  if (!deq || dequantizedOnly)
+    return deq;
   bool first = c.rescale->operand(0) == c.dequantize->result();
   const Tensor *mulIn[] = {first ? &deq->front() : in[3], first ? in[3] : &deq->front()};
   return evaluateOp(*c.rescale, llvm::ArrayRef<const Tensor *>(mulIn));
@@ -959,6 +962,16 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
         if (!r)
           return run.fail(&op, llvm::toString(r.takeError()));
         out = std::move(r->front());
+      }
+      // An observer also sees the dequantized products before the rescale
+      // (the scores, with keys per channel): the reference makes them.
+      if (int8 && observe) {
+        if (codes && denseCodes.numElements() == 0)
+          denseCodes = codesAsTensor(*codes);
+        auto d = interpretChain(op, in, /*dequantizedOnly=*/true);
+        if (!d)
+          return run.fail(&op, llvm::toString(d.takeError()));
+        (*observe)(*matchInt8MatMul(op)->dequantize->result(), d->front());
       }
       run.release(s.reads);
       run.define(int8 ? s.output : op.result(), std::move(out));

@@ -12,6 +12,10 @@
   check_sqc.py SQC variants MODEL TEXT TOKENS [--calib-text FILE] ("QUANTIZE FLAGS" MIN% MAX%)...
       Quantizes MODEL with each set of flags (calibrated on TEXT, or FILE)
       and checks the written model's perplexity change from FP32 on TEXT.
+  check_sqc.py SQC report MODEL TEXT TOKENS LAYER...
+      `sqc eval --compare --report` (calibrated on TEXT): every layer of the
+      per-layer SQNR table has a number for every variant, and the table
+      has each LAYER named.
 
 Exits 77 (ctest's skip code) when the shared data is absent, as in a user's
 fresh clone."""
@@ -130,6 +134,27 @@ def main():
                 ok &= good
                 print(f"{groups[i]}: PPL {q} ({change:+.2f}%, want [{lo}, {hi}]) "
                       f"{'ok' if good else 'FAIL'}")
+        return 0 if ok else 1
+    if mode == "report":
+        text, tokens, layers = rest[0], rest[1], rest[2:]
+        r = subprocess.run([sqc, "eval", model, "--text", text, "--calib-text", text,
+                            "--compare", "--report", "--max-tokens", tokens],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            print(r.stderr)
+            return 1
+        lines = r.stdout.splitlines()
+        start = next((i for i, l in enumerate(lines) if l.startswith("layer ")), None)
+        if start is None:
+            print(r.stdout)
+            print("FAIL: no per-layer table")
+            return 1
+        rows = [l.split() for l in lines[start + 1:] if l.strip()]
+        missing = [row[0] for row in rows if "-" in row[1:]]
+        named = {row[0] for row in rows}
+        ok = bool(rows) and not missing and all(l in named for l in layers)
+        print(f"{len(rows)} layers; without a number: {missing or 'none'}; "
+              f"wanted {layers}: {'ok' if ok else 'FAIL'}")
         return 0 if ok else 1
     print("unknown mode", mode)
     return 2

@@ -187,23 +187,34 @@ struct Sequence {
 
 /// One step of `seq` with `n` new rows on both engines; the JIT's cache
 /// becomes the sequence's, as a caller would keep it.
+/// With `observed`, both engines also show their values to an observer,
+/// which must see the same dequantized scores and outputs (the names the
+/// per-layer report reads).
 void step(const Graph &g, CompiledGraph &jit, Sequence &seq, int64_t n, std::mt19937 &rng,
-          float spread, const char *what) {
+          float spread, const char *what, bool observed = false) {
   Tensor k = randomRows(n, {2, 8}, rng, spread), v = randomRows(n, {2, 8}, rng, spread);
   Tensor q(DType::F32, {2, 2, n, 8});
   std::normal_distribution<float> normal(0, 1);
   for (float &x : q.floats())
     x = normal(rng);
-  auto want = runGraph(g, {seq.k, seq.v, k, v, q}, nullptr);
+  std::map<std::string, Tensor> seen, ref;
+  ValueObserver jitSees = [&](const Value &v, const Tensor &t) { seen[v.name().str()] = t; };
+  ValueObserver interpSees = [&](const Value &v, const Tensor &t) { ref[v.name().str()] = t; };
+  auto want = runGraph(g, {seq.k, seq.v, k, v, q}, nullptr, observed ? &interpSees : nullptr);
   ASSERT_TRUE(bool(want)) << llvm::toString(want.takeError());
   std::vector<Tensor> in; // moved in (a braced list would copy the cache)
   in.push_back(std::move(seq.k));
   in.push_back(std::move(seq.v));
   for (Tensor *t : {&k, &v, &q})
     in.push_back(std::move(*t));
-  auto got = jit.run(std::move(in));
+  auto got = jit.run(std::move(in), observed ? &jitSees : nullptr);
   ASSERT_TRUE(bool(got)) << llvm::toString(got.takeError());
   EXPECT_LT(test::maxRelativeDiff((*want)[0], (*got)[0]), 1e-6) << what;
+  for (const char *name : {"sd", "o"})
+    if (observed) {
+      ASSERT_TRUE(seen.count(name)) << what << ": " << name;
+      EXPECT_LT(test::maxRelativeDiff(ref[name], seen[name]), 1e-6) << what << ": " << name;
+    }
   seq.k = std::move((*got)[1]);
   seq.v = std::move((*got)[2]);
 }
@@ -224,11 +235,11 @@ void checkKeptCodes(const std::string &graph) {
     Sequence a, b;
     step(g, **jit, a, 5, rng, 1.0f, "prefill");
     for (int i = 0; i < 4; ++i)
-      step(g, **jit, a, 1, rng, 0.5f, "decode within the maxima");
+      step(g, **jit, a, 1, rng, 0.5f, "decode within the maxima", /*observed=*/i == 1);
     step(g, **jit, a, 1, rng, 8.0f, "decode past the maxima");
     step(g, **jit, a, 2, rng, 1.0f, "two rows");
     // Another sequence in between: its cache is not the one coded last.
-    step(g, **jit, b, 3, rng, 1.0f, "second sequence");
+    step(g, **jit, b, 6, rng, 1.0f, "second sequence", /*observed=*/true);
     step(g, **jit, a, 1, rng, 1.0f, "back to the first");
     step(g, **jit, b, 1, rng, 1.0f, "back to the second");
     // The first sequence rewound by two rows, in the same buffer.

@@ -433,10 +433,12 @@ llvm::StringMap<Tensor> layerOutputs(LoadedModel &m, llvm::ArrayRef<int32_t> tok
   for (const Op &op : m.forward().ops())
     if (op.kind() == OpKind::Linear || op.kind() == OpKind::MatMul)
       wanted.insert(op.result());
-  // After fuse-qdq the named result is the rescale that replaced the op.
+  // After fuse-qdq the named result is the rescale that replaced the op (a
+  // dequantize alone when the scales all come before it: keys per channel).
   for (const Op &op : m.forward().ops())
-    if ((op.kind() == OpKind::Mul || op.kind() == OpKind::Add) && op.result()->hasUses() &&
-        !op.result()->name().empty()) {
+    if ((op.kind() == OpKind::Mul || op.kind() == OpKind::Add ||
+         op.kind() == OpKind::Dequantize) &&
+        op.result()->hasUses() && !op.result()->name().empty()) {
       const Op *d = op.operand(0)->definingOp();
       while (d && (d->kind() == OpKind::Mul || d->kind() == OpKind::Dequantize))
         d = d->operand(0)->definingOp();

@@ -173,10 +173,8 @@ void GemmEngine::quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRow
         row = made.data();
       }
       float scale = staticScale;
-      if (!(scale > 0)) {
-        float mx = rowAbsMax(row, K);
-        scale = mx > 0 ? float(double(mx) / 127.0) : 1.0f; // as the interpreter
-      }
+      if (!(scale > 0))
+        scale = dynamicScale(rowAbsMax(row, K), 127.0);
       out.scale[m] = scale;
       // Saturating to int8's range, as the interpreter's quantize does (only
       // static scales reach -128).

@@ -404,11 +404,6 @@ bool codeRange(DType t, int32_t &lo, int32_t &hi) {
   return false;
 }
 
-/// quantize_dynamic's scale for a maximum |x| of `amax` (1 for all zeros).
-float dynamicScale(float amax, double levels) {
-  return amax > 0 ? float(double(amax) / levels) : 1.0f;
-}
-
 /// quantize_dynamic of a tensor of `shape` whose row r (of its last
 /// dimension) starts at in + rowOffset[r] (rows of a transposed view are
 /// strided in the input), or at in + r * C when rowOffset is empty.
@@ -433,13 +428,12 @@ bool quantizeDynamicRows(const Op &op, const float *in, llvm::ArrayRef<int64_t> 
   Tensor q(isUnsigned ? DType::U8 : DType::I8, shape), scale(DType::F32, sShape);
   float *s = scale.floats().data();
   int32_t *o = q.ints().data();
-  auto scaleOf = [&](float amax) { return dynamicScale(amax, levels); };
   int64_t C = shape.back(), rows = C ? q.numElements() / C : 0;
   auto row = [&](int64_t r) { return in + (rowOffset.empty() ? r * C : rowOffset[r]); };
   if (perToken) {
     splitRows(pool, rows, q.numElements(), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
-        s[r] = scaleOf(rowAbsMax(row(r), C));
+        s[r] = dynamicScale(rowAbsMax(row(r), C), levels);
         rowCodes(row(r), C, s[r], lo, hi, o + r * C);
       }
     });
@@ -452,7 +446,7 @@ bool quantizeDynamicRows(const Op &op, const float *in, llvm::ArrayRef<int64_t> 
         for (int64_t r = 0; r < R; ++r)
           rowAbsMaxInto(row(b * R + r), C, sb);
         for (int64_t c = 0; c < C; ++c)
-          sb[c] = scaleOf(sb[c]);
+          sb[c] = dynamicScale(sb[c], levels);
         for (int64_t r = 0; r < R; ++r)
           rowCodesPerElement(row(b * R + r), C, sb, lo, hi, o + (b * R + r) * C);
       }
@@ -461,7 +455,7 @@ bool quantizeDynamicRows(const Op &op, const float *in, llvm::ArrayRef<int64_t> 
     float amax = 0;
     for (int64_t r = 0; r < rows; ++r)
       amax = std::max(amax, rowAbsMax(row(r), C));
-    s[0] = scaleOf(amax);
+    s[0] = dynamicScale(amax, levels);
     for (int64_t r = 0; r < rows; ++r)
       rowCodes(row(r), C, s[0], lo, hi, o + r * C);
   }

@@ -31,6 +31,12 @@ inline double quantizationCode(float x, double scale, double zp, double lo, doub
   return q < hi ? q : hi;
 }
 
+/// quantize_dynamic's scale for a maximum |x| of `amax` over `levels` steps
+/// (127, or 255 unsigned), as the interpreter's; 1 for all zeros.
+inline float dynamicScale(float amax, double levels) {
+  return amax > 0 ? float(double(amax) / levels) : 1.0f;
+}
+
 /// max |x[i]| (0 for n = 0).
 float rowAbsMax(const float *x, int64_t n);
 /// out[i] = clamp(roundEven(x[i] / scale), lo, hi) (+ shift for the u8 form).

@@ -51,13 +51,13 @@ struct CompiledGraph::Step {
   std::vector<int32_t> zeroComp;    // Int8Linear of u8 codes: z * sum_k w[n, k]
   std::vector<const Value *> reads; // env values the step consumes
   const Op *viewOf = nullptr;       // Host: the reshape it reads through
-  const Op *throughTranspose = nullptr; // Host quantize_dynamic: the transpose it reads through
-  // Host quantize_dynamic {per-column} of a concat (a KV cache) whose codes
-  // only an int8 matmul reads: its codes from the last run, and the cache
-  // they were made from, which comes back as this run's past if it is the
-  // same buffer with the same last row. The codes stay in columnCodes (not
-  // in the run's values) when codesCurrent. (A pointer and mutable members
-  // through a const Step: they change run by run.)
+  const Op *throughTranspose = nullptr; // Host quantizer: the transpose it reads through
+  // Host quantizer of a KV cache whose codes only an int8 matmul reads
+  // (keepsCodes): its codes from the last run, and the cache they were made
+  // from, which comes back as this run's past if it is the same buffer with
+  // the same last row. The codes stay in columnCodes (not in the run's
+  // values) when codesCurrent. (A pointer and mutable members through a
+  // const Step: they change run by run.)
   std::unique_ptr<ColumnCodeCache> columnCodes;
   mutable const float *codedCache = nullptr;
   mutable std::vector<float> codedLastRow;
@@ -145,13 +145,6 @@ std::optional<MatMulChain> matchInt8MatMul(const Op &mm) {
                      mul->operand(0) == dq->result() ? mul->operand(1) : mul->operand(0)};
 }
 
-std::string shapeString(llvm::ArrayRef<int64_t> shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? "," : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 /// The adds an int8 linear's epilogue takes after its rescale: a bias (a
 /// compile-time vector of N floats), then a residual (a value of the
 /// result's type defined before `lin` runs, per `before`). `last` is the op
@@ -223,9 +216,8 @@ bool keepsCodes(const Op &q) {
 }
 
 /// The reference interpreter's result for a chain batchedMatMul declines;
-/// `in` holds what the fused step reads.
-/// `dequantizedOnly` stops after the dequantize (its result is what an
-/// observer of the chain's middle sees).
+/// `in` holds what the fused step reads. `dequantizedOnly` stops after the
+/// dequantize (what an observer of the chain's middle sees).
 llvm::Expected<std::vector<Tensor>> interpretChain(const Op &mm,
                                                    llvm::ArrayRef<const Tensor *> in,
                                                    bool dequantizedOnly = false) {
@@ -867,10 +859,7 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
       int64_t M = K ? x.numElements() / K : 0;
       float scale = s.staticScale;
       if (s.perTensor) {
-        float mx = 0;
-        for (float v : x.floats())
-          mx = std::max(mx, std::fabs(v));
-        scale = mx > 0 ? float(double(mx) / 127.0) : 1.0f;
+        scale = dynamicScale(rowAbsMax(x.floats().data(), x.numElements()), 127.0);
       }
       QuantizedInput &q = rows[&op];
       q.leading.assign(x.shape().begin(), x.shape().end() - (x.shape().empty() ? 0 : 1));
@@ -896,11 +885,10 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
       shape.push_back(s.packed.N);
       Tensor out(DType::F32, shape);
       const Tensor *residual = s.residual ? &run.get(s.residual) : nullptr;
-      if (residual && residual->shape() != llvm::ArrayRef<int64_t>(shape))
-        return run.fail(s.output->definingOp(), "residual of shape " +
-                                                    shapeString(residual->shape()) +
+      if (residual && residual->shape() != out.shape())
+        return run.fail(s.output->definingOp(), "residual " + residual->type().str() +
                                                     " does not match the linear's result " +
-                                                    shapeString(shape));
+                                                    out.type().str());
       // An observer sees every result the fused adds stand in for: the adds
       // then run one by one after the GEMM (the same float sums), each
       // result shown to it as it is made (nothing else reads them).
@@ -953,11 +941,15 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
       if (s.codesFrom)
         in.insert(in.begin() + 1, codes ? &denseCodes : &run.get(op.operand(1)));
       Tensor out;
-      if (!batchedMatMul(*engine_, pool_.get(), *in[0],
-                         codes ? MatMulB(*codes) : MatMulB(*in[1]), op.boolAttr("transpose_b"),
-                         int8 ? in[2] : nullptr, int8 ? in[3] : nullptr, out)) {
-        if (codes)
-          denseCodes = codesAsTensor(*codes);
+      bool done = batchedMatMul(*engine_, pool_.get(), *in[0],
+                                codes ? MatMulB(*codes) : MatMulB(*in[1]),
+                                op.boolAttr("transpose_b"), int8 ? in[2] : nullptr,
+                                int8 ? in[3] : nullptr, out);
+      // The reference (when the kernels decline, or for an observer) reads
+      // b whole.
+      if (codes && (!done || (int8 && observe)))
+        denseCodes = codesAsTensor(*codes);
+      if (!done) {
         auto r = int8 ? interpretChain(op, in) : evaluateOp(op, llvm::ArrayRef<const Tensor *>(in));
         if (!r)
           return run.fail(&op, llvm::toString(r.takeError()));
@@ -966,8 +958,6 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
       // An observer also sees the dequantized products before the rescale
       // (the scores, with keys per channel): the reference makes them.
       if (int8 && observe) {
-        if (codes && denseCodes.numElements() == 0)
-          denseCodes = codesAsTensor(*codes);
         auto d = interpretChain(op, in, /*dequantizedOnly=*/true);
         if (!d)
           return run.fail(&op, llvm::toString(d.takeError()));

@@ -66,8 +66,8 @@ public:
   /// calls: what makes a growing KV cache cost O(new rows) per step).
   void appendRows(const Tensor &rows);
 
-  /// Gives the tensor `shape`, keeping its storage's capacity (a buffer
-  /// reused run after run). Elements up to the old count keep their values;
+  /// Gives the tensor `shape` in place, in the same storage (e.g. a KV cache
+  /// rewound to fewer rows). Elements up to the old count keep their values;
   /// the others are zero.
   void resize(llvm::ArrayRef<int64_t> shape);
   /// Row-major strides, in elements.

@@ -89,7 +89,8 @@ std::optional<Int8Chain> matchInt8Chain(const Op &lin) {
     return std::nullopt;
   DType xt = lin.operand(0)->type().dtype();
   bool dynamic = xt == DType::I8 && q->kind() == OpKind::QuantizeDynamic &&
-                 q->stringAttr("granularity") != "per-column" && !q->boolAttr("unsigned");
+                 llvm::is_contained({"per-token", "per-tensor"}, q->stringAttr("granularity")) &&
+                 !q->boolAttr("unsigned");
   bool fixed = xt == DType::I8 && q->kind() == OpKind::Quantize && q->numOperands() == 2 &&
                isCompileTimeValue(q->operand(1)) && q->operand(1)->type().rank() == 0;
   bool zeroPoint = xt == DType::U8 && q->kind() == OpKind::Quantize &&
@@ -123,26 +124,38 @@ std::optional<Int8Chain> matchInt8Chain(const Op &lin) {
   return Int8Chain{q, &lin, dq, mul, s, zeroPoint};
 }
 
-/// int_matmul(a, b) -> dequantize(., row scales) -> mul(., column scales):
-/// attention's quantized batched matmuls. Scale shapes are checked when
-/// they are known, at run time.
+/// int_matmul(a, b) -> dequantize(., row scales) -> mul(., column scales),
+/// or block_int_matmul(a, scales per row and block, b) -> mul(., column
+/// scales): attention's quantized batched matmuls. Scale shapes are
+/// checked when they are known, at run time.
 struct MatMulChain {
-  const Op *matmul, *dequantize, *rescale;
+  const Op *matmul, *dequantize, *rescale; // dequantize: null with blocks
   const Value *colScale;
+
+  bool blocks() const { return !dequantize; }
+  const Value *a() const { return matmul->operand(0); }
+  const Value *b() const { return matmul->operand(blocks() ? 2 : 1); }
+  const Value *rowScale() const {
+    return blocks() ? matmul->operand(1) : dequantize->operand(1);
+  }
+  /// The row-scaled products before the column scales.
+  const Value *scaled() const { return (blocks() ? matmul : dequantize)->result(); }
 };
 
 std::optional<MatMulChain> matchInt8MatMul(const Op &mm) {
-  if (mm.kind() != OpKind::IntMatMul || mm.operand(1)->type().dtype() != DType::I8)
+  bool blocks = mm.kind() == OpKind::BlockIntMatMul;
+  if ((mm.kind() != OpKind::IntMatMul && !blocks) ||
+      mm.operand(blocks ? 2 : 1)->type().dtype() != DType::I8)
     return std::nullopt;
-  const Op *dq = onlyUser(mm.result());
-  if (!dq || dq->kind() != OpKind::Dequantize || dq->numOperands() != 2 ||
-      dq->operand(0) != mm.result())
+  const Op *dq = blocks ? nullptr : onlyUser(mm.result());
+  if (!blocks && (!dq || dq->kind() != OpKind::Dequantize || dq->numOperands() != 2 ||
+                  dq->intAttr("block") != 0 || dq->operand(0) != mm.result()))
     return std::nullopt;
-  const Op *mul = onlyUser(dq->result());
+  const Value *scaled = blocks ? mm.result() : dq->result();
+  const Op *mul = onlyUser(scaled);
   if (!mul || mul->kind() != OpKind::Mul || mul->operand(0) == mul->operand(1))
     return std::nullopt;
-  return MatMulChain{&mm, dq, mul,
-                     mul->operand(0) == dq->result() ? mul->operand(1) : mul->operand(0)};
+  return MatMulChain{&mm, dq, mul, mul->operand(0) == scaled ? mul->operand(1) : mul->operand(0)};
 }
 
 /// The adds an int8 linear's epilogue takes after its rescale: a bias (a
@@ -211,8 +224,9 @@ bool keepsCodes(const Op &q) {
   if (source && source->kind() == OpKind::Reshape)
     source = source->operand(0)->definingOp();
   const Op *mm = onlyUser(q.result(0));
-  return source && source->kind() == OpKind::Concat && source->intAttr("axis") == 0 && mm &&
-         matchInt8MatMul(*mm) && mm->operand(1) == q.result(0) && mm->operand(0) != q.result(0);
+  auto c = mm ? matchInt8MatMul(*mm) : std::nullopt;
+  return source && source->kind() == OpKind::Concat && source->intAttr("axis") == 0 && c &&
+         c->b() == q.result(0) && c->a() != q.result(0);
 }
 
 /// The reference interpreter's result for a chain batchedMatMul declines;
@@ -222,14 +236,20 @@ llvm::Expected<std::vector<Tensor>> interpretChain(const Op &mm,
                                                    llvm::ArrayRef<const Tensor *> in,
                                                    bool dequantizedOnly = false) {
   MatMulChain c = *matchInt8MatMul(mm);
-  auto acc = evaluateOp(mm, in.take_front(2));
-  if (!acc)
-    return acc.takeError();
-  const Tensor *dqIn[] = {&acc->front(), in[2]};
-  auto deq = evaluateOp(*c.dequantize, llvm::ArrayRef<const Tensor *>(dqIn));
+  llvm::Expected<std::vector<Tensor>> deq = std::vector<Tensor>();
+  if (c.blocks()) {
+    const Tensor *mmIn[] = {in[0], in[2], in[1]};
+    deq = evaluateOp(mm, llvm::ArrayRef<const Tensor *>(mmIn));
+  } else {
+    auto acc = evaluateOp(mm, in.take_front(2));
+    if (!acc)
+      return acc.takeError();
+    const Tensor *dqIn[] = {&acc->front(), in[2]};
+    deq = evaluateOp(*c.dequantize, llvm::ArrayRef<const Tensor *>(dqIn));
+  }
   if (!deq || dequantizedOnly)
     return deq;
-  bool first = c.rescale->operand(0) == c.dequantize->result();
+  bool first = c.rescale->operand(0) == c.scaled();
   const Tensor *mulIn[] = {first ? &deq->front() : in[3], first ? in[3] : &deq->front()};
   return evaluateOp(*c.rescale, llvm::ArrayRef<const Tensor *>(mulIn));
 }
@@ -272,20 +292,24 @@ Tensor codesAsTensor(const ColumnCodeCache &c) {
 /// out[..., M, N] = a[..., M, K] b (b as [..., N, K] when `transposeB`, else
 /// [..., K, N]), batch dimensions broadcast. Int8 codes (a int8 or u8, b
 /// int8) are scaled by rowScale[..., m, 0] * colScale[..., 0, n] in the
-/// epilogue; f32 takes no scales. False for shapes it does not handle.
+/// epilogue; f32 takes no scales. With `block` > 0 (not transposed),
+/// rowScale[..., m, g] scales the sum over the g-th block of that many k
+/// (block_int_matmul). False for shapes it does not handle.
 bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, const MatMulB &b,
                    bool transposeB, const Tensor *rowScale, const Tensor *colScale,
-                   Tensor &out) {
+                   Tensor &out, int64_t block = 0) {
   bool int8 = rowScale != nullptr;
   bool types = int8 ? (a.dtype() == DType::I8 || a.dtype() == DType::U8) && b.dtype() == DType::I8
                     : a.dtype() == DType::F32 && b.dtype() == DType::F32;
-  if (!types || a.rank() < 2 || b.shape.size() < 2)
+  if (!types || a.rank() < 2 || b.shape.size() < 2 || (block && (transposeB || !int8)))
     return false;
   llvm::ArrayRef<int64_t> bShape = b.shape;
   int64_t M = a.shape()[a.rank() - 2], K = a.shape().back();
   int64_t N = transposeB ? bShape[bShape.size() - 2] : bShape.back();
   if ((transposeB ? bShape.back() : bShape[bShape.size() - 2]) != K)
     return false;
+  // Row scales per row and block of k (one block of all K without blocks).
+  int64_t G = block ? (K + block - 1) / block : 1, span = block ? block : K;
   // Where b's (n, k) is: row r and column c of b's matrices.
   int64_t sn = transposeB ? b.rowStride : 1, sk = transposeB ? 1 : b.rowStride;
   llvm::SmallVector<int64_t, 4> batch, shape, check;
@@ -294,16 +318,20 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
   shape = batch;
   shape.push_back(M);
   shape.push_back(N);
-  llvm::SmallVector<int64_t, 4> rs, cs; // scale strides over `shape`
+  llvm::SmallVector<int64_t, 4> rs, cs; // scale strides over their shapes
   if (int8) {
-    for (const Tensor *t : {rowScale, colScale})
-      if (t->dtype() != DType::F32 || !broadcastShapes(shape, t->shape(), check) ||
-          check != llvm::ArrayRef<int64_t>(shape))
-        return false;
-    rs = broadcastStrides(rowScale->shape(), shape);
+    llvm::SmallVector<int64_t, 4> rowShape(shape);
+    rowShape.back() = G;
+    auto fits = [&](const Tensor *t, llvm::ArrayRef<int64_t> want) {
+      return t->dtype() == DType::F32 && broadcastShapes(want, t->shape(), check) &&
+             check == want;
+    };
+    if (!fits(rowScale, rowShape) || !fits(colScale, shape))
+      return false;
+    rs = broadcastStrides(rowScale->shape(), rowShape);
     cs = broadcastStrides(colScale->shape(), shape);
     unsigned r = shape.size();
-    if ((rs[r - 1] != 0 && N > 1) || (cs[r - 2] != 0 && M > 1))
+    if ((!block && rs[r - 1] != 0 && N > 1) || (cs[r - 2] != 0 && M > 1))
       return false;
   }
   out = Tensor(DType::F32, shape);
@@ -332,21 +360,37 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
     parallelForIfWorth(pool, n, macs, 8e6, fn);
   };
   unsigned r = shape.size();
-  auto scalesOf = [&](int64_t bi, std::vector<float> &aScale, std::vector<float> &wScale) {
+  // aScale[m * G + g]: row m's scale for block g.
+  auto scalesOf = [&](int64_t bi, float *aScale, float *wScale) {
     for (int64_t m = 0; m < M; ++m)
-      aScale[m] = rowScale->floats()[rOff[bi] + m * rs[r - 2]];
+      for (int64_t g = 0; g < G; ++g)
+        aScale[m * G + g] = rowScale->floats()[rOff[bi] + m * rs[r - 2] + g * rs[r - 1]];
     for (int64_t n = 0; n < N; ++n)
       wScale[n] = colScale->floats()[cOff[bi] + n * cs[r - 1]];
   };
-  bool exactInt32 = double(K) * 255 * 128 < 2147483647.0;
+  // Int32 sums run over one block of k at most.
+  bool exactInt32 = double(std::min(span, K)) * 255 * 128 < 2147483647.0;
   // A few rows (decode) against context-major codes: walk the context once,
   // every head's part of a row together, in the order they lie in memory.
   if (M <= 4 && int8 && b.codes && exactInt32) {
     parallel(batches, [&](int64_t b0, int64_t b1) {
-      std::vector<int32_t> acc((b1 - b0) * M * N, 0);
+      int64_t nb = b1 - b0;
+      std::vector<int32_t> acc(nb * M * N, 0);
+      std::vector<float> sum(nb * M * N, 0.0f), aScale(nb * M * G), wScale(nb * N);
+      for (int64_t bi = b0; bi < b1; ++bi)
+        scalesOf(bi, aScale.data() + (bi - b0) * M * G, wScale.data() + (bi - b0) * N);
       auto accOf = [&](int64_t bi, int64_t m) { return acc.data() + ((bi - b0) * M + m) * N; };
       auto rowOf = [&](int64_t bi, int64_t m) { return a.ints().data() + aOff[bi] + m * K; };
-      for (int64_t r = 0; r < (transposeB ? N : K); ++r)
+      // Adds the int32 sums, times their rows' scales for block g, to `sum`.
+      auto flush = [&](int64_t g) {
+        for (int64_t i = 0; i < nb * M; ++i) {
+          float s = aScale[i * G + g];
+          for (int64_t n = 0; n < N; ++n)
+            sum[i * N + n] += float(acc[i * N + n]) * s;
+        }
+        std::fill(acc.begin(), acc.end(), 0);
+      };
+      for (int64_t r = 0; r < (transposeB ? N : K); ++r) {
         for (int64_t bi = b0; bi < b1; ++bi)
           for (int64_t m = 0; m < M; ++m) {
             const int8_t *B = b.bytes() + bOff[bi] + r * b.rowStride;
@@ -355,13 +399,17 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
             else
               axpyI32(rowOf(bi, m)[r], B, N, accOf(bi, m));
           }
-      std::vector<float> aScale(M), wScale(N);
+        if (block && (r + 1) % block == 0 && r + 1 < K)
+          flush(r / block);
+      }
+      if (G > 0)
+        flush(G - 1);
       for (int64_t bi = b0; bi < b1; ++bi) {
-        scalesOf(bi, aScale, wScale);
         float *c = out.floats().data() + bi * M * N;
+        const float *sb = sum.data() + (bi - b0) * M * N, *ws = wScale.data() + (bi - b0) * N;
         for (int64_t m = 0; m < M; ++m)
           for (int64_t n = 0; n < N; ++n)
-            c[m * N + n] = float(accOf(bi, m)[n]) * aScale[m] * wScale[n];
+            c[m * N + n] = sb[m * N + n] * ws[n];
       }
     });
     return true;
@@ -370,25 +418,31 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
   // operands cost less than packing them. Int8 sums stay exact in int32.
   if (M <= 4 && !b.codes && (!int8 || exactInt32)) {
     parallel(batches, [&](int64_t b0, int64_t b1) {
-      std::vector<float> aScale(M), wScale(N), f(N);
+      std::vector<float> aScale(M * G), wScale(N), sum(N);
       std::vector<int32_t> acc(N);
       for (int64_t bi = b0; bi < b1; ++bi) {
         float *c = out.floats().data() + bi * M * N;
         if (int8)
-          scalesOf(bi, aScale, wScale);
+          scalesOf(bi, aScale.data(), wScale.data());
         for (int64_t m = 0; m < M; ++m) {
           if (int8) {
             const int32_t *A = a.ints().data() + aOff[bi] + m * K, *B = b.ints() + bOff[bi];
+            std::fill(sum.begin(), sum.end(), 0.0f);
             if (transposeB) {
               for (int64_t n = 0; n < N; ++n)
                 acc[n] = dotI32(A, B + n * sn, K);
-            } else {
-              std::fill(acc.begin(), acc.end(), 0);
-              for (int64_t k = 0; k < K; ++k)
-                axpyI32(A[k], B + k * sk, N, acc.data());
+            }
+            for (int64_t g = 0; g < G; ++g) {
+              if (!transposeB) {
+                std::fill(acc.begin(), acc.end(), 0);
+                for (int64_t k = g * span; k < std::min(K, (g + 1) * span); ++k)
+                  axpyI32(A[k], B + k * sk, N, acc.data());
+              }
+              for (int64_t n = 0; n < N; ++n)
+                sum[n] += float(acc[n]) * aScale[m * G + g];
             }
             for (int64_t n = 0; n < N; ++n)
-              c[m * N + n] = float(acc[n]) * aScale[m] * wScale[n];
+              c[m * N + n] = sum[n] * wScale[n];
             continue;
           }
           const float *A = a.floats().data() + aOff[bi] + m * K,
@@ -406,32 +460,65 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
     });
     return true;
   }
-  // Pack each distinct b matrix once (grouped-query heads share theirs).
+  // Pack each distinct b matrix once (grouped-query heads share theirs), a
+  // panel per block of k.
   std::vector<int64_t> distinct(bOff);
   llvm::sort(distinct);
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-  std::vector<PackedWeights> packed(distinct.size());
-  parallel(int64_t(distinct.size()), [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i)
-      packed[i] = !int8    ? engine.packF32(b.tensor->floats().data() + distinct[i], N, K, sn, sk)
-                  : b.codes ? engine.packInt8(b.bytes() + distinct[i], N, K, sn, sk)
-                            : engine.packInt8(b.ints() + distinct[i], N, K, sn, sk);
+  std::vector<PackedWeights> packed(distinct.size() * G);
+  parallel(int64_t(packed.size()), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      int64_t k0 = i % G * span, kn = std::min(span, K - k0), at = distinct[i / G] + k0 * sk;
+      packed[i] = !int8    ? engine.packF32(b.tensor->floats().data() + at, N, kn, sn, sk)
+                  : b.codes ? engine.packInt8(b.bytes() + at, N, kn, sn, sk)
+                            : engine.packInt8(b.ints() + at, N, kn, sn, sk);
+    }
   });
   parallel(batches, [&](int64_t b0, int64_t b1) {
     QuantizedRows rows;
-    std::vector<float> aScale(M), wScale(N);
+    std::vector<float> aScale(M * G), wScale(N), blockScale, part;
+    std::vector<int32_t> slice;
     for (int64_t bi = b0; bi < b1; ++bi) {
-      const PackedWeights &w =
-          packed[std::lower_bound(distinct.begin(), distinct.end(), bOff[bi]) - distinct.begin()];
+      const PackedWeights *w =
+          &packed[(std::lower_bound(distinct.begin(), distinct.end(), bOff[bi]) -
+                   distinct.begin()) * G];
       float *c = out.floats().data() + bi * M * N;
+      const int32_t *A = int8 ? a.ints().data() + aOff[bi] : nullptr;
       if (!int8) {
-        engine.f32Gemm(a.floats().data() + aOff[bi], K, M, w, nullptr, nullptr, c, N, nullptr);
+        engine.f32Gemm(a.floats().data() + aOff[bi], K, M, *w, nullptr, nullptr, c, N, nullptr);
         continue;
       }
-      scalesOf(bi, aScale, wScale);
-      engine.loadRows(a.ints().data() + aOff[bi], aScale.data(), M, K,
-                      a.dtype() == DType::U8, rows);
-      engine.int8Gemm(rows, w, wScale.data(), nullptr, nullptr, c, N, nullptr);
+      scalesOf(bi, aScale.data(), wScale.data());
+      if (!block) {
+        engine.loadRows(A, aScale.data(), M, K, a.dtype() == DType::U8, rows);
+        engine.int8Gemm(rows, *w, wScale.data(), nullptr, nullptr, c, N, nullptr);
+        continue;
+      }
+      // One GEMM per block of k, added up. Rows whose codes in a block are
+      // all zero before the first that is not (the causal mask's upper
+      // triangle) skip it.
+      for (int64_t g = 0; g < G; ++g) {
+        int64_t k0 = g * span, kn = std::min(span, K - k0), m0 = 0;
+        while (m0 < M && std::all_of(A + m0 * K + k0, A + m0 * K + k0 + kn,
+                                     [](int32_t v) { return v == 0; }))
+          ++m0;
+        int64_t rowsLeft = M - m0;
+        if (!rowsLeft)
+          continue;
+        slice.resize(rowsLeft * kn);
+        blockScale.resize(rowsLeft);
+        for (int64_t m = 0; m < rowsLeft; ++m) {
+          std::copy_n(A + (m0 + m) * K + k0, kn, slice.data() + m * kn);
+          blockScale[m] = aScale[(m0 + m) * G + g];
+        }
+        engine.loadRows(slice.data(), blockScale.data(), rowsLeft, kn, a.dtype() == DType::U8,
+                        rows);
+        part.resize(rowsLeft * N);
+        engine.int8Gemm(rows, w[g], wScale.data(), nullptr, nullptr, part.data(), N, nullptr);
+        float *cm = c + m0 * N;
+        for (int64_t i = 0; i < rowsLeft * N; ++i)
+          cm[i] += part[i];
+      }
     }
   });
   return true;
@@ -519,7 +606,8 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
   for (const Op &op : g.ops())
     if (auto c = matchInt8MatMul(op)) {
       fused.insert(c->matmul);
-      fused.insert(c->dequantize);
+      if (c->dequantize)
+        fused.insert(c->dequantize);
       matMulAt[c->rescale] = *c;
     }
 
@@ -702,10 +790,9 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
       step->kind = Step::Int8MatMul;
       step->op = c.matmul;
       step->output = op.result();
-      step->reads = {c.matmul->operand(0), c.matmul->operand(1), c.dequantize->operand(1),
-                     c.colScale};
+      step->reads = {c.a(), c.b(), c.rowScale(), c.colScale};
       // b straight from the quantizer's kept codes (when it has them).
-      if ((step->codesFrom = codesStep.lookup(c.matmul->operand(1)->definingOp())))
+      if ((step->codesFrom = codesStep.lookup(c.b()->definingOp())))
         step->reads.erase(step->reads.begin() + 1);
       ++cg->int8MatMuls_;
       cg->steps_.push_back(std::move(step));
@@ -937,14 +1024,16 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
       // b in the quantizer's kept codes; else in the run (its fallback).
       const ColumnCodeCache *codes =
           s.codesFrom && s.codesFrom->codesCurrent ? s.codesFrom->columnCodes.get() : nullptr;
+      auto chain = int8 ? matchInt8MatMul(op) : std::nullopt;
       Tensor denseCodes;
       if (s.codesFrom)
-        in.insert(in.begin() + 1, codes ? &denseCodes : &run.get(op.operand(1)));
+        in.insert(in.begin() + 1, codes ? &denseCodes : &run.get(chain->b()));
       Tensor out;
+      bool blocks = chain && chain->blocks();
       bool done = batchedMatMul(*engine_, pool_.get(), *in[0],
                                 codes ? MatMulB(*codes) : MatMulB(*in[1]),
-                                op.boolAttr("transpose_b"), int8 ? in[2] : nullptr,
-                                int8 ? in[3] : nullptr, out);
+                                !blocks && op.boolAttr("transpose_b"), int8 ? in[2] : nullptr,
+                                int8 ? in[3] : nullptr, out, blocks ? op.intAttr("block") : 0);
       // The reference (when the kernels decline, or for an observer) reads
       // b whole.
       if (codes && (!done || (int8 && observe)))
@@ -961,7 +1050,7 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
         auto d = interpretChain(op, in, /*dequantizedOnly=*/true);
         if (!d)
           return run.fail(&op, llvm::toString(d.takeError()));
-        (*observe)(*matchInt8MatMul(op)->dequantize->result(), d->front());
+        (*observe)(*chain->scaled(), d->front());
       }
       run.release(s.reads);
       run.define(int8 ? s.output : op.result(), std::move(out));

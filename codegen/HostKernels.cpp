@@ -411,18 +411,23 @@ bool quantizeDynamicRows(const Op &op, const float *in, llvm::ArrayRef<int64_t> 
                          llvm::ArrayRef<int64_t> rowOffset, std::vector<Tensor> &out,
                          ThreadPool *pool) {
   llvm::StringRef g = op.stringAttr("granularity");
-  bool perToken = g.empty() || g == "per-token", perColumn = g == "per-column";
+  bool perToken = g.empty() || g == "per-token", perColumn = g == "per-column",
+       perBlock = g == "per-block";
   unsigned rank = shape.size();
-  if ((!perToken && !perColumn && g != "per-tensor") || rank < (perColumn ? 2u : 1u))
+  if ((!perToken && !perColumn && !perBlock && g != "per-tensor") ||
+      rank < (perColumn ? 2u : 1u))
     return false;
   bool isUnsigned = op.boolAttr("unsigned");
   int32_t lo = isUnsigned ? 0 : -128, hi = isUnsigned ? 255 : 127;
   double levels = isUnsigned ? 255.0 : 127.0;
+  int64_t block = perBlock ? op.intAttr("block") : 0;
   Shape sShape(shape);
   if (perToken)
     sShape.back() = 1;
   else if (perColumn)
     sShape[rank - 2] = 1;
+  else if (perBlock)
+    sShape.back() = (shape.back() + block - 1) / block;
   else
     sShape.clear();
   Tensor q(isUnsigned ? DType::U8 : DType::I8, shape), scale(DType::F32, sShape);
@@ -436,6 +441,17 @@ bool quantizeDynamicRows(const Op &op, const float *in, llvm::ArrayRef<int64_t> 
         s[r] = dynamicScale(rowAbsMax(row(r), C), levels);
         rowCodes(row(r), C, s[r], lo, hi, o + r * C);
       }
+    });
+  } else if (perBlock) {
+    int64_t G = sShape.back();
+    splitRows(pool, rows, q.numElements(), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t g = 0; g < G; ++g) {
+          int64_t c0 = g * block, n = std::min(block, C - c0);
+          float &sg = s[r * G + g];
+          sg = dynamicScale(rowAbsMax(row(r) + c0, n), levels);
+          rowCodes(row(r) + c0, n, sg, lo, hi, o + r * C + c0);
+        }
     });
   } else if (perColumn) {
     int64_t R = shape[rank - 2], batches = rows / std::max<int64_t>(R, 1);

@@ -98,6 +98,33 @@ llvm::Error requireScale(const Op &op, unsigned i, const TensorType &target) {
   return requireBroadcastsTo(op, i, target);
 }
 
+/// The scales of `x` per block of `block` elements along its last axis:
+/// [..., ceil(C/block)]. A symbolic ?c has no size to divide, so the
+/// count of its blocks is the symbol ?c.bBLOCK (e.g. ?ctx.b32), bound when
+/// the scales are made; kernels check it against C.
+llvm::Expected<TensorType> blockScaleType(const TensorType &x, int64_t block) {
+  if (block <= 0)
+    return fail("block must be positive, got " + llvm::Twine(block));
+  if (x.rank() == 0)
+    return fail("per-block scales need rank >= 1, got " + x.str());
+  llvm::SmallVector<Dim, 4> dims(x.dims());
+  const Dim &c = dims.back();
+  dims.back() = c.isStatic() ? Dim((c.size() + block - 1) / block)
+                             : Dim::symbol(c.symbol().str() + ".b" + std::to_string(block));
+  return TensorType(DType::F32, dims);
+}
+
+/// Operand `i` is f32 scales of `target` per block of `block`.
+llvm::Error requireBlockScale(const Op &op, unsigned i, const TensorType &target,
+                              int64_t block) {
+  auto t = blockScaleType(target, block);
+  if (!t) return t.takeError();
+  if (operandType(op, i) != *t)
+    return fail("operand " + operandName(op, i) + " must be the scales per block of " +
+                llvm::Twine(block) + ", " + t->str() + ", got " + operandType(op, i).str());
+  return llvm::Error::success();
+}
+
 llvm::Error requireZeroPoint(const Op &op, unsigned i) {
   const TensorType &zp = operandType(op, i);
   if (zp.dtype() != DType::I32 || zp.dims() != operandType(op, 1).dims())
@@ -498,7 +525,13 @@ llvm::Error ruleDequantize(const Op &op, llvm::ArrayRef<TensorType>,
   const TensorType &q = operandType(op, 0);
   if (!isQuantizedInt(q.dtype()) && q.dtype() != DType::I32)
     return fail("operand 'q' must be i8, u8, i4 or i32, got " + q.str());
-  if (auto e = requireScale(op, 1, q)) return e;
+  if (op.intAttr("block") != 0) {
+    if (op.numOperands() == 3)
+      return fail("block scales take no zero point");
+    if (auto e = requireBlockScale(op, 1, q, op.intAttr("block"))) return e;
+  } else if (auto e = requireScale(op, 1, q)) {
+    return e;
+  }
   if (op.numOperands() == 3)
     if (auto e = requireZeroPoint(op, 2)) return e;
   results.push_back(q.withDType(DType::F32));
@@ -535,6 +568,10 @@ llvm::Error ruleQuantizeDynamic(const Op &op, llvm::ArrayRef<TensorType>,
     llvm::SmallVector<Dim, 4> dims(x.dims());
     dims[x.rank() - 2] = Dim(1);
     results.push_back(TensorType(DType::F32, dims));
+  } else if (g == "per-block") {
+    auto t = blockScaleType(x, op.intAttr("block"));
+    if (!t) return t.takeError();
+    results.push_back(*t);
   } else {
     results.push_back(TensorType(DType::F32, {}));
   }
@@ -565,6 +602,27 @@ llvm::Error ruleIntMatMul(const Op &op, llvm::ArrayRef<TensorType>,
   auto dims = matmulDims(op);
   if (!dims) return dims.takeError();
   results.push_back(TensorType(DType::I32, *dims));
+  return llvm::Error::success();
+}
+
+llvm::Error ruleBlockIntMatMul(const Op &op, llvm::ArrayRef<TensorType>,
+                               llvm::SmallVectorImpl<TensorType> &results) {
+  const TensorType &a = operandType(op, 0), &b = operandType(op, 2);
+  if (a.dtype() != DType::I8 && a.dtype() != DType::U8)
+    return fail("operand 'a' must be i8 or u8, got " + a.str());
+  if (b.dtype() != DType::I8)
+    return fail("operand 'b' must be i8, got " + b.str());
+  if (auto e = requireRankAtLeast(op, 0, 2)) return e;
+  if (auto e = requireRankAtLeast(op, 2, 2)) return e;
+  if (auto e = requireBlockScale(op, 1, a, op.intAttr("block"))) return e;
+  if (a.dimFromEnd(0) != b.dimFromEnd(1))
+    return fail("contraction dimensions differ: " + a.str() + " x " + b.str());
+  auto dims = broadcastDims(a.dims().drop_back(2), b.dims().drop_back(2));
+  if (!dims)
+    return fail("batch dimensions do not broadcast: " + a.str() + " x " + b.str());
+  dims->push_back(a.dimFromEnd(1));
+  dims->push_back(b.dimFromEnd(0));
+  results.push_back(TensorType(DType::F32, *dims));
   return llvm::Error::success();
 }
 

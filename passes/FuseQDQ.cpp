@@ -7,6 +7,9 @@
 //     -> dequantize(int_matmul(aq, bq), as) * bs       per-tensor scales
 //   matmul(dequantize_log2(pq), dequantize(vq, vs))
 //     -> log2_matmul(pq, vq) * vs                      shifts and adds
+//   matmul(dequantize(pq, ps, block), dequantize(vq, vs))
+//     -> block_int_matmul(pq, ps, vq) * vs             P's scales per block,
+//                                                      each block summed in i32
 //   matmul(dequantize(qq, qs) / ks, dequantize(kq, ks)^T)
 //     -> dequantize(int_matmul(qq, kq^T), qs)          keys per channel, their
 //                                                      scales inside qq
@@ -30,10 +33,12 @@ namespace sqc {
 
 namespace {
 
-/// If `v` is dequantize(q, scale) without zero point: {q, scale}.
-std::optional<std::pair<Value *, Value *>> dequantized(Value *v) {
+/// If `v` is dequantize(q, scale) without zero point: {q, scale}; with
+/// `block` > 0, scales per block of that many along the last axis.
+std::optional<std::pair<Value *, Value *>> dequantized(Value *v, int64_t block = 0) {
   Op *d = v->definingOp();
-  if (!d || d->kind() != OpKind::Dequantize || d->numOperands() != 2)
+  if (!d || d->kind() != OpKind::Dequantize || d->numOperands() != 2 ||
+      d->intAttr("block") != block)
     return std::nullopt;
   DType t = d->operand(0)->type().dtype();
   if (t != DType::I8 && t != DType::U8 && t != DType::I4)
@@ -207,8 +212,28 @@ private:
     return replaceWith(mm, out);
   }
 
+  /// matmul(dequantize(pq, ps, block), dequantize(vq, vs)) with ps per
+  /// block of P's rows and vs per tensor or column:
+  /// block_int_matmul(pq, ps, vq) * vs.
+  static bool fuseBlockMatMul(Op *mm) {
+    Op *d = mm->operand(0)->definingOp();
+    int64_t block = d && d->kind() == OpKind::Dequantize ? d->intAttr("block") : 0;
+    auto a = block ? dequantized(mm->operand(0), block) : std::nullopt;
+    auto c = dequantized(mm->operand(1));
+    if (!a || !c || a->first->type().dtype() == DType::I4 ||
+        c->first->type().dtype() != DType::I8 || mm->boolAttr("transpose_b") ||
+        (c->second->type().rank() != 0 && !perColumn(c->second, c->first)))
+      return false;
+    OpBuilder b = OpBuilder::before(mm);
+    Value *prod = cantFail(b.value(OpKind::BlockIntMatMul, {a->first, a->second, c->first},
+                                   {{"block", block}}));
+    prod->setName(mm->result()->name().str() + ".blocks");
+    Value *out = cantFail(b.value(OpKind::Mul, {prod, c->second}));
+    return replaceWith(mm, out);
+  }
+
   static bool fuseMatMul(Op *mm) {
-    if (fuseLog2MatMul(mm) || fuseKeyChannelMatMul(mm))
+    if (fuseLog2MatMul(mm) || fuseKeyChannelMatMul(mm) || fuseBlockMatMul(mm))
       return true;
     auto a = dequantized(mm->operand(0));
     auto c = dequantized(mm->operand(1));

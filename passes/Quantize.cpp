@@ -12,7 +12,8 @@
 // With bmm=true the two operands of each attention matmul are quantized
 // too, at the same level (at O1 queries per token, keys per channel with
 // their scales folded into the queries, values per column; the softmax
-// probabilities u8 per row at every level, see quantizeBmmOperand); linears
+// probabilities u8 per block of a row at every level, see
+// quantizeBmmOperand); linears
 // the graph returns (the LM head) stay FP32 unless keep-head=false. The
 // paper's levels: O1 = per-token dynamic, O2 = per-tensor dynamic, O3 =
 // per-tensor static activations. Numerics change by
@@ -50,9 +51,13 @@ public:
               "Static scales from the recorded percentile instead of the max");
     addOption("softmax", &softmax_,
               "With bmm=true, the attention probabilities' quantizer: uniform (u8 "
-              "steps of each row's maximum, at every level), fixed (u8 steps of "
-              "1/255), log-sqrt2 or log2 (logarithmic codes, RepQ-ViT; fuse-qdq "
-              "turns P V into shifts and adds)");
+              "steps of the maximum of each block of softmax-block probabilities "
+              "in a row, at every level), fixed (u8 steps of 1/255), log-sqrt2 or "
+              "log2 (logarithmic codes, RepQ-ViT; fuse-qdq turns P V into shifts "
+              "and adds)");
+    addOption("softmax-block", &softmaxBlock_,
+              "With softmax=uniform, the probabilities per u8 scale along the "
+              "context (0: the whole row)");
     addOption("keys", &keys_,
               "With bmm=true and acts=per-token, the keys of Q K^T: per-channel (a "
               "scale per channel over the context, folded into the queries before "
@@ -67,6 +72,8 @@ public:
       return fail(ctx, "weights must be per-channel or per-tensor, got '" + weights_ + "'");
     if (weightClip_ != "max" && weightClip_ != "mse")
       return fail(ctx, "weight-clip must be max or mse, got '" + weightClip_ + "'");
+    if (softmaxBlock_ < 0)
+      return fail(ctx, "softmax-block must be >= 0, got " + llvm::Twine(softmaxBlock_));
     if (keys_ != "per-channel" && keys_ != "per-token")
       return fail(ctx, "keys must be per-channel or per-token, got '" + keys_ + "'");
     if (softmax_ != "uniform" && softmax_ != "fixed" && softmax_ != "log2" &&
@@ -137,14 +144,14 @@ private:
 
   /// Per-tensor dynamic or static quantization of a matmul operand.
   std::optional<Value *> quantizeBmmOperand(Value *x, Op *user, PassContext &ctx) {
-    // Softmax output is non-negative: u8 steps of each row's maximum, at
-    // every level. That maximum is 1 / sum(exp(s - max s)) (quantize_dynamic
-    // finds it again at run time), so the codes are those of exp(s - max s),
-    // whose range is [0, 1] by construction, on the fixed scale 1/255, with
-    // the division by the sum moved after P V. Even O3 needs no statistics
-    // here, and long rows of small probabilities keep their resolution;
-    // softmax=fixed puts the normalized P on 1/255 instead (SmoothQuant's
-    // static choice).
+    // Softmax output is non-negative: u8 steps of the maximum of each block
+    // of softmax-block probabilities along the row (of the whole row with
+    // 0), found at run time, at every level: even O3 needs no statistics
+    // here. With one step per row, the small probabilities far from a
+    // row's peak round to a few codes or none; blocks away from the peak
+    // get steps of their own. fuse-qdq sums each block's products exactly
+    // and scales them (block_int_matmul). softmax=fixed puts P on 1/255
+    // instead (SmoothQuant's static choice).
     const Op *def = x->definingOp();
     bool isSoftmax = def && def->kind() == OpKind::Softmax;
     if (isSoftmax && (softmax_ == "log2" || softmax_ == "log-sqrt2") &&
@@ -159,9 +166,15 @@ private:
     }
     if (isSoftmax && softmax_ == "uniform" && x == user->operand(0)) {
       OpBuilder b = OpBuilder::before(user);
-      Op *qd = cantFail(b.create(OpKind::QuantizeDynamic, {x}, {{"unsigned", true}}));
+      std::vector<NamedAttr> attrs{{"unsigned", true}}, block;
+      if (softmaxBlock_ > 0) {
+        attrs.push_back({"granularity", "per-block"});
+        block.push_back({"block", softmaxBlock_});
+        attrs.push_back(block.back());
+      }
+      Op *qd = cantFail(b.create(OpKind::QuantizeDynamic, {x}, attrs));
       nameAfter(qd->result(0), x, ".q");
-      return cantFail(b.value(OpKind::Dequantize, {qd->result(0), qd->result(1)}));
+      return cantFail(b.value(OpKind::Dequantize, {qd->result(0), qd->result(1)}, block));
     }
     if (isSoftmax) {
       OpBuilder b = OpBuilder::before(user);
@@ -292,6 +305,7 @@ private:
   std::string weights_ = "per-channel";
   std::string weightClip_ = "max";
   std::string softmax_ = "uniform";
+  int64_t softmaxBlock_ = 32;
   std::string keys_ = "per-channel";
   std::string acts_ = "per-token";
   bool bmm_ = false;

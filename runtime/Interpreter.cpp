@@ -153,8 +153,6 @@ template <typename T> const T *elems(const Tensor &t);
 template <> const float *elems<float>(const Tensor &t) { return t.floats().data(); }
 template <> const int32_t *elems<int32_t>(const Tensor &t) { return t.ints().data(); }
 
-/// a[..., M, K] x b[..., K, N] (or b[..., N, K]) with broadcast batch dims,
-/// accumulated in double (exact for the integer ops).
 /// Batched a[..., M, K] times b[..., K, N] (or [..., N, K] with transposeB),
 /// batch dimensions broadcast; `cell(aOffset, bOffset, K, bStride)` gives one
 /// result element from a's row at aOffset and b's column from bOffset.
@@ -370,6 +368,26 @@ evaluateOp(const Op &op, llvm::ArrayRef<const Tensor *> inPtrs) {
     out.push_back(matmul(in[0], in[1], op.boolAttr("transpose_b"), outType));
     return out;
 
+  case OpKind::BlockIntMatMul: {
+    const Tensor &a = in[0], &scale = in[1], &b = in[2];
+    int64_t K = a.shape().back(), block = op.intAttr("block"), G = scale.shape().back();
+    if (G != (K + block - 1) / block)
+      return fail("block_int_matmul: " + llvm::Twine(G) + " scales per row for " +
+                  llvm::Twine(K) + " columns in blocks of " + llvm::Twine(block));
+    out.push_back(batchedProduct(
+        a, b, false, DType::F32, [&](int64_t ai, int64_t bi, int64_t, int64_t stride) {
+          const float *s = scale.floats().data() + ai / std::max<int64_t>(K, 1) * G;
+          double sum = 0;
+          for (int64_t g = 0; g < G; ++g) {
+            int64_t k0 = g * block, n = std::min(block, K - k0);
+            sum += dot(elems<int32_t>(a) + ai + k0, elems<int32_t>(b) + bi + k0 * stride, n,
+                       stride) * double(s[g]);
+          }
+          return sum;
+        }));
+    return out;
+  }
+
   case OpKind::QuantizeLog2: case OpKind::DequantizeLog2: {
     bool sqrt2 = op.stringAttr("base") == "sqrt2";
     Tensor r(outType, in[0].shape());
@@ -508,7 +526,21 @@ evaluateOp(const Op &op, llvm::ArrayRef<const Tensor *> inPtrs) {
     return out;
   }
 
-  case OpKind::Quantize: case OpKind::Dequantize: case OpKind::Requantize: {
+  case OpKind::Dequantize:
+    if (int64_t block = op.intAttr("block")) {
+      const Tensor &q = in[0], &scale = in[1];
+      int64_t C = q.shape().back(), G = scale.shape().back();
+      if (G != (C + block - 1) / block)
+        return fail("dequantize: " + llvm::Twine(G) + " scales per row for " +
+                    llvm::Twine(C) + " columns in blocks of " + llvm::Twine(block));
+      Tensor r(outType, q.shape());
+      for (int64_t i = 0; i < r.numElements(); ++i)
+        r.set(i, q.get(i) * scale.get(i / C * G + i % C / block));
+      out.push_back(std::move(r));
+      return out;
+    }
+    [[fallthrough]];
+  case OpKind::Quantize: case OpKind::Requantize: {
     Tensor r(outType, in[0].shape());
     for (int64_t i = 0; i < r.numElements(); ++i) {
       Shape idx = unflatten(i, r.shape());
@@ -530,17 +562,23 @@ evaluateOp(const Op &op, llvm::ArrayRef<const Tensor *> inPtrs) {
     llvm::StringRef g = op.stringAttr("granularity");
     const Tensor &x = in[0];
     Shape sShape(x.shape());
+    int64_t C = x.shape().back(), block = op.intAttr("block");
     if (g == "per-token")
       sShape.back() = 1;
     else if (g == "per-column")
       sShape[x.rank() - 2] = 1;
+    else if (g == "per-block")
+      sShape.back() = (C + block - 1) / block;
     else
       sShape.clear();
     bool isUnsigned = op.boolAttr("unsigned");
     double levels = isUnsigned ? 255.0 : 127.0;
     Tensor q(isUnsigned ? DType::U8 : DType::I8, x.shape()), scale(DType::F32, sShape);
     std::vector<double> amax(scale.numElements(), 0.0);
-    auto group = [&](int64_t i) { return broadcastOffset(scale, unflatten(i, x.shape())); };
+    auto group = [&](int64_t i) {
+      return g == "per-block" ? i / C * sShape.back() + i % C / block
+                              : broadcastOffset(scale, unflatten(i, x.shape()));
+    };
     for (int64_t i = 0; i < x.numElements(); ++i) {
       double &a = amax[group(i)];
       a = std::max(a, std::fabs(x.get(i)));

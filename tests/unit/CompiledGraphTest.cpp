@@ -111,7 +111,9 @@ namespace {
 // quantizes only the appended rows (re-coding the columns whose maximum
 // grew). Every run must equal the interpreter's, which quantizes the whole
 // context each time, including runs where the cache does not come back as
-// the one the codes were made from.
+// the one the codes were made from. The probabilities are quantized per
+// block of 4 along the context in O1's form (so the contexts here span
+// several blocks) and per row in O3's.
 const char *kKvHeader = R"(
 graph @decode(%past_k: f32[?p,2,8], %past_v: f32[?p,2,8], %k: f32[?s,2,8], %v: f32[?s,2,8], %q: f32[2,2,?s,8]) -> (f32[2,2,?s,8], f32[?c,2,8], f32[?c,2,8]) {
 )";
@@ -142,11 +144,10 @@ const char *kKvAttention = R"(
   %scores = mul %sd, %half : f32[2,2,?s,?c]
   %masked = causal_mask %scores : f32[2,2,?s,?c]
   %p = softmax %masked : f32[2,2,?s,?c]
-  %pq, %ps = quantize_dynamic %p {unsigned = true} : u8[2,2,?s,?c], f32[2,2,?s,1]
+  %pq, %ps = quantize_dynamic %p {granularity = "per-block", unsigned = true, block = 4} : u8[2,2,?s,?c], f32[2,2,?s,?c.b4]
   %vq, %vs = quantize_dynamic %vt {granularity = "per-column"} : i8[2,1,?c,8], f32[2,1,1,8]
-  %oacc = int_matmul %pq, %vq : i32[2,2,?s,8]
-  %od = dequantize %oacc, %ps : f32[2,2,?s,8]
-  %o = mul %od, %vs : f32[2,2,?s,8]
+  %ob = block_int_matmul %pq, %ps, %vq {block = 4} : f32[2,2,?s,8]
+  %o = mul %ob, %vs : f32[2,2,?s,8]
 )";
 
 // O3's form: keys and values on fixed steps, so old codes always stand.
@@ -291,6 +292,46 @@ graph @block(%x: f32[?s,8], %res: f32[?s,4]) -> (f32[?s,4]) {
   return %out
 }
 )";
+
+// P V with P's scales per block of 5 along the context (V not a cache,
+// so b comes from the run): a few rows take the row-update path, more rows
+// one GEMM per block; grouped-query heads share V.
+const char *kBlockScaledPV = R"(
+graph @pv(%p: f32[2,2,?s,?c], %v: f32[2,1,?c,8]) -> (f32[2,2,?s,8]) {
+  %pq, %ps = quantize_dynamic %p {granularity = "per-block", unsigned = true, block = 5} : u8[2,2,?s,?c], f32[2,2,?s,?c.b5]
+  %vq, %vs = quantize_dynamic %v {granularity = "per-column"} : i8[2,1,?c,8], f32[2,1,1,8]
+  %ob = block_int_matmul %pq, %ps, %vq {block = 5} : f32[2,2,?s,8]
+  %o = mul %ob, %vs : f32[2,2,?s,8]
+  return %o
+}
+)";
+
+TEST(CompiledGraphTest, BlockScaledProductsMatchInterpreter) {
+  std::string errors;
+  auto m = test::parseAndVerify(kBlockScaledPV, errors);
+  ASSERT_TRUE(m) << errors;
+  const Graph &g = *m->graphs().front();
+  auto jit = CompiledGraph::compile(g, nullptr, JitOptions());
+  ASSERT_TRUE(bool(jit)) << llvm::toString(jit.takeError());
+  EXPECT_NE((*jit)->describe().find("1 int8 and 0 fp32 batched"), std::string::npos)
+      << (*jit)->describe();
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> unit(0, 1);
+  for (auto [rows, ctx] : {std::pair{1, 13}, {3, 10}, {6, 23}, {9, 4}}) {
+    // Probabilities spanning orders of magnitude; a causal-like zero corner.
+    Tensor p(DType::F32, {2, 2, rows, ctx});
+    for (int64_t i = 0; i < p.numElements(); ++i) {
+      int64_t r = i / ctx % rows, c = i % ctx;
+      p.floats()[i] = c > r + ctx - rows ? 0.0f : std::pow(unit(rng), 6.0f);
+    }
+    Tensor v = randomRows(2, {1, ctx, 8}, rng, 1.0f);
+    auto want = runGraph(g, {p, v}, nullptr);
+    ASSERT_TRUE(bool(want)) << llvm::toString(want.takeError());
+    auto got = (*jit)->run({p, v});
+    ASSERT_TRUE(bool(got)) << llvm::toString(got.takeError());
+    EXPECT_LT(test::maxRelativeDiff((*want)[0], (*got)[0]), 1e-6) << rows << "x" << ctx;
+  }
+}
 
 TEST(CompiledGraphTest, BiasAndResidualRunInTheInt8Epilogue) {
   std::string errors;

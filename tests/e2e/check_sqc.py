@@ -4,11 +4,11 @@
   check_sqc.py SQC ppl MODEL TEXT EXPECTED [--tokenizer F] [--max-tokens N]
   check_sqc.py SQC generate MODEL EXPECTED_PREFIX [--tokenizer F]
   check_sqc.py SQC import-generate MODEL EXPECTED_PREFIX [--tokenizer F]
-  check_sqc.py SQC quantize HF_LLAMA_DIR TEXT TOKENS (LEVEL SMOOTH MIN% MAX%)...
+  check_sqc.py SQC quantize HF_LLAMA_DIR TEXT TOKENS [--calib-text FILE] (LEVEL SMOOTH MIN% MAX%)...
       Injects outliers into a copy of the model (its FP32 perplexity must not
       change), then for each group quantizes it at LEVEL (SMOOTH: smooth or
-      naive) and checks that the perplexity change from FP32 lies in
-      [MIN%, MAX%].
+      naive; calibrated on TEXT, or FILE) and checks that the perplexity
+      change from FP32 on TEXT lies in [MIN%, MAX%].
   check_sqc.py SQC variants MODEL TEXT TOKENS [--calib-text FILE] ("QUANTIZE FLAGS" MIN% MAX%)...
       Quantizes MODEL with each set of flags (calibrated on TEXT, or FILE)
       and checks the written model's perplexity change from FP32 on TEXT.
@@ -78,6 +78,9 @@ def main():
         import tempfile
         text, tokens = rest[0], rest[1]
         groups = rest[2:]
+        calib = text
+        if groups[:1] == ["--calib-text"]:
+            calib, groups = groups[1], groups[2:]
         ppl = lambda m: perplexity(sqc, m, text, tokens)
         with tempfile.TemporaryDirectory() as d:
             inj = os.path.join(d, "injected")
@@ -92,7 +95,7 @@ def main():
             for i in range(0, len(groups), 4):
                 level, smooth, lo, hi = groups[i], groups[i + 1], float(groups[i + 2]), float(groups[i + 3])
                 out = os.path.join(d, f"q-{level}-{smooth}")
-                args = [sqc, "quantize", inj, "--calib-text", text, "--samples", "16",
+                args = [sqc, "quantize", inj, "--calib-text", calib, "--samples", "16",
                         "--level", level, "-o", out]
                 if smooth == "naive":
                     args.append("--no-smooth")

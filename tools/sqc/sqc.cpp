@@ -259,6 +259,7 @@ struct QuantizeOptions {
   std::string method = "smoothquant";
   // The attention probabilities' quantizer: uniform, fixed, log2 or log-sqrt2.
   std::string softmax = "uniform";
+  int64_t softmaxBlock = 32; // uniform: probabilities per u8 scale (0: a row)
   // O1's keys in Q K^T: per-channel or per-token.
   std::string keys = "per-channel";
   bool repq() const { return llvm::StringRef(method).starts_with("repq"); }
@@ -360,7 +361,8 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false,
   }
   std::string pipeline = "quantize{weights=" + o.weightScales + ",weight-clip=" +
                          o.weightClip + ",acts=" + acts +
-                         ",bmm=true,softmax=" + o.softmax + ",keys=" + o.keys +
+                         ",bmm=true,softmax=" + o.softmax +
+                         ",softmax-block=" + std::to_string(o.softmaxBlock) + ",keys=" + o.keys +
                          (o.clip ? ",percentile=true" : "") +
                          "}";
   if (o.mixed())
@@ -407,6 +409,8 @@ int runQuantize(LoadedModel &m, const QuantizeOptions &o, llvm::StringRef outDir
                                : std::string("naive");
   how += std::string(" ") + (o.mixed() ? "mixed-precision weights" : "W8A8") + " " + o.level +
          ", weight scales " + o.weightScales + ", softmax " + o.softmax;
+  if (o.softmax == "uniform" && o.softmaxBlock > 0)
+    how += " in blocks of " + std::to_string(o.softmaxBlock);
   if (o.mixed() && o.group > 0)
     how += ", INT4 groups of " + std::to_string(o.group);
   if (o.mixed())
@@ -442,7 +446,9 @@ llvm::StringMap<Tensor> layerOutputs(LoadedModel &m, llvm::ArrayRef<int32_t> tok
       const Op *d = op.operand(0)->definingOp();
       while (d && (d->kind() == OpKind::Mul || d->kind() == OpKind::Dequantize))
         d = d->operand(0)->definingOp();
-      if (d && (d->kind() == OpKind::IntLinear || d->kind() == OpKind::IntMatMul))
+      if (d && llvm::is_contained({OpKind::IntLinear, OpKind::IntMatMul, OpKind::BlockIntMatMul,
+                                   OpKind::Log2MatMul},
+                                  d->kind()))
         wanted.insert(op.result());
     }
   ValueObserver observe = [&](const Value &v, const Tensor &t) {
@@ -932,11 +938,16 @@ int main(int argc, char **argv) {
       cl::init("smoothquant"), cl::sub(quantCmd), cl::sub(benchCmd), cl::cat(cat));
   cl::opt<std::string> softmaxQuant(
       "softmax",
-      cl::desc("Attention probabilities: uniform (u8 steps of each row's maximum, default), "
-               "fixed (u8 steps of 1/255), log-sqrt2 or log2 (logarithmic codes; P x V runs "
-               "as shifts and adds)"),
+      cl::desc("Attention probabilities: uniform (u8 steps of the maximum of each block of "
+               "--softmax-block along a row, default), fixed (u8 steps of 1/255), log-sqrt2 or "
+               "log2 (logarithmic codes; P x V runs as shifts and adds)"),
       cl::init("uniform"), cl::sub(quantCmd), cl::sub(evalCmd), cl::sub(benchCmd),
       cl::cat(cat));
+  cl::opt<int64_t> softmaxBlock(
+      "softmax-block",
+      cl::desc("With --softmax uniform, probabilities per u8 scale along the context "
+               "(default 32; 0: the whole row)"),
+      cl::init(32), cl::sub(quantCmd), cl::sub(evalCmd), cl::sub(benchCmd), cl::cat(cat));
   cl::opt<std::string> keys(
       "keys",
       cl::desc("O1 keys in Q K^T: per-channel (default; a scale per channel over the "
@@ -1073,6 +1084,7 @@ int main(int argc, char **argv) {
                         avgBits, sizeMB, hessian};
   qopts.method = method;
   qopts.softmax = softmaxQuant;
+  qopts.softmaxBlock = softmaxBlock;
   qopts.keys = keys;
   qopts.group = int4Group;
   if (avgBits > 0 && sizeMB > 0)
@@ -1089,6 +1101,8 @@ int main(int argc, char **argv) {
   if (!llvm::is_contained({"uniform", "fixed", "log2", "log-sqrt2"}, qopts.softmax))
     return error("--softmax must be uniform, fixed, log2 or log-sqrt2, got '" + qopts.softmax +
                  "'");
+  if (qopts.softmaxBlock < 0)
+    return error("--softmax-block must be >= 0, got " + std::to_string(qopts.softmaxBlock));
   if (qopts.keys != "per-channel" && qopts.keys != "per-token")
     return error("--keys must be per-channel or per-token, got '" + qopts.keys + "'");
   if (benchCmd && benchWhat == "model")

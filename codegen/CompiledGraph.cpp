@@ -376,7 +376,10 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
     parallel(batches, [&](int64_t b0, int64_t b1) {
       int64_t nb = b1 - b0;
       std::vector<int32_t> acc(nb * M * N, 0);
-      std::vector<float> sum(nb * M * N, 0.0f), aScale(nb * M * G), wScale(nb * N);
+      // Blocks add up in double, as in the interpreter: long contexts have
+      // thousands of them.
+      std::vector<double> sum(nb * M * N, 0.0);
+      std::vector<float> aScale(nb * M * G), wScale(nb * N);
       for (int64_t bi = b0; bi < b1; ++bi)
         scalesOf(bi, aScale.data() + (bi - b0) * M * G, wScale.data() + (bi - b0) * N);
       auto accOf = [&](int64_t bi, int64_t m) { return acc.data() + ((bi - b0) * M + m) * N; };
@@ -386,7 +389,7 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
         for (int64_t i = 0; i < nb * M; ++i) {
           float s = aScale[i * G + g];
           for (int64_t n = 0; n < N; ++n)
-            sum[i * N + n] += float(acc[i * N + n]) * s;
+            sum[i * N + n] += double(float(acc[i * N + n]) * s);
         }
         std::fill(acc.begin(), acc.end(), 0);
       };
@@ -406,10 +409,11 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
         flush(G - 1);
       for (int64_t bi = b0; bi < b1; ++bi) {
         float *c = out.floats().data() + bi * M * N;
-        const float *sb = sum.data() + (bi - b0) * M * N, *ws = wScale.data() + (bi - b0) * N;
+        const double *sb = sum.data() + (bi - b0) * M * N;
+        const float *ws = wScale.data() + (bi - b0) * N;
         for (int64_t m = 0; m < M; ++m)
           for (int64_t n = 0; n < N; ++n)
-            c[m * N + n] = sb[m * N + n] * ws[n];
+            c[m * N + n] = float(sb[m * N + n]) * ws[n];
       }
     });
     return true;
@@ -418,7 +422,8 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
   // operands cost less than packing them. Int8 sums stay exact in int32.
   if (M <= 4 && !b.codes && (!int8 || exactInt32)) {
     parallel(batches, [&](int64_t b0, int64_t b1) {
-      std::vector<float> aScale(M * G), wScale(N), sum(N);
+      std::vector<float> aScale(M * G), wScale(N);
+      std::vector<double> sum(N);
       std::vector<int32_t> acc(N);
       for (int64_t bi = b0; bi < b1; ++bi) {
         float *c = out.floats().data() + bi * M * N;
@@ -427,7 +432,7 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
         for (int64_t m = 0; m < M; ++m) {
           if (int8) {
             const int32_t *A = a.ints().data() + aOff[bi] + m * K, *B = b.ints() + bOff[bi];
-            std::fill(sum.begin(), sum.end(), 0.0f);
+            std::fill(sum.begin(), sum.end(), 0.0);
             if (transposeB) {
               for (int64_t n = 0; n < N; ++n)
                 acc[n] = dotI32(A, B + n * sn, K);
@@ -439,10 +444,10 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
                   axpyI32(A[k], B + k * sk, N, acc.data());
               }
               for (int64_t n = 0; n < N; ++n)
-                sum[n] += float(acc[n]) * aScale[m * G + g];
+                sum[n] += double(float(acc[n]) * aScale[m * G + g]);
             }
             for (int64_t n = 0; n < N; ++n)
-              c[m * N + n] = sum[n] * wScale[n];
+              c[m * N + n] = float(sum[n]) * wScale[n];
             continue;
           }
           const float *A = a.floats().data() + aOff[bi] + m * K,
@@ -460,6 +465,9 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
     });
     return true;
   }
+  // The GEMM kernels sum in int32 too: longer sums go to the reference.
+  if (int8 && !exactInt32)
+    return false;
   // Pack each distinct b matrix once (grouped-query heads share theirs), a
   // panel per block of k.
   std::vector<int64_t> distinct(bOff);
@@ -477,6 +485,7 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
   parallel(batches, [&](int64_t b0, int64_t b1) {
     QuantizedRows rows;
     std::vector<float> aScale(M * G), wScale(N), blockScale, part;
+    std::vector<double> total;
     std::vector<int32_t> slice;
     for (int64_t bi = b0; bi < b1; ++bi) {
       const PackedWeights *w =
@@ -494,9 +503,10 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
         engine.int8Gemm(rows, *w, wScale.data(), nullptr, nullptr, c, N, nullptr);
         continue;
       }
-      // One GEMM per block of k, added up. Rows whose codes in a block are
-      // all zero before the first that is not (the causal mask's upper
-      // triangle) skip it.
+      // One GEMM per block of k, added up in double. Rows whose codes in a
+      // block are all zero before the first that is not (the causal mask's
+      // upper triangle) skip it.
+      total.assign(M * N, 0.0);
       for (int64_t g = 0; g < G; ++g) {
         int64_t k0 = g * span, kn = std::min(span, K - k0), m0 = 0;
         while (m0 < M && std::all_of(A + m0 * K + k0, A + m0 * K + k0 + kn,
@@ -515,10 +525,12 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
                         rows);
         part.resize(rowsLeft * N);
         engine.int8Gemm(rows, w[g], wScale.data(), nullptr, nullptr, part.data(), N, nullptr);
-        float *cm = c + m0 * N;
+        double *tm = total.data() + m0 * N;
         for (int64_t i = 0; i < rowsLeft * N; ++i)
-          cm[i] += part[i];
+          tm[i] += part[i];
       }
+      for (int64_t i = 0; i < M * N; ++i)
+        c[i] = float(total[i]);
     }
   });
   return true;

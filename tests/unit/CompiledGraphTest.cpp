@@ -333,6 +333,46 @@ TEST(CompiledGraphTest, BlockScaledProductsMatchInterpreter) {
   }
 }
 
+// A context so long that u8 x i8 sums leave int32 (255 * 127 * 70000 >
+// 2^31): int_matmul's i32 result saturates in the interpreter, and the
+// kernels, which would wrap around, decline. Per block of the context the
+// sums stay small and the product is exact.
+TEST(CompiledGraphTest, LongInt8SumsMatchInterpreter) {
+  const char *ir = R"(
+graph @pv(%p: f32[1,?s,?c], %v: f32[1,?c,2]) -> (f32[1,?s,2], f32[1,?s,2]) {
+  %pq, %ps = quantize_dynamic %p {unsigned = true} : u8[1,?s,?c], f32[1,?s,1]
+  %vq, %vs = quantize_dynamic %v {granularity = "per-column"} : i8[1,?c,2], f32[1,1,2]
+  %acc = int_matmul %pq, %vq : i32[1,?s,2]
+  %d = dequantize %acc, %ps : f32[1,?s,2]
+  %o = mul %d, %vs : f32[1,?s,2]
+  %bq, %bs = quantize_dynamic %p {granularity = "per-block", unsigned = true, block = 32} : u8[1,?s,?c], f32[1,?s,?c.b32]
+  %ob = block_int_matmul %bq, %bs, %vq {block = 32} : f32[1,?s,2]
+  %o2 = mul %ob, %vs : f32[1,?s,2]
+  return %o, %o2
+}
+)";
+  std::string errors;
+  auto m = test::parseAndVerify(ir, errors);
+  ASSERT_TRUE(m) << errors;
+  const Graph &g = *m->graphs().front();
+  auto jit = CompiledGraph::compile(g, nullptr, JitOptions());
+  ASSERT_TRUE(bool(jit)) << llvm::toString(jit.takeError());
+  for (int64_t rows : {1, 5}) {
+    int64_t ctx = 70000;
+    Tensor p(DType::F32, {1, rows, ctx}), v(DType::F32, {1, ctx, 2});
+    std::fill(p.floats().begin(), p.floats().end(), 1.0f / ctx);
+    std::fill(v.floats().begin(), v.floats().end(), 0.5f);
+    auto want = runGraph(g, {p, v}, nullptr);
+    ASSERT_TRUE(bool(want)) << llvm::toString(want.takeError());
+    auto got = (*jit)->run({p, v});
+    ASSERT_TRUE(bool(got)) << llvm::toString(got.takeError());
+    EXPECT_LT(test::maxRelativeDiff((*want)[0], (*got)[0]), 1e-6) << rows << " rows";
+    EXPECT_LT(test::maxRelativeDiff((*want)[1], (*got)[1]), 1e-6) << rows << " rows";
+    for (float x : (*got)[1].floats())
+      EXPECT_NEAR(x, 0.5f, 1e-5f) << rows << " rows";
+  }
+}
+
 TEST(CompiledGraphTest, BiasAndResidualRunInTheInt8Epilogue) {
   std::string errors;
   auto m = test::parseAndVerify(kLinearEpilogue, errors);

@@ -29,6 +29,32 @@ namespace {
 
 const char *kModel = test::kStoriesModel;
 
+/// `ir` parsed and verified, and its first graph compiled; a failure is
+/// recorded and leaves `jit` null.
+struct CompiledIR {
+  std::unique_ptr<Module> module;
+  const Graph *graph = nullptr;
+  std::unique_ptr<CompiledGraph> jit;
+};
+
+CompiledIR compileIR(const std::string &ir, const JitOptions &options = JitOptions()) {
+  CompiledIR c;
+  std::string errors;
+  c.module = test::parseAndVerify(ir, errors);
+  if (!c.module) {
+    ADD_FAILURE() << errors;
+    return c;
+  }
+  c.graph = c.module->graphs().front().get();
+  auto jit = CompiledGraph::compile(*c.graph, nullptr, options);
+  if (!jit) {
+    ADD_FAILURE() << llvm::toString(jit.takeError());
+    return c;
+  }
+  c.jit = std::move(*jit);
+  return c;
+}
+
 /// Logits of a prefill of `toks`, then of decoding two more tokens one by one.
 std::vector<Tensor> run(LoadedModel &m, const std::vector<int32_t> &toks) {
   std::vector<Tensor> out, cache;
@@ -221,38 +247,36 @@ void step(const Graph &g, CompiledGraph &jit, Sequence &seq, int64_t n, std::mt1
 }
 
 void checkKeptCodes(const std::string &graph) {
-  std::string errors;
-  auto m = test::parseAndVerify(graph, errors);
-  ASSERT_TRUE(m) << errors;
-  const Graph &g = *m->graphs().front();
   for (unsigned threads : {1u, 2u}) {
     JitOptions o;
     o.threads = threads;
-    auto jit = CompiledGraph::compile(g, nullptr, o);
-    ASSERT_TRUE(bool(jit)) << llvm::toString(jit.takeError());
-    EXPECT_NE((*jit)->describe().find("codes of 2 KV caches kept"), std::string::npos)
-        << (*jit)->describe();
+    CompiledIR c = compileIR(graph, o);
+    ASSERT_TRUE(c.jit);
+    const Graph &g = *c.graph;
+    auto &jit = c.jit;
+    EXPECT_NE(jit->describe().find("codes of 2 KV caches kept"), std::string::npos)
+        << jit->describe();
     std::mt19937 rng(threads);
     Sequence a, b;
-    step(g, **jit, a, 5, rng, 1.0f, "prefill");
+    step(g, *jit, a, 5, rng, 1.0f, "prefill");
     for (int i = 0; i < 4; ++i)
-      step(g, **jit, a, 1, rng, 0.5f, "decode within the maxima", /*observed=*/i == 1);
-    step(g, **jit, a, 1, rng, 8.0f, "decode past the maxima");
-    step(g, **jit, a, 2, rng, 1.0f, "two rows");
+      step(g, *jit, a, 1, rng, 0.5f, "decode within the maxima", /*observed=*/i == 1);
+    step(g, *jit, a, 1, rng, 8.0f, "decode past the maxima");
+    step(g, *jit, a, 2, rng, 1.0f, "two rows");
     // Another sequence in between: its cache is not the one coded last.
-    step(g, **jit, b, 6, rng, 1.0f, "second sequence", /*observed=*/true);
-    step(g, **jit, a, 1, rng, 1.0f, "back to the first");
-    step(g, **jit, b, 1, rng, 1.0f, "back to the second");
+    step(g, *jit, b, 6, rng, 1.0f, "second sequence", /*observed=*/true);
+    step(g, *jit, a, 1, rng, 1.0f, "back to the first");
+    step(g, *jit, b, 1, rng, 1.0f, "back to the second");
     // The first sequence rewound by two rows, in the same buffer.
     for (Tensor *t : {&a.k, &a.v}) {
       llvm::SmallVector<int64_t, 4> shape(t->shape());
       shape[0] -= 2;
       t->resize(shape);
     }
-    step(g, **jit, a, 1, rng, 1.0f, "after a rewind");
+    step(g, *jit, a, 1, rng, 1.0f, "after a rewind");
     // The last row changed in place (a cache that is not the one coded).
     a.k.floats()[a.k.numElements() - 3] += 0.25f;
-    step(g, **jit, a, 1, rng, 1.0f, "after an edit of the last row");
+    step(g, *jit, a, 1, rng, 1.0f, "after an edit of the last row");
   }
 }
 
@@ -307,14 +331,12 @@ graph @pv(%p: f32[2,2,?s,?c], %v: f32[2,1,?c,8]) -> (f32[2,2,?s,8]) {
 )";
 
 TEST(CompiledGraphTest, BlockScaledProductsMatchInterpreter) {
-  std::string errors;
-  auto m = test::parseAndVerify(kBlockScaledPV, errors);
-  ASSERT_TRUE(m) << errors;
-  const Graph &g = *m->graphs().front();
-  auto jit = CompiledGraph::compile(g, nullptr, JitOptions());
-  ASSERT_TRUE(bool(jit)) << llvm::toString(jit.takeError());
-  EXPECT_NE((*jit)->describe().find("1 int8 and 0 fp32 batched"), std::string::npos)
-      << (*jit)->describe();
+  CompiledIR c = compileIR(kBlockScaledPV);
+  ASSERT_TRUE(c.jit);
+  const Graph &g = *c.graph;
+  auto &jit = c.jit;
+  EXPECT_NE(jit->describe().find("1 int8 and 0 fp32 batched"), std::string::npos)
+      << jit->describe();
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> unit(0, 1);
   for (auto [rows, ctx] : {std::pair{1, 13}, {3, 10}, {6, 23}, {9, 4}}) {
@@ -327,7 +349,7 @@ TEST(CompiledGraphTest, BlockScaledProductsMatchInterpreter) {
     Tensor v = randomRows(2, {1, ctx, 8}, rng, 1.0f);
     auto want = runGraph(g, {p, v}, nullptr);
     ASSERT_TRUE(bool(want)) << llvm::toString(want.takeError());
-    auto got = (*jit)->run({p, v});
+    auto got = jit->run({p, v});
     ASSERT_TRUE(bool(got)) << llvm::toString(got.takeError());
     EXPECT_LT(test::maxRelativeDiff((*want)[0], (*got)[0]), 1e-6) << rows << "x" << ctx;
   }
@@ -351,12 +373,10 @@ graph @pv(%p: f32[1,?s,?c], %v: f32[1,?c,2]) -> (f32[1,?s,2], f32[1,?s,2]) {
   return %o, %o2
 }
 )";
-  std::string errors;
-  auto m = test::parseAndVerify(ir, errors);
-  ASSERT_TRUE(m) << errors;
-  const Graph &g = *m->graphs().front();
-  auto jit = CompiledGraph::compile(g, nullptr, JitOptions());
-  ASSERT_TRUE(bool(jit)) << llvm::toString(jit.takeError());
+  CompiledIR c = compileIR(ir);
+  ASSERT_TRUE(c.jit);
+  const Graph &g = *c.graph;
+  auto &jit = c.jit;
   for (int64_t rows : {1, 5}) {
     int64_t ctx = 70000;
     Tensor p(DType::F32, {1, rows, ctx}), v(DType::F32, {1, ctx, 2});
@@ -364,7 +384,7 @@ graph @pv(%p: f32[1,?s,?c], %v: f32[1,?c,2]) -> (f32[1,?s,2], f32[1,?s,2]) {
     std::fill(v.floats().begin(), v.floats().end(), 0.5f);
     auto want = runGraph(g, {p, v}, nullptr);
     ASSERT_TRUE(bool(want)) << llvm::toString(want.takeError());
-    auto got = (*jit)->run({p, v});
+    auto got = jit->run({p, v});
     ASSERT_TRUE(bool(got)) << llvm::toString(got.takeError());
     EXPECT_LT(test::maxRelativeDiff((*want)[0], (*got)[0]), 1e-6) << rows << " rows";
     EXPECT_LT(test::maxRelativeDiff((*want)[1], (*got)[1]), 1e-6) << rows << " rows";
@@ -374,22 +394,20 @@ graph @pv(%p: f32[1,?s,?c], %v: f32[1,?c,2]) -> (f32[1,?s,2], f32[1,?s,2]) {
 }
 
 TEST(CompiledGraphTest, BiasAndResidualRunInTheInt8Epilogue) {
-  std::string errors;
-  auto m = test::parseAndVerify(kLinearEpilogue, errors);
-  ASSERT_TRUE(m) << errors;
-  const Graph &g = *m->graphs().front();
-  auto jit = CompiledGraph::compile(g, nullptr, JitOptions());
-  ASSERT_TRUE(bool(jit)) << llvm::toString(jit.takeError());
+  CompiledIR c = compileIR(kLinearEpilogue);
+  ASSERT_TRUE(c.jit);
+  const Graph &g = *c.graph;
+  auto &jit = c.jit;
   // Nothing left for host kernels: the adds are in the linear's step.
-  EXPECT_NE((*jit)->describe().find("1 int8"), std::string::npos) << (*jit)->describe();
-  EXPECT_NE((*jit)->describe().find(" 0 ops on host kernels"), std::string::npos)
-      << (*jit)->describe();
+  EXPECT_NE(jit->describe().find("1 int8"), std::string::npos) << jit->describe();
+  EXPECT_NE(jit->describe().find(" 0 ops on host kernels"), std::string::npos)
+      << jit->describe();
   std::mt19937 rng(3);
   for (int64_t rows : {1, 5, 13}) {
     Tensor x = randomRows(rows, {8}, rng, 2.0f), res = randomRows(rows, {4}, rng, 1.0f);
     auto want = runGraph(g, {x, res}, nullptr);
     ASSERT_TRUE(bool(want)) << llvm::toString(want.takeError());
-    auto got = (*jit)->run({x, res});
+    auto got = jit->run({x, res});
     ASSERT_TRUE(bool(got)) << llvm::toString(got.takeError());
     EXPECT_LT(test::maxRelativeDiff((*want)[0], (*got)[0]), 1e-6) << rows << " rows";
     // An observer (the per-layer report) still sees what the adds stand in
@@ -398,7 +416,7 @@ TEST(CompiledGraphTest, BiasAndResidualRunInTheInt8Epilogue) {
     ValueObserver jitSees = [&](const Value &v, const Tensor &t) { seen[v.name().str()] = t; };
     ValueObserver interpSees = [&](const Value &v, const Tensor &t) { ref[v.name().str()] = t; };
     ASSERT_TRUE(bool(runGraph(g, {x, res}, nullptr, &interpSees)));
-    auto observed = (*jit)->run({x, res}, &jitSees);
+    auto observed = jit->run({x, res}, &jitSees);
     ASSERT_TRUE(bool(observed)) << llvm::toString(observed.takeError());
     EXPECT_LT(test::maxRelativeDiff((*want)[0], (*observed)[0]), 1e-6);
     for (const char *name : {"m", "y", "out"}) {

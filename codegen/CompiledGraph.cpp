@@ -27,7 +27,7 @@ struct CompiledGraph::Step {
     QuantizeRows,
     Int8Linear,
     F32Linear,
-    Int8MatMul,  // int_matmul -> dequantize -> mul: batched int8 GEMMs
+    Int8MatMul,  // (block_)int_matmul -> dequantize? -> mul: batched int8 GEMMs
     F32MatMul,   // matmul: batched fp32 GEMMs
   } kind = Interpret;
   const Op *op = nullptr;           // the op (Interpret, Host, F32MatMul),
@@ -230,8 +230,8 @@ bool keepsCodes(const Op &q) {
 }
 
 /// The reference interpreter's result for a chain batchedMatMul declines;
-/// `in` holds what the fused step reads. `dequantizedOnly` stops after the
-/// dequantize (what an observer of the chain's middle sees).
+/// `in` holds what the fused step reads. `dequantizedOnly` stops before the
+/// column scales (at what an observer of the chain's middle sees).
 llvm::Expected<std::vector<Tensor>> interpretChain(const Op &mm,
                                                    llvm::ArrayRef<const Tensor *> in,
                                                    bool dequantizedOnly = false) {
@@ -326,7 +326,9 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
       return t->dtype() == DType::F32 && broadcastShapes(want, t->shape(), check) &&
              check == want;
     };
-    if (!fits(rowScale, rowShape) || !fits(colScale, shape))
+    // Block scales come one per block (the interpreter checks as much).
+    if (!fits(rowScale, rowShape) || !fits(colScale, shape) ||
+        (block && rowScale->shape().back() != G))
       return false;
     rs = broadcastStrides(rowScale->shape(), rowShape);
     cs = broadcastStrides(colScale->shape(), shape);
@@ -338,7 +340,7 @@ bool batchedMatMul(const GemmEngine &engine, ThreadPool *pool, const Tensor &a, 
   int64_t batches = 1;
   for (int64_t d : batch)
     batches *= d;
-  if (out.numElements() == 0)
+  if (out.numElements() == 0 || K == 0) // (sums of nothing)
     return true;
   // Matrix offsets of each output batch in a, b and the scales.
   auto as = broadcastStrides(a.shape().drop_back(2), batch);

@@ -10,7 +10,8 @@
 //  - fp32: linear(x, w, bias?) with a compile-time weight becomes the fp32
 //    kernel with the bias in its epilogue.
 //  - attention: int_matmul -> dequantize -> mul(column scales) becomes
-//    batched int8 GEMMs with the scales in the epilogue, and fp32 matmul
+//    batched int8 GEMMs with the scales in the epilogue (block_int_matmul
+//    -> mul: one GEMM per block of the context, added up), and fp32 matmul
 //    batched fp32 GEMMs; the run-time operand is packed per call, once per
 //    distinct matrix (grouped-query heads share theirs), or not at all for
 //    a few rows (decode: dot products on the operands).

@@ -103,8 +103,8 @@ llvm::Error requireScale(const Op &op, unsigned i, const TensorType &target) {
 /// count of its blocks is the symbol ?c.bBLOCK (e.g. ?ctx.b32), bound when
 /// the scales are made; kernels check it against C.
 llvm::Expected<TensorType> blockScaleType(const TensorType &x, int64_t block) {
-  if (block <= 0)
-    return fail("block must be positive, got " + llvm::Twine(block));
+  if (block <= 0 || block > (int64_t(1) << 30))
+    return fail("block must be in [1, 2^30], got " + llvm::Twine(block));
   if (x.rank() == 0)
     return fail("per-block scales need rank >= 1, got " + x.str());
   llvm::SmallVector<Dim, 4> dims(x.dims());

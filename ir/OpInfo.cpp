@@ -114,6 +114,11 @@ llvm::ArrayRef<OpInfo> allOps() {
 
 const OpInfo &opInfo(OpKind kind) { return allOps()[unsigned(kind)]; }
 
+bool isCommutative(OpKind kind) {
+  return kind == OpKind::Add || kind == OpKind::Mul || kind == OpKind::Maximum ||
+         kind == OpKind::Minimum;
+}
+
 const OpInfo *lookupOp(llvm::StringRef mnemonic) {
   static const llvm::StringMap<const OpInfo *> byName = [] {
     llvm::StringMap<const OpInfo *> m;

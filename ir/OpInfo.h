@@ -67,6 +67,9 @@ llvm::ArrayRef<OpInfo> allOps();
 const OpInfo &opInfo(OpKind kind);
 /// Looks an op up by mnemonic.
 const OpInfo *lookupOp(llvm::StringRef mnemonic);
+/// Whether the op's two operands may swap without changing its result
+/// (add, mul, maximum, minimum: broadcasting is symmetric too).
+bool isCommutative(OpKind kind);
 
 } // namespace sqc
 

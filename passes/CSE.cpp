@@ -1,8 +1,9 @@
 //===- passes/CSE.cpp - Common subexpression elimination ------------------===//
 //
-// Two ops of the same kind, with the same operands, attributes and result
-// types compute the same values (no op has side effects). Graphs are straight
-// lines, so the first of them dominates the rest and can replace them.
+// Two ops of the same kind, with the same operands (in either order for a
+// commutative op), attributes and result types compute the same values (no
+// op has side effects). Graphs are straight lines, so the first of them
+// dominates the rest and can replace them.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
@@ -17,8 +18,13 @@ namespace {
 std::string opKey(const Op &op) {
   std::string key = op.mnemonic().str();
   key += '(';
-  for (const Value *v : op.operands()) {
-    key += std::to_string(reinterpret_cast<uintptr_t>(v));
+  std::vector<uintptr_t> operands;
+  for (const Value *v : op.operands())
+    operands.push_back(reinterpret_cast<uintptr_t>(v));
+  if (isCommutative(op.kind()))
+    llvm::sort(operands);
+  for (uintptr_t v : operands) {
+    key += std::to_string(v);
     key += ',';
   }
   key += "){";

@@ -16,6 +16,8 @@ class Tokenizer {
 public:
   virtual ~Tokenizer() = default;
   /// Token ids of `text`, with the beginning-of-sequence id first if `bos`.
+  /// Not const: tokenizers memoize the pieces they have encoded, so one
+  /// thread at a time (or a tokenizer per thread).
   virtual std::vector<int32_t> encode(llvm::StringRef text, bool bos) = 0;
   /// The bytes token `id` stands for (byte-fallback tokens give one byte).
   /// `prev` is the token before it, for tokenizers whose pieces depend on it.

@@ -643,7 +643,8 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
   llvm::DenseSet<const Op *> keptCodes;                   // quantizers
   for (const Op &op : g.ops()) {
     bool kept = keepsCodes(op);
-    if (op.kind() == OpKind::QuantizeDynamic || kept)
+    // (An int8 linear's row quantizer reads its input whole: not these.)
+    if ((op.kind() == OpKind::QuantizeDynamic || kept) && !fused.count(&op))
       if (const Op *t = op.operand(0)->definingOp();
           t && t->kind() == OpKind::Transpose && onlyUser(t->result()) == &op &&
           !t->intArrayAttr("perm").empty() &&

@@ -393,6 +393,28 @@ graph @pv(%p: f32[1,?s,?c], %v: f32[1,?c,2]) -> (f32[1,?s,2], f32[1,?s,2]) {
   }
 }
 
+// An int8 linear's row quantizer reading a row-keeping transpose (as
+// --rotate-qk's rotation of the heads does): the transpose is made, not
+// skipped as for quantizers that read rows where they lie.
+TEST(CompiledGraphTest, RowQuantizerOfATransposeMatchesInterpreter) {
+  CompiledIR c = compileIR(R"(
+graph @rows(%x: f32[?s,8]) -> (f32[?s,4]) {
+  %t = transpose %x {perm = [0, 1]} : f32[?s,8])" + std::string(int8Linear("%t")) +
+                           R"(  return %m
+}
+)");
+  ASSERT_TRUE(c.jit);
+  std::mt19937 rng(7);
+  for (int64_t rows : {1, 6}) {
+    Tensor x = randomRows(rows, {8}, rng, 2.0f);
+    auto want = runGraph(*c.graph, {x}, nullptr);
+    ASSERT_TRUE(bool(want)) << llvm::toString(want.takeError());
+    auto got = c.jit->run({x});
+    ASSERT_TRUE(bool(got)) << llvm::toString(got.takeError());
+    EXPECT_LT(test::maxRelativeDiff((*want)[0], (*got)[0]), 1e-6) << rows << " rows";
+  }
+}
+
 TEST(CompiledGraphTest, BiasAndResidualRunInTheInt8Epilogue) {
   CompiledIR c = compileIR(kLinearEpilogue);
   ASSERT_TRUE(c.jit);

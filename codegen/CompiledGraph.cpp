@@ -20,6 +20,24 @@
 
 namespace sqc {
 
+/// int_matmul(a, b) -> dequantize(., row scales) -> mul(., column scales),
+/// or block_int_matmul(a, scales per row and block, b) -> mul(., column
+/// scales): attention's quantized batched matmuls. Scale shapes are
+/// checked when they are known, at run time.
+struct MatMulChain {
+  const Op *matmul, *dequantize, *rescale; // dequantize: null with blocks
+  const Value *colScale;
+
+  bool blocks() const { return !dequantize; }
+  const Value *a() const { return matmul->operand(0); }
+  const Value *b() const { return matmul->operand(blocks() ? 2 : 1); }
+  const Value *rowScale() const {
+    return blocks() ? matmul->operand(1) : dequantize->operand(1);
+  }
+  /// The row-scaled products before the column scales.
+  const Value *scaled() const { return (blocks() ? matmul : dequantize)->result(); }
+};
+
 struct CompiledGraph::Step {
   enum Kind {
     Interpret,   // the reference interpreter
@@ -63,6 +81,7 @@ struct CompiledGraph::Step {
   mutable std::vector<float> codedLastRow;
   mutable bool codesCurrent = false;
   const Step *codesFrom = nullptr; // Int8MatMul: the step whose columnCodes are b
+  std::optional<MatMulChain> chain; // Int8MatMul: what it stands in for
 };
 
 namespace {
@@ -123,24 +142,6 @@ std::optional<Int8Chain> matchInt8Chain(const Op &lin) {
     return std::nullopt;
   return Int8Chain{q, &lin, dq, mul, s, zeroPoint};
 }
-
-/// int_matmul(a, b) -> dequantize(., row scales) -> mul(., column scales),
-/// or block_int_matmul(a, scales per row and block, b) -> mul(., column
-/// scales): attention's quantized batched matmuls. Scale shapes are
-/// checked when they are known, at run time.
-struct MatMulChain {
-  const Op *matmul, *dequantize, *rescale; // dequantize: null with blocks
-  const Value *colScale;
-
-  bool blocks() const { return !dequantize; }
-  const Value *a() const { return matmul->operand(0); }
-  const Value *b() const { return matmul->operand(blocks() ? 2 : 1); }
-  const Value *rowScale() const {
-    return blocks() ? matmul->operand(1) : dequantize->operand(1);
-  }
-  /// The row-scaled products before the column scales.
-  const Value *scaled() const { return (blocks() ? matmul : dequantize)->result(); }
-};
 
 std::optional<MatMulChain> matchInt8MatMul(const Op &mm) {
   bool blocks = mm.kind() == OpKind::BlockIntMatMul;
@@ -224,18 +225,19 @@ bool keepsCodes(const Op &q) {
   if (source && source->kind() == OpKind::Reshape)
     source = source->operand(0)->definingOp();
   const Op *mm = onlyUser(q.result(0));
-  auto c = mm ? matchInt8MatMul(*mm) : std::nullopt;
-  return source && source->kind() == OpKind::Concat && source->intAttr("axis") == 0 && c &&
-         c->b() == q.result(0) && c->a() != q.result(0);
+  if (!source || source->kind() != OpKind::Concat || source->intAttr("axis") != 0 || !mm)
+    return false;
+  auto c = matchInt8MatMul(*mm);
+  return c && c->b() == q.result(0) && c->a() != q.result(0);
 }
 
 /// The reference interpreter's result for a chain batchedMatMul declines;
 /// `in` holds what the fused step reads. `dequantizedOnly` stops before the
 /// column scales (at what an observer of the chain's middle sees).
-llvm::Expected<std::vector<Tensor>> interpretChain(const Op &mm,
+llvm::Expected<std::vector<Tensor>> interpretChain(const MatMulChain &c,
                                                    llvm::ArrayRef<const Tensor *> in,
                                                    bool dequantizedOnly = false) {
-  MatMulChain c = *matchInt8MatMul(mm);
+  const Op &mm = *c.matmul;
   llvm::Expected<std::vector<Tensor>> deq = std::vector<Tensor>();
   if (c.blocks()) {
     const Tensor *mmIn[] = {in[0], in[2], in[1]};
@@ -804,6 +806,7 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
       const MatMulChain &c = it->second;
       step->kind = Step::Int8MatMul;
       step->op = c.matmul;
+      step->chain = c;
       step->output = op.result();
       step->reads = {c.a(), c.b(), c.rowScale(), c.colScale};
       // b straight from the quantizer's kept codes (when it has them).
@@ -1039,7 +1042,7 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
       // b in the quantizer's kept codes; else in the run (its fallback).
       const ColumnCodeCache *codes =
           s.codesFrom && s.codesFrom->codesCurrent ? s.codesFrom->columnCodes.get() : nullptr;
-      auto chain = int8 ? matchInt8MatMul(op) : std::nullopt;
+      const std::optional<MatMulChain> &chain = s.chain;
       Tensor denseCodes;
       if (s.codesFrom)
         in.insert(in.begin() + 1, codes ? &denseCodes : &run.get(chain->b()));
@@ -1054,7 +1057,8 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
       if (codes && (!done || (int8 && observe)))
         denseCodes = codesAsTensor(*codes);
       if (!done) {
-        auto r = int8 ? interpretChain(op, in) : evaluateOp(op, llvm::ArrayRef<const Tensor *>(in));
+        auto r = int8 ? interpretChain(*chain, in)
+                      : evaluateOp(op, llvm::ArrayRef<const Tensor *>(in));
         if (!r)
           return run.fail(&op, llvm::toString(r.takeError()));
         out = std::move(r->front());
@@ -1062,7 +1066,7 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
       // An observer also sees the dequantized products before the rescale
       // (the scores, with keys per channel): the reference makes them.
       if (int8 && observe) {
-        auto d = interpretChain(op, in, /*dequantizedOnly=*/true);
+        auto d = interpretChain(*chain, in, /*dequantizedOnly=*/true);
         if (!d)
           return run.fail(&op, llvm::toString(d.takeError()));
         (*observe)(*chain->scaled(), d->front());

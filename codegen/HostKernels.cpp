@@ -420,29 +420,24 @@ bool quantizeDynamicRows(const Op &op, const float *in, llvm::ArrayRef<int64_t> 
   bool isUnsigned = op.boolAttr("unsigned");
   int32_t lo = isUnsigned ? 0 : -128, hi = isUnsigned ? 255 : 127;
   double levels = isUnsigned ? 255.0 : 127.0;
-  int64_t block = perBlock ? op.intAttr("block") : 0;
+  // Per token, a row is one block of all its columns.
+  int64_t C = shape.back();
+  int64_t block = perBlock ? op.intAttr("block") : std::max<int64_t>(C, 1);
   Shape sShape(shape);
   if (perToken)
     sShape.back() = 1;
   else if (perColumn)
     sShape[rank - 2] = 1;
   else if (perBlock)
-    sShape.back() = (shape.back() + block - 1) / block;
+    sShape.back() = (C + block - 1) / block;
   else
     sShape.clear();
   Tensor q(isUnsigned ? DType::U8 : DType::I8, shape), scale(DType::F32, sShape);
   float *s = scale.floats().data();
   int32_t *o = q.ints().data();
-  int64_t C = shape.back(), rows = C ? q.numElements() / C : 0;
+  int64_t rows = C ? q.numElements() / C : 0;
   auto row = [&](int64_t r) { return in + (rowOffset.empty() ? r * C : rowOffset[r]); };
-  if (perToken) {
-    splitRows(pool, rows, q.numElements(), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        s[r] = dynamicScale(rowAbsMax(row(r), C), levels);
-        rowCodes(row(r), C, s[r], lo, hi, o + r * C);
-      }
-    });
-  } else if (perBlock) {
+  if (perToken || perBlock) {
     int64_t G = sShape.back();
     splitRows(pool, rows, q.numElements(), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r)

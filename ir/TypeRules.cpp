@@ -147,12 +147,13 @@ llvm::Expected<TensorType> declaredQuantized(llvm::ArrayRef<TensorType> declared
   return t;
 }
 
-/// The shared part of matmul and int_matmul: result dims of a x b.
-llvm::Expected<llvm::SmallVector<Dim, 4>> matmulDims(const Op &op) {
+/// The shared part of matmul, int_matmul and block_int_matmul: result dims
+/// of a x b, b being operand `bIndex` (transposed with transpose_b).
+llvm::Expected<llvm::SmallVector<Dim, 4>> matmulDims(const Op &op, unsigned bIndex = 1) {
   if (auto e = requireRankAtLeast(op, 0, 2)) return e;
-  if (auto e = requireRankAtLeast(op, 1, 2)) return e;
-  const TensorType &a = operandType(op, 0), &b = operandType(op, 1);
-  bool tb = op.boolAttr("transpose_b");
+  if (auto e = requireRankAtLeast(op, bIndex, 2)) return e;
+  const TensorType &a = operandType(op, 0), &b = operandType(op, bIndex);
+  bool tb = op.info().findAttr("transpose_b") && op.boolAttr("transpose_b");
   const Dim &k = a.dimFromEnd(0);
   const Dim &kb = tb ? b.dimFromEnd(0) : b.dimFromEnd(1);
   const Dim &n = tb ? b.dimFromEnd(1) : b.dimFromEnd(0);
@@ -612,16 +613,9 @@ llvm::Error ruleBlockIntMatMul(const Op &op, llvm::ArrayRef<TensorType>,
     return fail("operand 'a' must be i8 or u8, got " + a.str());
   if (b.dtype() != DType::I8)
     return fail("operand 'b' must be i8, got " + b.str());
-  if (auto e = requireRankAtLeast(op, 0, 2)) return e;
-  if (auto e = requireRankAtLeast(op, 2, 2)) return e;
+  auto dims = matmulDims(op, 2);
+  if (!dims) return dims.takeError();
   if (auto e = requireBlockScale(op, 1, a, op.intAttr("block"))) return e;
-  if (a.dimFromEnd(0) != b.dimFromEnd(1))
-    return fail("contraction dimensions differ: " + a.str() + " x " + b.str());
-  auto dims = broadcastDims(a.dims().drop_back(2), b.dims().drop_back(2));
-  if (!dims)
-    return fail("batch dimensions do not broadcast: " + a.str() + " x " + b.str());
-  dims->push_back(a.dimFromEnd(1));
-  dims->push_back(b.dimFromEnd(0));
   results.push_back(TensorType(DType::F32, *dims));
   return llvm::Error::success();
 }

@@ -566,7 +566,7 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
   cg->graph_ = &g;
   cg->weights_ = weights;
   GemmIsa isa = options.isa.value_or(bestGemmIsa(options.target));
-  auto engine = GemmEngine::create(options.target, isa);
+  auto engine = GemmEngine::shared(options.target, isa);
   if (!engine)
     return engine.takeError();
   cg->engine_ = std::move(*engine);

@@ -79,7 +79,7 @@ private:
   CompiledGraph() = default;
   const Graph *graph_ = nullptr;
   WeightStore *weights_ = nullptr;
-  std::unique_ptr<GemmEngine> engine_;
+  std::shared_ptr<const GemmEngine> engine_;
   std::unique_ptr<ThreadPool> pool_;
   std::vector<std::unique_ptr<Step>> steps_;
   unsigned int8Linears_ = 0, int4Linears_ = 0, f32Linears_ = 0, int8MatMuls_ = 0, f32MatMuls_ = 0;

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <mutex>
 
 namespace sqc {
 
@@ -60,6 +62,23 @@ llvm::Expected<std::unique_ptr<GemmEngine>> GemmEngine::create(const TargetSpec 
   }
   engine->jit_ = std::move(*jit);
   return engine;
+}
+
+llvm::Expected<std::shared_ptr<const GemmEngine>>
+GemmEngine::shared(const TargetSpec &target, GemmIsa isa) {
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<const GemmEngine>> engines;
+  std::string key = target.cpu + "|" + target.featureString() + "|" + gemmIsaName(isa).str();
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = engines.find(key);
+  if (it != engines.end())
+    return it->second;
+  auto engine = create(target, isa);
+  if (!engine)
+    return engine.takeError();
+  std::shared_ptr<const GemmEngine> made = std::move(*engine);
+  engines.emplace(key, made);
+  return made;
 }
 
 namespace {

@@ -50,6 +50,11 @@ public:
   /// Compiles both kernels of `isa` for `target`.
   static llvm::Expected<std::unique_ptr<GemmEngine>> create(const TargetSpec &target,
                                                             GemmIsa isa);
+  /// The engine for (target, isa), compiled on first use and kept for the
+  /// process: every graph compiled after the first (model variants, probes)
+  /// skips compiling the kernels again. Safe from any thread.
+  static llvm::Expected<std::shared_ptr<const GemmEngine>> shared(const TargetSpec &target,
+                                                                  GemmIsa isa);
   GemmIsa isa() const { return isa_; }
   const GemmTiling &tiling() const { return tiling_; }
 

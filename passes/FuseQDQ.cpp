@@ -218,7 +218,9 @@ private:
   static bool fuseBlockMatMul(Op *mm) {
     Op *d = mm->operand(0)->definingOp();
     int64_t block = d && d->kind() == OpKind::Dequantize ? d->intAttr("block") : 0;
-    auto a = block ? dequantized(mm->operand(0), block) : std::nullopt;
+    if (!block)
+      return false;
+    auto a = dequantized(mm->operand(0), block);
     auto c = dequantized(mm->operand(1));
     if (!a || !c || a->first->type().dtype() == DType::I4 ||
         c->first->type().dtype() != DType::I8 || mm->boolAttr("transpose_b") ||

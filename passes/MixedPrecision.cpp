@@ -14,6 +14,13 @@
 // input channels (HAWQ-V2's average eigenvalue), `hessian=diagonal` keeps
 // each channel's own entry.
 //
+// That error is a layer's output error; how much of it reaches the model's
+// loss differs from layer to layer. `sensitivity=measured` asks the loss
+// probe (PassContext::lossProbe) what each linear alone at INT4 per row
+// costs, and scales every choice of that linear by the ratio of that loss
+// to its estimated error: the Hessian still ranks one linear's choices, the
+// measured loss weighs linears against each other.
+//
 // INT4 weights are symmetric per output channel, codes in [-8, 7], with the
 // clipping of each channel's max|w| that minimizes that error; with group=G
 // a linear may instead take a scale per group of G inputs (and pay for the
@@ -30,6 +37,9 @@
 
 #include "runtime/ConstEval.h"
 
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/Sequence.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <algorithm>
@@ -173,6 +183,10 @@ public:
               "0: one per output channel). Group scales are 1..16 times a per-row "
               "scale, so the weights run on the INT8 kernels exactly. Each linear "
               "still may take INT4 per row, which costs no multipliers");
+    addOption("sensitivity", &sensitivity_,
+              "hessian: errors as the Hessian estimates them; measured: each linear's "
+              "errors scaled to the loss the model measurably gains with it alone at "
+              "INT4 (needs a loss probe: sqc quantize --sensitivity measured)");
     addOption("calib", &calibPath_, "Calibration statistics (sqc calibrate)");
     addOption("print-frontier", &printFrontier_, "Print the frontier as a remark");
   }
@@ -182,6 +196,11 @@ public:
       return fail(ctx, "give exactly one budget: avg-bits=B or size-mb=M");
     if (hessian_ != "trace" && hessian_ != "diagonal")
       return fail(ctx, "hessian must be trace or diagonal, got '" + hessian_ + "'");
+    if (sensitivity_ != "hessian" && sensitivity_ != "measured")
+      return fail(ctx, "sensitivity must be hessian or measured, got '" + sensitivity_ + "'");
+    if (sensitivity_ == "measured" && assign_ == "pareto" && !ctx.lossProbe)
+      return fail(ctx, "sensitivity=measured needs a loss probe, which runs the model "
+                       "(sqc quantize --sensitivity measured); sqc-opt has none");
     if (assign_ != "pareto" && assign_ != "in-order" && assign_ != "uniform")
       return fail(ctx, "assign must be pareto, in-order or uniform, got '" + assign_ + "'");
     if (group_ < 0 || group_ == 1)
@@ -257,6 +276,10 @@ public:
       ctx.diag.remark(Location::unknown(), "mixed-precision: no quantized linear to assign");
       return PassResult::Unchanged;
     }
+    // In-order and uniform ignore errors: nothing to measure for them.
+    if (sensitivity_ == "measured" && assign_ == "pareto" &&
+        !weighByMeasuredLoss(m, ctx, cands, layers, plans))
+      return PassResult::Failed;
     // Budgets past what any model holds (or infinite) mean "no limit".
     double want = avgBits_ > 0 ? avgBits_ * double(params) : sizeMB_ * 1e6;
     // Rounded, not truncated: a size read back from megabytes may come out
@@ -440,6 +463,69 @@ private:
                         .str());
   }
 
+  /// sensitivity=measured: probes the loss with each linear alone at INT4
+  /// per row (the others as `quantize` left them) and scales the linear's
+  /// errors so that this choice's error is the loss it added.
+  bool weighByMeasuredLoss(Module &m, PassContext &ctx, const std::vector<Candidate> &cands,
+                           std::vector<std::vector<BitChoice>> &layers,
+                           const std::vector<std::vector<Int4Plan>> &plans) const {
+    auto probeFailed = [&](llvm::Error e) {
+      ctx.diag.error(Location::unknown(),
+                     "mixed-precision: loss probe: " + llvm::toString(std::move(e)));
+      return false;
+    };
+    llvm::Expected<double> base = ctx.lossProbe(m);
+    if (!base)
+      return probeFailed(base.takeError());
+    std::string table;
+    for (size_t i = 0; i < cands.size(); ++i) {
+      Op *linear = cands[i].linear;
+      Value *int8 = linear->operand(1);
+      apply(cands[i], 4, plans[i][0]);
+      llvm::Expected<double> loss = ctx.lossProbe(m);
+      Op *int4 = linear->operand(1)->definingOp();
+      linear->setOperand(1, int8);
+      eraseUnusedChain(int4);
+      if (!loss)
+        return probeFailed(loss.takeError());
+      // A rise below the probe's resolution (or a fall) counts as none.
+      double rise = std::max(0.0, *loss - *base);
+      double gain = layers[i][0].error > 0 ? rise / layers[i][0].error : 0.0;
+      for (BitChoice &c : layers[i])
+        c.error *= gain;
+      table += llvm::formatv("  {0,-44} {1,12:E3} {2,12:E3}\n", cands[i].linear->result()->name(), rise,
+                             gain)
+                   .str();
+    }
+    if (printFrontier_)
+      ctx.diag.remark(Location::unknown(),
+                      llvm::formatv("mixed-precision: measured loss {0:E4} with every linear "
+                                    "at 8 bits; added by each alone at INT4 per row:\n"
+                                    "  {1,-44} {2,12} {3,12}\n",
+                                    *base, "linear", "loss added", "gain")
+                              .str() +
+                          table);
+    return true;
+  }
+
+  /// Erases `op` when nothing uses its results, then the ops that made its
+  /// operands, as far as they are now unused.
+  static void eraseUnusedChain(Op *op) {
+    llvm::SmallVector<Op *, 8> work{op};
+    llvm::SmallPtrSet<Op *, 8> erased; // a maker may be reached twice
+    while (!work.empty()) {
+      Op *o = work.pop_back_val();
+      if (!o || erased.count(o) || o->kind() == OpKind::Return ||
+          llvm::any_of(llvm::seq(0u, o->numResults()),
+                       [&](unsigned i) { return o->result(i)->hasUses(); }))
+        continue;
+      for (Value *v : o->operands())
+        work.push_back(v->definingOp());
+      o->erase();
+      erased.insert(o);
+    }
+  }
+
   /// Rewrites `c` to `bits`; whether it changed.
   static bool apply(const Candidate &c, int bits, const Int4Plan &plan) {
     if (bits == 8)
@@ -496,6 +582,7 @@ private:
   double sizeMB_ = 0;
   std::string hessian_ = "diagonal";
   std::string assign_ = "pareto";
+  std::string sensitivity_ = "hessian";
   bool allowFP32_ = true;
   bool printFrontier_ = true;
   std::string calibPath_;

@@ -43,6 +43,12 @@ struct PassContext {
   /// LLVM's -stats): mixed-precision's size, for instance. `sqc-opt --pass-stats`
   /// prints them; `sqc` reads them to compare assignments.
   std::map<std::string, double> statistics;
+  /// The model's loss as the module stands, measured by running it: set by
+  /// `sqc quantize --sensitivity measured` (the KL divergence of its
+  /// next-token distributions from the FP32 model's on calibration text).
+  /// Passes that weigh their choices by measured loss
+  /// (mixed-precision{sensitivity=measured}) need it; sqc-opt has none.
+  std::function<llvm::Expected<double>(Module &)> lossProbe;
 };
 
 class Pass {

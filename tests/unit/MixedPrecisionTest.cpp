@@ -1,12 +1,19 @@
 //===- tests/unit/MixedPrecisionTest.cpp - The bit-width search -----------===//
 //
 // The Pareto frontier against brute force over every assignment of small
-// random problems, and the weighted quantization error against what it
-// should be on hand-made weights.
+// random problems, the weighted quantization error against what it should
+// be on hand-made weights, and sensitivity=measured against a loss probe
+// whose answers are known.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/MixedPrecision.h"
 
+#include "TestUtil.h"
+#include "ir/Printer.h"
+#include "passes/PassManager.h"
+#include "runtime/Calibration.h"
+
+#include <array>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -129,6 +136,120 @@ TEST(MixedPrecisionTest, GroupedInt4CodesFitInt8AndHelp) {
                                       std::vector<double>(8, 1.0),
                                       std::vector<double>{rowScales[n] * mult[n * 2 + g]});
   EXPECT_NEAR(grouped, recomputed, 1e-12 * (1 + grouped));
+}
+
+/// tests/lit/passes/mixed-precision.sqir's graph: three linears share one
+/// weight, and the Hessian of %x2 (its statistics) is by far the largest.
+const char *kThreeLinears = R"(
+graph @three(%x1: f32[?s,4], %x2: f32[?s,4], %x3: f32[?s,4]) -> (f32[?s,2], f32[?s,2], f32[?s,2]) {
+  %w = constant {value = dense<[0.9, -0.31, 0.45, 0.13, -0.77, 0.2, 0.05, 0.6]>} : f32[2,4]
+  %y1 = linear %x1, %w : f32[?s,2]
+  %y2 = linear %x2, %w : f32[?s,2]
+  %y3 = linear %x3, %w : f32[?s,2]
+  return %y1, %y2, %y3
+}
+)";
+
+/// Whether each linear of kThreeLinears reads 4-bit weights.
+std::array<bool, 3> int4Weights(const Module &m) {
+  std::array<bool, 3> out{};
+  unsigned i = 0;
+  for (const Op &op : m.graphs().front()->ops()) {
+    if (op.kind() != OpKind::Linear)
+      continue;
+    const Op *dq = op.operand(1)->definingOp();
+    out.at(i++) = dq && dq->kind() == OpKind::Dequantize &&
+                  dq->operand(0)->type().dtype() == DType::I4;
+  }
+  return out;
+}
+
+struct Assigned {
+  std::array<bool, 3> int4{}; // per linear, as int4Weights
+  std::string text;           // the module printed
+};
+
+/// Runs quantize and mixed-precision{options} on kThreeLinears with `probe`
+/// (and no dce, so that what probing leaves behind would show).
+Assigned assignThree(llvm::StringRef options,
+                     std::function<llvm::Expected<double>(Module &)> probe) {
+  std::string errors;
+  auto m = test::parseAndVerify(kThreeLinears, errors);
+  EXPECT_TRUE(m) << errors;
+  auto stats =
+      CalibrationStats::load(SQC_TEST_DIR "/lit/passes/Inputs/mixed-precision-stats.json");
+  EXPECT_TRUE(bool(stats)) << llvm::toString(stats.takeError());
+  if (!m || !stats)
+    return {};
+  llvm::raw_string_ostream os(errors);
+  DiagnosticEngine diag(os);
+  auto nodes = parsePipeline(
+      ("quantize{keep-head=false},mixed-precision{" + options + "}").str(), diag);
+  EXPECT_TRUE(bool(nodes)) << errors;
+  PassManager pm;
+  pm.setPipeline(std::move(*nodes));
+  PassContext ctx{diag, nullptr, &*stats};
+  ctx.lossProbe = std::move(probe);
+  EXPECT_TRUE(succeeded(pm.run(*m, ctx))) << errors;
+  Assigned a{int4Weights(*m), ""};
+  llvm::raw_string_ostream out(a.text);
+  printModule(*m, out);
+  return a;
+}
+
+TEST(MixedPrecisionTest, MeasuredLossOverridesTheHessian) {
+  // The loss as the probe sees it: %y1 at 4 bits costs far more than %y2,
+  // the reverse of what the Hessians say.
+  const double cost[3] = {1.0, 1e-3, 1e-4};
+  std::vector<std::array<bool, 3>> probed;
+  auto probe = [&](Module &m) -> llvm::Expected<double> {
+    std::array<bool, 3> int4 = int4Weights(m);
+    probed.push_back(int4);
+    double loss = 0.5;
+    for (int i = 0; i < 3; ++i)
+      loss += int4[i] ? cost[i] : 0.0;
+    return loss;
+  };
+  // Room for one linear at 8 bits: the Hessian gives it to %y2.
+  std::array<bool, 3> y2At8{true, false, true}, y1At8{false, true, true};
+  EXPECT_EQ(assignThree("avg-bits=5.5", nullptr).int4, y2At8);
+  EXPECT_EQ(assignThree("avg-bits=5.5,sensitivity=measured", probe).int4, y1At8);
+  // The probe saw every linear at 8 bits, then each alone at 4.
+  std::vector<std::array<bool, 3>> expected{
+      {false, false, false}, {true, false, false}, {false, true, false}, {false, false, true}};
+  EXPECT_EQ(probed, expected);
+
+  // Probing leaves nothing behind: with room for all at 8 bits, the module
+  // is the Hessian's.
+  probed.clear();
+  EXPECT_EQ(assignThree("avg-bits=8,sensitivity=measured", probe).text,
+            assignThree("avg-bits=8", nullptr).text);
+  EXPECT_EQ(probed.size(), 4u);
+}
+
+TEST(MixedPrecisionTest, ProbeErrorsFailThePass) {
+  std::string errors;
+  auto m = test::parseAndVerify(kThreeLinears, errors);
+  ASSERT_TRUE(m) << errors;
+  auto stats =
+      CalibrationStats::load(SQC_TEST_DIR "/lit/passes/Inputs/mixed-precision-stats.json");
+  ASSERT_TRUE(bool(stats)) << llvm::toString(stats.takeError());
+  llvm::raw_string_ostream os(errors);
+  DiagnosticEngine diag(os);
+  PassManager pm;
+  pm.setPipeline(std::move(*parsePipeline(
+      "quantize{keep-head=false},mixed-precision{avg-bits=5.5,sensitivity=measured}", diag)));
+  PassContext ctx{diag, nullptr, &*stats};
+  int calls = 0;
+  ctx.lossProbe = [&](Module &) -> llvm::Expected<double> {
+    if (++calls == 3)
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), "out of tokens");
+    return 0.0;
+  };
+  EXPECT_TRUE(failed(pm.run(*m, ctx)));
+  EXPECT_NE(errors.find("mixed-precision: loss probe: out of tokens"), std::string::npos)
+      << errors;
+  EXPECT_EQ(calls, 3);
 }
 
 } // namespace

@@ -36,6 +36,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <random>
 #include <regex>
 
@@ -176,11 +177,10 @@ int runEval(LoadedModel &m, llvm::StringRef textPath, int64_t window,
   return 0;
 }
 
-/// Runs the model on `samples` windows of `seqLen` tokens of the text and
-/// records statistics of every activation that feeds a linear or matmul.
-llvm::Expected<CalibrationStats> calibrate(LoadedModel &m, llvm::StringRef textPath,
-                                           int64_t samples, int64_t seqLen,
-                                           unsigned keepRows = 0, bool quiet = false) {
+/// The first `samples` windows of `seqLen` tokens of the text: what
+/// calibration (and the loss probe of --sensitivity measured) runs on.
+llvm::Expected<std::vector<int32_t>> calibrationTokens(LoadedModel &m, llvm::StringRef textPath,
+                                                       int64_t samples, int64_t seqLen) {
   auto buf = llvm::MemoryBuffer::getFile(textPath, /*IsText=*/true);
   if (!buf)
     return llvm::createStringError(buf.getError(), textPath + ": " +
@@ -193,6 +193,17 @@ llvm::Expected<CalibrationStats> calibrate(LoadedModel &m, llvm::StringRef textP
   if (toks.empty())
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    textPath + ": no tokens");
+  return toks;
+}
+
+/// Runs the model on `samples` windows of `seqLen` tokens of the text and
+/// records statistics of every activation that feeds a linear or matmul.
+llvm::Expected<CalibrationStats> calibrate(LoadedModel &m, llvm::StringRef textPath,
+                                           int64_t samples, int64_t seqLen,
+                                           unsigned keepRows = 0, bool quiet = false) {
+  auto toks = calibrationTokens(m, textPath, samples, seqLen);
+  if (!toks)
+    return toks.takeError();
   CalibrationStats stats;
   stats.setKeepRows(keepRows);
   ValueObserver observe = stats.observerFor(m.forward());
@@ -203,11 +214,11 @@ llvm::Expected<CalibrationStats> calibrate(LoadedModel &m, llvm::StringRef textP
     if (llvm::Error e = compileModel(m))
       return e;
   auto t0 = Clock::now();
-  int64_t windows = (int64_t(toks.size()) + seqLen - 1) / seqLen;
+  int64_t windows = (int64_t(toks->size()) + seqLen - 1) / seqLen;
   for (int64_t w = 0; w < windows; ++w) {
-    int64_t s = w * seqLen, len = std::min<int64_t>(seqLen, toks.size() - s);
+    int64_t s = w * seqLen, len = std::min<int64_t>(seqLen, toks->size() - s);
     std::vector<Tensor> cache;
-    auto r = runForward(m, llvm::ArrayRef<int32_t>(toks).slice(s, len), 0, cache, &observe);
+    auto r = runForward(m, llvm::ArrayRef<int32_t>(*toks).slice(s, len), 0, cache, &observe);
     if (!r) {
       if (ownCompile)
         m.compiled.reset();
@@ -252,6 +263,8 @@ struct QuantizeOptions {
   // Mixed precision (one budget, or none for uniform INT8 weights).
   double avgBits = 0, sizeMB = 0;
   std::string hessian = "diagonal", assign = "pareto";
+  std::string sensitivity = "hessian"; // or measured: a loss probe weighs linears
+  int64_t probeSamples = 8;            // calibration windows the probe runs
   int64_t group = 0; // INT4 scales per group of input channels (0: per row)
   bool mixed() const { return avgBits > 0 || sizeMB > 0; }
   // smoothquant, or repq (norm outputs: RepQ-ViT reparameterized), or its
@@ -268,7 +281,8 @@ struct QuantizeOptions {
 /// Runs a pipeline string on the model with its weights and `stats`; adds
 /// what the passes report to `statistics` when given.
 bool runPipeline(LoadedModel &m, llvm::StringRef pipeline, const CalibrationStats *stats,
-                 bool quiet = false, std::map<std::string, double> *statistics = nullptr) {
+                 bool quiet = false, std::map<std::string, double> *statistics = nullptr,
+                 std::function<llvm::Expected<double>(Module &)> lossProbe = nullptr) {
   // Quiet: only errors (the remarks of a comparison run are noise).
   std::string remarks;
   llvm::raw_string_ostream remarkStream(remarks);
@@ -279,6 +293,7 @@ bool runPipeline(LoadedModel &m, llvm::StringRef pipeline, const CalibrationStat
   PassManager pm;
   pm.setPipeline(std::move(*nodes));
   PassContext ctx{diag, m.weights.get(), stats};
+  ctx.lossProbe = std::move(lossProbe);
   bool ok = succeeded(pm.run(*m.module, ctx)) && succeeded(verify(*m.module, diag));
   if (statistics)
     statistics->insert(ctx.statistics.begin(), ctx.statistics.end());
@@ -286,6 +301,84 @@ bool runPipeline(LoadedModel &m, llvm::StringRef pipeline, const CalibrationStat
     llvm::errs() << remarks;
   return ok;
 }
+
+/// The loss probe of --sensitivity measured: the mean KL divergence of the
+/// model's next-token distributions from those it had when the probe was
+/// made (FP32), over the calibration windows. Each call compiles the module
+/// as it stands, which must be `m`'s.
+class DivergenceProbe {
+public:
+  static llvm::Expected<DivergenceProbe> make(LoadedModel &m, std::vector<int32_t> toks,
+                                              int64_t seqLen) {
+    DivergenceProbe p(m, std::move(toks), seqLen);
+    if (llvm::Error e = p.forEachRow([&](const float *z, int64_t V) {
+          size_t at = p.reference_.size();
+          p.reference_.resize(at + V);
+          logSoftmax(z, V, p.reference_.data() + at);
+        }))
+      return e;
+    return p;
+  }
+
+  llvm::Expected<double> operator()(Module &mod) {
+    assert(&mod == m_->module.get() && "the probe runs the model it was made for");
+    (void)mod;
+    std::vector<float> logQ;
+    double kl = 0;
+    int64_t row = 0;
+    if (llvm::Error e = forEachRow([&](const float *z, int64_t V) {
+          logQ.resize(V);
+          logSoftmax(z, V, logQ.data());
+          const float *logP = reference_.data() + row++ * V;
+          for (int64_t j = 0; j < V; ++j)
+            kl += std::exp(double(logP[j])) * (double(logP[j]) - double(logQ[j]));
+        }))
+      return e;
+    return kl / double(std::max<int64_t>(row, 1));
+  }
+
+private:
+  DivergenceProbe(LoadedModel &m, std::vector<int32_t> toks, int64_t seqLen)
+      : m_(&m), toks_(std::move(toks)), seqLen_(seqLen) {}
+
+  static void logSoftmax(const float *z, int64_t V, float *out) {
+    double mx = -INFINITY, sum = 0;
+    for (int64_t j = 0; j < V; ++j)
+      mx = std::max(mx, double(z[j]));
+    for (int64_t j = 0; j < V; ++j)
+      sum += std::exp(double(z[j]) - mx);
+    double lse = mx + std::log(sum);
+    for (int64_t j = 0; j < V; ++j)
+      out[j] = float(double(z[j]) - lse);
+  }
+
+  /// Compiles the model, calls `row` with each position's logits in order,
+  /// and drops the compiled graph (the passes go on changing the module).
+  llvm::Error forEachRow(const std::function<void(const float *, int64_t)> &row) {
+    if (llvm::Error e = compileModel(*m_))
+      return e;
+    for (int64_t s = 0; s < int64_t(toks_.size()); s += seqLen_) {
+      std::vector<Tensor> cache;
+      auto logits = runForward(
+          *m_, llvm::ArrayRef<int32_t>(toks_).slice(s, std::min<int64_t>(seqLen_, toks_.size() - s)),
+          0, cache);
+      if (!logits) {
+        m_->compiled.reset();
+        return logits.takeError();
+      }
+      int64_t V = logits->shape()[1];
+      for (int64_t i = 0; i < logits->shape()[0]; ++i)
+        row(logits->floats().data() + i * V, V);
+    }
+    m_->compiled.reset();
+    return llvm::Error::success();
+  }
+
+  LoadedModel *m_;
+  std::vector<int32_t> toks_;
+  int64_t seqLen_;
+  std::vector<float> reference_; // log-probabilities, [tokens, vocab]
+};
 
 /// Calibrates, smooths (unless naive) and quantizes `m` in place; the
 /// graph then runs INT8 arithmetic. Reports errors itself; what the
@@ -307,6 +400,18 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false,
     if (!quiet)
       llvm::errs() << msg << "\n";
   };
+  // The reference of --sensitivity measured is the model as it comes.
+  std::optional<DivergenceProbe> probe;
+  if (o.mixed() && o.sensitivity == "measured" && o.assign == "pareto") {
+    say("measuring the FP32 model's next-token distributions on " + o.calibText);
+    auto toks = calibrationTokens(m, o.calibText, std::min(o.samples, o.probeSamples), o.seqLen);
+    if (!toks)
+      return error(llvm::toString(toks.takeError())), false;
+    auto made = DivergenceProbe::make(m, std::move(*toks), o.seqLen);
+    if (!made)
+      return error(llvm::toString(made.takeError())), false;
+    probe.emplace(std::move(*made));
+  }
   // Before calibrating: the rotated Q and K are what gets quantized.
   if (o.rotateQK && !runPipeline(m, "rotate-qk", nullptr, quiet))
     return error("rotating attention scores failed"), false;
@@ -369,12 +474,27 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false,
     pipeline += ",mixed-precision{" +
                 (o.avgBits > 0 ? "avg-bits=" + formatFloat(o.avgBits)
                                : "size-mb=" + formatFloat(o.sizeMB)) +
-                ",hessian=" + o.hessian + ",assign=" + o.assign +
+                ",hessian=" + o.hessian + ",sensitivity=" + o.sensitivity +
+                ",assign=" + o.assign +
                 ",group=" + std::to_string(o.group) +
                 ",print-frontier=" + (quiet ? "false" : "true") + "}";
   pipeline += ",fuse-qdq,cse,dce";
   say("quantizing: " + pipeline);
-  if (!runPipeline(m, pipeline, &*stats, quiet, statistics))
+  std::function<llvm::Expected<double>(Module &)> lossProbe;
+  int probeRuns = 0;
+  auto probeStart = Clock::now();
+  if (probe)
+    lossProbe = [&](Module &mod) {
+      auto loss = (*probe)(mod);
+      if (!quiet)
+        llvm::errs() << llvm::format("\r  loss probe run %d  %.1f s", ++probeRuns,
+                                     secondsSince(probeStart));
+      return loss;
+    };
+  bool quantized = runPipeline(m, pipeline, &*stats, quiet, statistics, lossProbe);
+  if (probeRuns && !quiet)
+    llvm::errs() << "\n";
+  if (!quantized)
     return error("quantization failed"), false;
   return true;
 }
@@ -920,6 +1040,17 @@ int main(int argc, char **argv) {
                                         "(HAWQ-V2's average eigenvalue)"),
                                cl::init("diagonal"), cl::sub(quantCmd), cl::sub(evalCmd),
                                cl::cat(cat));
+  cl::opt<std::string> sensitivity(
+      "sensitivity",
+      cl::desc("Mixed precision: hessian (errors as the Hessian estimates them, default) or "
+               "measured (each linear's errors scaled to the KL divergence from FP32 it adds "
+               "alone at INT4, measured on the calibration text: one run per linear)"),
+      cl::init("hessian"), cl::sub(quantCmd), cl::sub(evalCmd), cl::cat(cat));
+  cl::opt<int64_t> probeSamples(
+      "probe-samples",
+      cl::desc("With --sensitivity measured: calibration samples each probe run scores "
+               "(default 8, at most --samples)"),
+      cl::init(8), cl::sub(quantCmd), cl::sub(evalCmd), cl::cat(cat));
   cl::opt<int64_t> int4Group("group",
                              cl::desc("Mixed precision: INT4 scales per group of this many "
                                       "input channels (32, 64, 128; 0: per output channel)"),
@@ -1087,6 +1218,12 @@ int main(int argc, char **argv) {
   qopts.softmaxBlock = softmaxBlock;
   qopts.keys = keys;
   qopts.group = int4Group;
+  qopts.sensitivity = sensitivity;
+  qopts.probeSamples = probeSamples;
+  if (probeSamples < 1)
+    return error("--probe-samples must be at least 1");
+  if (sensitivity != "hessian" && sensitivity != "measured")
+    return error("--sensitivity must be hessian or measured, got '" + sensitivity + "'");
   if (avgBits > 0 && sizeMB > 0)
     return error("give --avg-bits or --size-mb, not both");
   if (avgBits != 0 && !(avgBits >= 4 && avgBits <= 32))

@@ -659,7 +659,14 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
   }
 
   // Compile-time values read only by fused steps (the weights of a fused
-  // linear, grouped INT4 expansions) are evaluated once at packing: no step.
+  // linear, grouped INT4 expansions, an fp32 linear's weight and bias, as
+  // fake-quantized weights are before fuse-qdq) are evaluated once at
+  // packing: no step.
+  auto f32Lowerable = [](const Op &op) {
+    return op.kind() == OpKind::Linear && op.operand(0)->type().dtype() == DType::F32 &&
+           isCompileTimeValue(op.operand(1)) &&
+           (op.numOperands() < 3 || isCompileTimeValue(op.operand(2)));
+  };
   llvm::DenseSet<const Op *> packedOnly;
   std::vector<const Op *> order;
   for (const Op &op : g.ops())
@@ -669,9 +676,9 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
         op->result()->hasUses() &&
         llvm::all_of(op->result()->users(), [&](const Op *u) {
           // Only what packing reads: a fused int_linear's weight.
-          bool weight = u->kind() == OpKind::IntLinear && chainOf.count(u) &&
-                        u->operand(0) != op->result();
-          return weight || packedOnly.count(u);
+          bool weight = (u->kind() == OpKind::IntLinear && chainOf.count(u)) ||
+                        f32Lowerable(*u);
+          return (weight && u->operand(0) != op->result()) || packedOnly.count(u);
         }))
       packedOnly.insert(op);
 
@@ -779,10 +786,7 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
       cg->steps_.push_back(std::move(step));
       continue;
     }
-    bool lowerable = op.kind() == OpKind::Linear && op.operand(0)->type().dtype() == DType::F32 &&
-                     isCompileTimeValue(op.operand(1)) &&
-                     (op.numOperands() < 3 || isCompileTimeValue(op.operand(2)));
-    if (lowerable) {
+    if (f32Lowerable(op)) {
       auto w = constant(op.operand(1));
       if (!w)
         return w.takeError();

@@ -29,15 +29,22 @@ std::pair<int64_t, int64_t> chunk(int64_t n, unsigned parts, unsigned i) {
   return {begin, begin + base + (int64_t(i) < extra ? 1 : 0)};
 }
 
-/// Polls `ready` for up to 2 ms; true as soon as it holds.
+/// Polls `ready` for up to 2 ms; true as soon as it holds. After the first
+/// few thousand polls it yields the core between polls: when the machine has
+/// more runnable threads than cores (another process, or two tests at once),
+/// a thread that only spins would hold a core the thread it waits for needs.
 template <typename Ready> bool spinFor(Ready ready) {
   auto start = std::chrono::steady_clock::now();
   for (unsigned i = 1;; ++i) {
     if (ready())
       return true;
+    if (i < 4096) {
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
+      __builtin_ia32_pause();
 #endif
+    } else {
+      std::this_thread::yield();
+    }
     if (i % 256 == 0 &&
         std::chrono::steady_clock::now() - start > std::chrono::milliseconds(2))
       return false;

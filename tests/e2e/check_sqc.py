@@ -12,6 +12,11 @@
   check_sqc.py SQC variants MODEL TEXT TOKENS [--calib-text FILE] ("QUANTIZE FLAGS" MIN% MAX%)...
       Quantizes MODEL with each set of flags (calibrated on TEXT, or FILE)
       and checks the written model's perplexity change from FP32 on TEXT.
+  check_sqc.py SQC bit-budgets HF_LLAMA_DIR TEXT TOKENS INJECT BUDGETS "EVAL FLAGS"
+      `sqc eval --bit-budgets BUDGETS` (calibrated on TEXT; on a copy with
+      injected outliers when INJECT is `inject`): the Pareto perplexity
+      falls as the budget grows, is never above the in-order one, and is
+      below each uniform INT4 model's at the same size.
   check_sqc.py SQC report MODEL TEXT TOKENS LAYER...
       `sqc eval --compare --report` (calibrated on TEXT): every layer of the
       per-layer SQNR table has a number for every variant, and the table
@@ -137,6 +142,45 @@ def main():
                 ok &= good
                 print(f"{groups[i]}: PPL {q} ({change:+.2f}%, want [{lo}, {hi}]) "
                       f"{'ok' if good else 'FAIL'}")
+        return 0 if ok else 1
+    if mode == "bit-budgets":
+        import shlex, tempfile
+        text, tokens, inject, budgets, flags = rest[0], rest[1], rest[2], rest[3], shlex.split(rest[4])
+        with tempfile.TemporaryDirectory() as d:
+            if inject == "inject":
+                inj = os.path.join(d, "injected")
+                r = subprocess.run([sqc, "inject-outliers", model, "-o", inj],
+                                   capture_output=True, text=True)
+                if r.returncode != 0:
+                    print(r.stderr)
+                    return 1
+                model = inj
+            r = subprocess.run([sqc, "eval", model, "--text", text, "--calib-text", text,
+                                "--max-tokens", tokens, "--samples", "16",
+                                "--bit-budgets", budgets] + flags,
+                               capture_output=True, text=True)
+        print(r.stdout)
+        if r.returncode != 0:
+            print(r.stderr)
+            return 1
+        num = r"(-?[0-9.]+)"
+        rows = [tuple(float(x) for x in m.groups()) for m in re.finditer(
+            rf"^{num}\s+{num}\s+{num}%\s+{num}\s+{num}%$", r.stdout, re.M)]
+        uniform = [tuple(float(x) for x in m.groups()) for m in re.finditer(
+            rf"^INT4 groups of \d+\s+{num}\s+{num}\s+{num}%\s+{num}\s+{num}\s+{num}%", r.stdout, re.M)]
+        ok = len(rows) == len(budgets.split(",")) and bool(uniform)
+        for lo, hi in zip(rows, rows[1:]):
+            good = hi[1] < lo[1]
+            ok &= good
+            print(f"{lo[0]} -> {hi[0]} bits: Pareto PPL {lo[1]} -> {hi[1]} {'falls' if good else 'FAIL'}")
+        for b, pareto, _, in_order, _ in rows:
+            good = pareto <= in_order
+            ok &= good
+            print(f"{b} bits: Pareto {pareto} vs in order {in_order} {'ok' if good else 'FAIL'}")
+        for mb, uni, _, _, pareto, _ in uniform:
+            good = pareto < uni
+            ok &= good
+            print(f"{mb} MB: Pareto {pareto} vs uniform INT4 {uni} {'ok' if good else 'FAIL'}")
         return 0 if ok else 1
     if mode == "report":
         text, tokens, layers = rest[0], rest[1], rest[2:]

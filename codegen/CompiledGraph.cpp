@@ -1121,7 +1121,7 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
             out = std::move(*r);
           }
         }
-      } else if (!runHostKernel(op, in, out, pool_.get())) {
+      } else if (!runHostKernel(op, in, out, pool_.get(), engine_.get())) {
         if (llvm::Error e = run.interpret(op))
           return e;
         break;

@@ -1,6 +1,8 @@
 //===- codegen/GemmEmitter.cpp - GEMM micro-kernels as LLVM IR ------------===//
 #include "codegen/GemmEmitter.h"
 
+#include "codegen/EmitterUtil.h"
+
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/Intrinsics.h"
 #include "llvm/IR/IntrinsicsX86.h"
@@ -118,23 +120,9 @@ private:
     return kind_ == GemmKind::F32 ? 4 : t_.kGroup == 2 ? 2 : 1;
   }
 
-  /// A counted loop [start, end) by `step`; leaves the builder after it.
   void loop(llvm::Value *start, llvm::Value *end, llvm::Value *step, llvm::StringRef name,
             const std::function<void(llvm::Value *)> &body) {
-    llvm::BasicBlock *pre = b_.GetInsertBlock();
-    auto *header = llvm::BasicBlock::Create(ctx_, name + ".header", f_);
-    auto *bodyBB = llvm::BasicBlock::Create(ctx_, name + ".body", f_);
-    auto *exit = llvm::BasicBlock::Create(ctx_, name + ".exit", f_);
-    b_.CreateBr(header);
-    b_.SetInsertPoint(header);
-    llvm::PHINode *i = b_.CreatePHI(start->getType(), 2, name);
-    i->addIncoming(start, pre);
-    b_.CreateCondBr(b_.CreateICmpSLT(i, end), bodyBB, exit);
-    b_.SetInsertPoint(bodyBB);
-    body(i);
-    i->addIncoming(b_.CreateAdd(i, step), b_.GetInsertBlock());
-    b_.CreateBr(header);
-    b_.SetInsertPoint(exit);
+    emitCountedLoop(b_, start, end, step, name, body);
   }
 
   void panel(llvm::Value *p) {

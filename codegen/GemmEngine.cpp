@@ -1,6 +1,7 @@
 //===- codegen/GemmEngine.cpp - JIT-compiled GEMMs, packing, threads ------===//
 #include "codegen/GemmEngine.h"
 
+#include "codegen/Log2Emitter.h"
 #include "codegen/RowMath.h"
 
 #include "llvm/MC/MCSubtargetInfo.h"
@@ -47,6 +48,7 @@ llvm::Expected<std::unique_ptr<GemmEngine>> GemmEngine::create(const TargetSpec 
   auto m = std::make_unique<llvm::Module>("gemm", *ctx);
   for (GemmKind kind : {GemmKind::Int8, GemmKind::Int4, GemmKind::F32})
     emitGemmKernel(*m, kind, isa);
+  emitLog2MatMulRowKernel(*m, isa);
   if (llvm::Error e = (*jit)->add(std::move(m), std::move(ctx)))
     return e;
   auto engine = std::unique_ptr<GemmEngine>(new GemmEngine());
@@ -60,6 +62,10 @@ llvm::Expected<std::unique_ptr<GemmEngine>> GemmEngine::create(const TargetSpec 
      : kind == GemmKind::Int4 ? engine->int4_
                               : engine->f32_) = reinterpret_cast<Kernel>(*fn);
   }
+  auto log2 = (*jit)->lookup(log2KernelName(isa));
+  if (!log2)
+    return log2.takeError();
+  engine->log2Row_ = reinterpret_cast<Log2RowKernel>(*log2);
   engine->jit_ = std::move(*jit);
   return engine;
 }

@@ -1,9 +1,10 @@
 //===- codegen/GemmEngine.h - JIT-compiled GEMMs, packing, threads -*- C++ -*-===//
 //
-// Compiles the int8 and fp32 GEMM kernels of one ISA variant once (ORC JIT,
-// tuned for the target), packs weights into the layout they read, quantizes
-// activation rows into the form the int8 kernel broadcasts, and splits each
-// GEMM's column panels over a thread pool.
+// Compiles the int8, int4 and fp32 GEMM kernels of one ISA variant, and
+// log2_matmul's row kernel, once (ORC JIT, tuned for the target); packs
+// weights into the layout they read, quantizes activation rows into the form
+// the int8 kernel broadcasts, and splits each GEMM's column panels over a
+// thread pool.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SQC_CODEGEN_GEMMENGINE_H
@@ -101,6 +102,12 @@ public:
                const float *bias, const float *residual, float *c, int64_t ldc,
                ThreadPool *pool) const;
 
+  /// log2_matmul's row kernel (Log2Emitter.h), compiled with the GEMMs.
+  using Log2RowKernel = void (*)(const int32_t *codes, int64_t K, const int32_t *b,
+                                 int64_t ldb, int64_t N, int64_t sqrt2, int64_t *all,
+                                 int64_t *odd, float *out);
+  Log2RowKernel log2RowKernel() const { return log2Row_; }
+
 private:
   using Kernel = void (*)(const void *, int64_t, const void *, float *, int64_t, int64_t,
                           int64_t, int64_t, int64_t, int64_t, const float *, const float *,
@@ -109,6 +116,7 @@ private:
   GemmTiling tiling_{};
   std::unique_ptr<Jit> jit_;
   Kernel int8_ = nullptr, int4_ = nullptr, f32_ = nullptr;
+  Log2RowKernel log2Row_ = nullptr;
 };
 
 } // namespace sqc

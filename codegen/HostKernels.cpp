@@ -710,12 +710,14 @@ bool logQuantElements(const Op &op, const Tensor &x, std::vector<Tensor> &out,
   return true;
 }
 
-/// log2_matmul: for each row of codes, each column of b gathers
-/// b << (40 - shift) in i64 (LogQuant.h's logQuantDot, a row at a time).
+/// log2_matmul: each row of codes through the JIT's row kernel
+/// (Log2Emitter.h), which reads each k's N values of b contiguously: a
+/// transposed b is copied into that layout first, once per call.
 bool log2MatMul(const Op &op, const Tensor &a, const Tensor &b, std::vector<Tensor> &out,
-                ThreadPool *pool) {
+                ThreadPool *pool, GemmEngine::Log2RowKernel kernel) {
   bool sqrt2 = op.stringAttr("base") == "sqrt2", tb = op.boolAttr("transpose_b");
-  if (a.dtype() != DType::U8 || b.dtype() != DType::I8 || a.rank() < 2 || b.rank() < 2)
+  if (!kernel || a.dtype() != DType::U8 || b.dtype() != DType::I8 || a.rank() < 2 ||
+      b.rank() < 2)
     return false;
   int64_t M = a.shape()[a.rank() - 2], K = a.shape().back();
   int64_t N = tb ? b.shape()[b.rank() - 2] : b.shape().back();
@@ -733,8 +735,16 @@ bool log2MatMul(const Op &op, const Tensor &a, const Tensor &b, std::vector<Tens
   shape.push_back(M);
   shape.push_back(N);
   Tensor r(DType::F32, shape);
-  int64_t kStride = tb ? 1 : N, nStride = tb ? K : 1;
-  const double oddFactor = std::sqrt(2.0) - 1.0;
+  const int32_t *bData = b.ints().data();
+  std::vector<int32_t> rows; // b as [..., K, N] when it came transposed
+  if (tb) {
+    rows.resize(b.numElements());
+    for (int64_t base = 0; base < b.numElements(); base += K * N)
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t k = 0; k < K; ++k)
+          rows[base + k * N + n] = bData[base + n * K + k];
+    bData = rows.data();
+  }
   splitRows(pool, batches * M, batches * M * K * N, [&](int64_t r0, int64_t r1) {
     std::vector<int64_t> all(N), odd(N);
     for (int64_t row = r0; row < r1; ++row) {
@@ -744,24 +754,8 @@ bool log2MatMul(const Op &op, const Tensor &a, const Tensor &b, std::vector<Tens
         offB += (rem % batch[d]) * sb[d];
         rem /= batch[d];
       }
-      const int32_t *codes = a.ints().data() + offA * M * K + m * K;
-      const int32_t *bm = b.ints().data() + offB * K * N;
-      std::fill(all.begin(), all.end(), 0);
-      std::fill(odd.begin(), odd.end(), 0);
-      for (int64_t k = 0; k < K; ++k) {
-        int s = logQuantShift(codes[k], sqrt2);
-        if (s < 0)
-          continue;
-        int shift = kLogQuantMaxShift - s;
-        const int32_t *col = bm + k * kStride;
-        std::vector<int64_t> &acc = logQuantOdd(codes[k], sqrt2) ? odd : all;
-        for (int64_t n = 0; n < N; ++n)
-          acc[n] += int64_t(col[n * nStride]) << shift;
-      }
-      float *dst = r.floats().data() + row * N;
-      for (int64_t n = 0; n < N; ++n)
-        dst[n] = float(std::ldexp(double(all[n] + odd[n]) + oddFactor * double(odd[n]),
-                                  -kLogQuantMaxShift));
+      kernel(a.ints().data() + offA * M * K + m * K, K, bData + offB * K * N, N, N, sqrt2,
+             all.data(), odd.data(), r.floats().data() + row * N);
     }
   });
   out.push_back(std::move(r));
@@ -809,7 +803,7 @@ bool hostKernelCovers(const Op &op) {
 }
 
 bool runHostKernel(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<Tensor> &out,
-                   ThreadPool *pool) {
+                   ThreadPool *pool, const GemmEngine *engine) {
   if (!hostKernelCovers(op) || in.size() != op.numOperands() || in.empty())
     return false;
   const Tensor &x = *in[0];
@@ -902,7 +896,7 @@ bool runHostKernel(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<
   case OpKind::DequantizeLog2:
     return logQuantElements(op, x, out, pool);
   case OpKind::Log2MatMul:
-    return log2MatMul(op, x, *in[1], out, pool);
+    return log2MatMul(op, x, *in[1], out, pool, engine ? engine->log2RowKernel() : nullptr);
   default: // unary
     return outType == DType::F32 && x.dtype() == DType::F32 && unary(op, x, out, pool);
   }

@@ -16,6 +16,7 @@
 #ifndef SQC_CODEGEN_HOSTKERNELS_H
 #define SQC_CODEGEN_HOSTKERNELS_H
 
+#include "codegen/GemmEngine.h"
 #include "ir/IR.h"
 #include "runtime/Tensor.h"
 #include "runtime/ThreadPool.h"
@@ -41,9 +42,10 @@ bool hostKernelCovers(const Op &op);
 /// false without touching `out` when the op, its types or these shapes are
 /// not covered (the caller then interprets the op, which also reports any
 /// error, e.g. a gather index out of range).
-/// Large ops split their rows over `pool` (if given).
+/// Large ops split their rows over `pool` (if given). log2_matmul runs on
+/// `engine`'s JIT row kernel (none without an engine).
 bool runHostKernel(const Op &op, llvm::ArrayRef<const Tensor *> in, std::vector<Tensor> &out,
-                   ThreadPool *pool = nullptr);
+                   ThreadPool *pool = nullptr, const GemmEngine *engine = nullptr);
 
 /// transpose(reshape(x)) without materializing the reshape (it only
 /// renames the shape); false as runHostKernel.

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/GemmEngine.h"
+#include "codegen/Log2Emitter.h"
 
 #include <cmath>
 #include <random>
@@ -193,6 +194,31 @@ std::string assemblyFor(GemmKind kind, GemmIsa isa, const TargetSpec &t) {
 
 bool has(const std::string &text, const char *what) {
   return text.find(what) != std::string::npos;
+}
+
+std::string log2AssemblyFor(GemmIsa isa, const TargetSpec &t) {
+  llvm::LLVMContext ctx;
+  llvm::Module m("log2", ctx);
+  emitLog2MatMulRowKernel(m, isa);
+  auto asmText = emitAssembly(m, t);
+  EXPECT_TRUE(bool(asmText)) << (asmText ? "" : llvm::toString(asmText.takeError()));
+  return asmText ? *asmText : "";
+}
+
+// P x V in logarithmic codes: b's rows sign-extended to i64 and shifted in
+// vector registers, no multiplies.
+TEST(GemmAssembly, Log2RowKernelShiftsAndAdds) {
+  std::string avx2 = log2AssemblyFor(GemmIsa::AVX2, TargetSpec::parse("haswell", ""));
+  EXPECT_TRUE(has(avx2, "vpmovsxdq")) << avx2;
+  EXPECT_TRUE(has(avx2, "vpsll"));
+  EXPECT_TRUE(has(avx2, "vpaddq"));
+  EXPECT_TRUE(has(avx2, "ymm"));
+  EXPECT_FALSE(has(avx2, "vpmul"));
+  std::string avx512 =
+      log2AssemblyFor(GemmIsa::AVX512VNNI, TargetSpec::parse("icelake-server", ""));
+  EXPECT_TRUE(has(avx512, "vpsll")) << avx512;
+  EXPECT_TRUE(has(avx512, "zmm"));
+  EXPECT_FALSE(has(avx512, "vpmul"));
 }
 
 TEST(GemmAssembly, Avx2UsesExactMultiplyAddOnYmm) {

@@ -683,6 +683,24 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
       packedOnly.insert(op);
 
   ConstEvaluator eval(weights);
+  // Weight chains (fake-quantized weights before fuse-qdq, smoothing
+  // products) on the host kernels where those are exact.
+  eval.setFastPath([&](const Op &op, llvm::ArrayRef<const Tensor *> in,
+                       std::vector<Tensor> &out) {
+    switch (op.kind()) {
+    case OpKind::Quantize:
+    case OpKind::Dequantize:
+    case OpKind::Add:
+    case OpKind::Sub:
+    case OpKind::Mul:
+    case OpKind::Div:
+    case OpKind::Reshape:
+    case OpKind::Transpose:
+      return runHostKernel(op, in, out, cg->pool_.get());
+    default:
+      return false;
+    }
+  });
   auto constant = [&](const Value *v) { return eval.evaluate(v); };
   llvm::DenseMap<const Op *, size_t> position;
   for (const Op &op : g.ops())

@@ -493,8 +493,8 @@ private:
       double gain = layers[i][0].error > 0 ? rise / layers[i][0].error : 0.0;
       for (BitChoice &c : layers[i])
         c.error *= gain;
-      table += llvm::formatv("  {0,-44} {1,12:E3} {2,12:E3}\n", cands[i].linear->result()->name(), rise,
-                             gain)
+      table += llvm::formatv("  {0,-44} {1,12:E3} {2,12:E3}\n", linear->result()->name(),
+                             rise, gain)
                    .str();
     }
     if (printFrontier_)

@@ -49,6 +49,12 @@ llvm::Expected<const Tensor *> ConstEvaluator::evaluate(const Value *v) {
       return t.takeError();
     in.push_back(*t);
   }
+  std::vector<Tensor> fast;
+  if (fast_ && fast_(*def, in, fast) && fast.size() == def->numResults()) {
+    for (unsigned i = 0; i < def->numResults(); ++i)
+      cache_[def->result(i)] = std::move(fast[i]);
+    return &cache_[v];
+  }
   auto out = evaluateOp(*def, llvm::ArrayRef<const Tensor *>(in));
   if (!out)
     return out.takeError();

@@ -13,8 +13,10 @@
 #include "runtime/Tensor.h"
 #include "runtime/Weights.h"
 
-#include <unordered_map>
 #include "llvm/Support/Error.h"
+
+#include <functional>
+#include <unordered_map>
 
 namespace sqc {
 
@@ -29,9 +31,17 @@ public:
   llvm::Expected<const Tensor *> evaluate(const Value *v);
   /// Forget cached results (after the IR changed).
   void clear() { cache_.clear(); }
+  /// Ops `fast` computes (returning true) skip the interpreter. It must give
+  /// the interpreter's results: the JIT passes its host kernels for the ops
+  /// whose results they match exactly (quantize, dequantize, arithmetic),
+  /// which makes packing fake-quantized weights quick.
+  using FastPath = std::function<bool(const Op &, llvm::ArrayRef<const Tensor *>,
+                                      std::vector<Tensor> &)>;
+  void setFastPath(FastPath fast) { fast_ = std::move(fast); }
 
 private:
   WeightStore *weights_;
+  FastPath fast_;
   /// Node-based, so tensors handed out stay put as the cache grows.
   std::unordered_map<const Value *, Tensor> cache_;
 };

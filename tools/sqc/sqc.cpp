@@ -359,9 +359,8 @@ private:
       return e;
     for (int64_t s = 0; s < int64_t(toks_.size()); s += seqLen_) {
       std::vector<Tensor> cache;
-      auto logits = runForward(
-          *m_, llvm::ArrayRef<int32_t>(toks_).slice(s, std::min<int64_t>(seqLen_, toks_.size() - s)),
-          0, cache);
+      int64_t len = std::min<int64_t>(seqLen_, toks_.size() - s);
+      auto logits = runForward(*m_, llvm::ArrayRef<int32_t>(toks_).slice(s, len), 0, cache);
       if (!logits) {
         m_->compiled.reset();
         return logits.takeError();
@@ -404,7 +403,8 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false,
   std::optional<DivergenceProbe> probe;
   if (o.mixed() && o.sensitivity == "measured" && o.assign == "pareto") {
     say("measuring the FP32 model's next-token distributions on " + o.calibText);
-    auto toks = calibrationTokens(m, o.calibText, std::min(o.samples, o.probeSamples), o.seqLen);
+    auto toks =
+        calibrationTokens(m, o.calibText, std::min(o.samples, o.probeSamples), o.seqLen);
     if (!toks)
       return error(llvm::toString(toks.takeError())), false;
     auto made = DivergenceProbe::make(m, std::move(*toks), o.seqLen);
@@ -486,8 +486,9 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false,
   if (probe)
     lossProbe = [&](Module &mod) {
       auto loss = (*probe)(mod);
+      ++probeRuns;
       if (!quiet)
-        llvm::errs() << llvm::format("\r  loss probe run %d  %.1f s", ++probeRuns,
+        llvm::errs() << llvm::format("\r  loss probe run %d  %.1f s", probeRuns,
                                      secondsSince(probeStart));
       return loss;
     };

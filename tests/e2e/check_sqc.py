@@ -36,6 +36,16 @@ def perplexity(sqc, model, text, tokens):
         return None
     return float(re.search(r"^PPL:\s+([0-9.]+)", r.stdout, re.M).group(1))
 
+def inject(sqc, model, folder):
+    """A copy of MODEL with outliers injected (`sqc inject-outliers`), in
+    FOLDER; None (after printing why) when it fails."""
+    out = os.path.join(folder, "injected")
+    r = subprocess.run([sqc, "inject-outliers", model, "-o", out], capture_output=True, text=True)
+    if r.returncode != 0:
+        print(r.stderr)
+        return None
+    return out
+
 def main():
     sqc, mode, model = sys.argv[1:4]
     rest = sys.argv[4:]
@@ -88,11 +98,8 @@ def main():
             calib, groups = groups[1], groups[2:]
         ppl = lambda m: perplexity(sqc, m, text, tokens)
         with tempfile.TemporaryDirectory() as d:
-            inj = os.path.join(d, "injected")
-            r = subprocess.run([sqc, "inject-outliers", model, "-o", inj],
-                               capture_output=True, text=True)
-            if r.returncode != 0:
-                print(r.stderr)
+            inj = inject(sqc, model, d)
+            if not inj:
                 return 1
             base, injected = ppl(model), ppl(inj)
             print(f"FP32 {base}, with injected outliers {injected}")
@@ -145,16 +152,13 @@ def main():
         return 0 if ok else 1
     if mode == "bit-budgets":
         import shlex, tempfile
-        text, tokens, inject, budgets, flags = rest[0], rest[1], rest[2], rest[3], shlex.split(rest[4])
+        text, tokens, injecting, budgets = rest[0], rest[1], rest[2], rest[3]
+        flags = shlex.split(rest[4])
         with tempfile.TemporaryDirectory() as d:
-            if inject == "inject":
-                inj = os.path.join(d, "injected")
-                r = subprocess.run([sqc, "inject-outliers", model, "-o", inj],
-                                   capture_output=True, text=True)
-                if r.returncode != 0:
-                    print(r.stderr)
+            if injecting == "inject":
+                model = inject(sqc, model, d)
+                if not model:
                     return 1
-                model = inj
             r = subprocess.run([sqc, "eval", model, "--text", text, "--calib-text", text,
                                 "--max-tokens", tokens, "--samples", "16",
                                 "--bit-budgets", budgets] + flags,

@@ -165,33 +165,35 @@ std::array<bool, 3> int4Weights(const Module &m) {
 }
 
 struct Assigned {
+  bool ok = false;            // whether the passes succeeded
   std::array<bool, 3> int4{}; // per linear, as int4Weights
   std::string text;           // the module printed
+  std::string errors;         // diagnostics
 };
 
 /// Runs quantize and mixed-precision{options} on kThreeLinears with `probe`
 /// (and no dce, so that what probing leaves behind would show).
 Assigned assignThree(llvm::StringRef options,
                      std::function<llvm::Expected<double>(Module &)> probe) {
-  std::string errors;
-  auto m = test::parseAndVerify(kThreeLinears, errors);
-  EXPECT_TRUE(m) << errors;
+  Assigned a;
+  auto m = test::parseAndVerify(kThreeLinears, a.errors);
+  EXPECT_TRUE(m) << a.errors;
   auto stats =
       CalibrationStats::load(SQC_TEST_DIR "/lit/passes/Inputs/mixed-precision-stats.json");
   EXPECT_TRUE(bool(stats)) << llvm::toString(stats.takeError());
   if (!m || !stats)
-    return {};
-  llvm::raw_string_ostream os(errors);
+    return a;
+  llvm::raw_string_ostream os(a.errors);
   DiagnosticEngine diag(os);
   auto nodes = parsePipeline(
       ("quantize{keep-head=false},mixed-precision{" + options + "}").str(), diag);
-  EXPECT_TRUE(bool(nodes)) << errors;
+  EXPECT_TRUE(bool(nodes)) << a.errors;
   PassManager pm;
   pm.setPipeline(std::move(*nodes));
   PassContext ctx{diag, nullptr, &*stats};
   ctx.lossProbe = std::move(probe);
-  EXPECT_TRUE(succeeded(pm.run(*m, ctx))) << errors;
-  Assigned a{int4Weights(*m), ""};
+  a.ok = succeeded(pm.run(*m, ctx));
+  a.int4 = int4Weights(*m);
   llvm::raw_string_ostream out(a.text);
   printModule(*m, out);
   return a;
@@ -212,8 +214,11 @@ TEST(MixedPrecisionTest, MeasuredLossOverridesTheHessian) {
   };
   // Room for one linear at 8 bits: the Hessian gives it to %y2.
   std::array<bool, 3> y2At8{true, false, true}, y1At8{false, true, true};
-  EXPECT_EQ(assignThree("avg-bits=5.5", nullptr).int4, y2At8);
-  EXPECT_EQ(assignThree("avg-bits=5.5,sensitivity=measured", probe).int4, y1At8);
+  Assigned hessian = assignThree("avg-bits=5.5", nullptr);
+  Assigned measured = assignThree("avg-bits=5.5,sensitivity=measured", probe);
+  EXPECT_TRUE(hessian.ok && measured.ok) << hessian.errors << measured.errors;
+  EXPECT_EQ(hessian.int4, y2At8);
+  EXPECT_EQ(measured.int4, y1At8);
   // The probe saw every linear at 8 bits, then each alone at 4.
   std::vector<std::array<bool, 3>> expected{
       {false, false, false}, {true, false, false}, {false, true, false}, {false, false, true}};
@@ -228,27 +233,16 @@ TEST(MixedPrecisionTest, MeasuredLossOverridesTheHessian) {
 }
 
 TEST(MixedPrecisionTest, ProbeErrorsFailThePass) {
-  std::string errors;
-  auto m = test::parseAndVerify(kThreeLinears, errors);
-  ASSERT_TRUE(m) << errors;
-  auto stats =
-      CalibrationStats::load(SQC_TEST_DIR "/lit/passes/Inputs/mixed-precision-stats.json");
-  ASSERT_TRUE(bool(stats)) << llvm::toString(stats.takeError());
-  llvm::raw_string_ostream os(errors);
-  DiagnosticEngine diag(os);
-  PassManager pm;
-  pm.setPipeline(std::move(*parsePipeline(
-      "quantize{keep-head=false},mixed-precision{avg-bits=5.5,sensitivity=measured}", diag)));
-  PassContext ctx{diag, nullptr, &*stats};
   int calls = 0;
-  ctx.lossProbe = [&](Module &) -> llvm::Expected<double> {
+  auto probe = [&](Module &) -> llvm::Expected<double> {
     if (++calls == 3)
       return llvm::createStringError(llvm::inconvertibleErrorCode(), "out of tokens");
     return 0.0;
   };
-  EXPECT_TRUE(failed(pm.run(*m, ctx)));
-  EXPECT_NE(errors.find("mixed-precision: loss probe: out of tokens"), std::string::npos)
-      << errors;
+  Assigned a = assignThree("avg-bits=5.5,sensitivity=measured", probe);
+  EXPECT_FALSE(a.ok);
+  EXPECT_NE(a.errors.find("mixed-precision: loss probe: out of tokens"), std::string::npos)
+      << a.errors;
   EXPECT_EQ(calls, 3);
 }
 

@@ -33,12 +33,15 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/Support/xxhash.h"
 
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <random>
 #include <regex>
+#include <tuple>
 
 using namespace sqc;
 namespace cl = llvm::cl;
@@ -305,7 +308,9 @@ bool runPipeline(LoadedModel &m, llvm::StringRef pipeline, const CalibrationStat
 /// The loss probe of --sensitivity measured: the mean KL divergence of the
 /// model's next-token distributions from those it had when the probe was
 /// made (FP32), over the calibration windows. Each call compiles the module
-/// as it stands, which must be `m`'s.
+/// as it stands, which must be `m`'s. Answers are remembered for the
+/// process by reference and module text: the variants of `--bit-budgets`
+/// probe the same modules, budget after budget.
 class DivergenceProbe {
 public:
   static llvm::Expected<DivergenceProbe> make(LoadedModel &m, std::vector<int32_t> toks,
@@ -317,12 +322,33 @@ public:
           logSoftmax(z, V, p.reference_.data() + at);
         }))
       return e;
+    p.referenceHash_ = llvm::xxh3_128bits(llvm::ArrayRef<uint8_t>(
+        reinterpret_cast<const uint8_t *>(p.reference_.data()), p.reference_.size() * 4));
     return p;
   }
 
   llvm::Expected<double> operator()(Module &mod) {
     assert(&mod == m_->module.get() && "the probe runs the model it was made for");
-    (void)mod;
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    printModule(mod, os);
+    llvm::XXH128_hash_t moduleHash = llvm::xxh3_128bits(llvm::arrayRefFromStringRef(text));
+    auto key = std::make_tuple(referenceHash_.high64, referenceHash_.low64, moduleHash.high64,
+                               moduleHash.low64);
+    static std::map<decltype(key), double> known;
+    if (auto it = known.find(key); it != known.end())
+      return it->second;
+    auto kl = divergence();
+    if (kl)
+      known[key] = *kl;
+    return kl;
+  }
+
+private:
+  DivergenceProbe(LoadedModel &m, std::vector<int32_t> toks, int64_t seqLen)
+      : m_(&m), toks_(std::move(toks)), seqLen_(seqLen) {}
+
+  llvm::Expected<double> divergence() {
     std::vector<float> logQ;
     double kl = 0;
     int64_t row = 0;
@@ -336,10 +362,6 @@ public:
       return e;
     return kl / double(std::max<int64_t>(row, 1));
   }
-
-private:
-  DivergenceProbe(LoadedModel &m, std::vector<int32_t> toks, int64_t seqLen)
-      : m_(&m), toks_(std::move(toks)), seqLen_(seqLen) {}
 
   static void logSoftmax(const float *z, int64_t V, float *out) {
     double mx = -INFINITY, sum = 0;
@@ -377,6 +399,7 @@ private:
   std::vector<int32_t> toks_;
   int64_t seqLen_;
   std::vector<float> reference_; // log-probabilities, [tokens, vocab]
+  llvm::XXH128_hash_t referenceHash_{};
 };
 
 /// Calibrates, smooths (unless naive) and quantizes `m` in place; the
@@ -809,7 +832,9 @@ int runBitBudgets(llvm::StringRef modelPath, llvm::StringRef tokPath, llvm::Stri
   }
   llvm::outs() << "model: " << fp32->description << "\ntext:  " << textPath << " ("
                << toks.size() << " tokens, window " << window << "); activations "
-               << base.level << ", Hessian " << base.hessian << "\n\n";
+               << base.level << ", Hessian " << base.hessian
+               << (base.sensitivity == "measured" ? ", linears weighed by measured loss" : "")
+               << "\n\n";
   llvm::outs() << llvm::formatv("{0,-10} {1,12} {2,9} {3,12} {4,9}\n", "avg bits",
                                 "Pareto PPL", "change", "in-order PPL", "change");
   auto pct = [&](double p) { return (p / ref->ppl() - 1) * 100; };

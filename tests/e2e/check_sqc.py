@@ -17,6 +17,10 @@
       injected outliers when INJECT is `inject`): the Pareto perplexity
       falls as the budget grows, is never above the in-order one, and is
       below each uniform INT4 model's at the same size.
+  check_sqc.py SQC engines MODEL TEXT TOKENS ("QUANTIZE FLAGS" MAX%)...
+      For each group, the model quantized with those flags (`fp32`: as it
+      is) evaluated by the JIT and by the reference interpreter: their
+      perplexities must differ by at most MAX%.
   check_sqc.py SQC report MODEL TEXT TOKENS LAYER...
       `sqc eval --compare --report` (calibrated on TEXT): every layer of the
       per-layer SQNR table has a number for every variant, and the table
@@ -26,10 +30,10 @@ Exits 77 (ctest's skip code) when the shared data is absent, as in a user's
 fresh clone."""
 import os, re, subprocess, sys
 
-def perplexity(sqc, model, text, tokens):
+def perplexity(sqc, model, text, tokens, flags=()):
     """`sqc eval`'s perplexity of MODEL on the first TOKENS of TEXT; None
     (after printing why) when it fails."""
-    r = subprocess.run([sqc, "eval", model, "--text", text, "--max-tokens", tokens],
+    r = subprocess.run([sqc, "eval", model, "--text", text, "--max-tokens", tokens, *flags],
                        capture_output=True, text=True)
     if r.returncode != 0:
         print(r.stderr)
@@ -49,8 +53,8 @@ def inject(sqc, model, folder):
 def main():
     sqc, mode, model = sys.argv[1:4]
     rest = sys.argv[4:]
-    opts = []
-    while rest and rest[-2:-1] and rest[-2].startswith("--"):
+    opts = []  # trailing `--flag value` pairs, for the modes that pass them on
+    while mode in ("ppl", "generate", "import-generate") and rest[-2:-1] and rest[-2].startswith("--"):
         opts = rest[-2:] + opts
         rest = rest[:-2]
     if not os.path.exists(model):
@@ -185,6 +189,33 @@ def main():
             good = pareto < uni
             ok &= good
             print(f"{mb} MB: Pareto {pareto} vs uniform INT4 {uni} {'ok' if good else 'FAIL'}")
+        return 0 if ok else 1
+    if mode == "engines":
+        import shlex, tempfile
+        text, tokens, groups = rest[0], rest[1], rest[2:]
+        ok = True
+        with tempfile.TemporaryDirectory() as d:
+            for i in range(0, len(groups), 2):
+                flags, limit = groups[i], float(groups[i + 1])
+                m = model
+                if flags != "fp32":
+                    m = os.path.join(d, f"v{i}")
+                    r = subprocess.run([sqc, "quantize", model, "--calib-text", text,
+                                        "--samples", "16", "-o", m] + shlex.split(flags),
+                                       capture_output=True, text=True)
+                    if r.returncode != 0:
+                        print(r.stderr)
+                        return 1
+                    m = os.path.join(m, "model.sqir")
+                jit = perplexity(sqc, m, text, tokens)
+                interp = perplexity(sqc, m, text, tokens, ["--engine", "interp"])
+                if jit is None or interp is None:
+                    return 1
+                diff = abs(jit / interp - 1) * 100
+                good = diff <= limit
+                ok &= good
+                print(f"{flags}: JIT {jit}, interpreter {interp} ({diff:.3f}% apart, "
+                      f"at most {limit}%) {'ok' if good else 'FAIL'}")
         return 0 if ok else 1
     if mode == "report":
         text, tokens, layers = rest[0], rest[1], rest[2:]

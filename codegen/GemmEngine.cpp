@@ -73,7 +73,9 @@ llvm::Expected<std::unique_ptr<GemmEngine>> GemmEngine::create(const TargetSpec 
 llvm::Expected<std::shared_ptr<const GemmEngine>>
 GemmEngine::shared(const TargetSpec &target, GemmIsa isa) {
   static std::mutex mutex;
-  static std::map<std::string, std::shared_ptr<const GemmEngine>> engines;
+  // Never destroyed: at exit the JITs would otherwise be torn down after
+  // llvm_shutdown (InitLLVM's destructor in main) has run.
+  static auto &engines = *new std::map<std::string, std::shared_ptr<const GemmEngine>>();
   std::string key = target.cpu + "|" + target.featureString() + "|" + gemmIsaName(isa).str();
   std::lock_guard<std::mutex> lock(mutex);
   auto it = engines.find(key);

@@ -48,7 +48,8 @@ GemmIsa bestGemmIsa(const TargetSpec &target);
 
 class GemmEngine {
 public:
-  /// Compiles both kernels of `isa` for `target`.
+  /// Compiles the kernels of `isa` (int8, int4, fp32 GEMMs and the log2
+  /// row kernel) for `target`.
   static llvm::Expected<std::unique_ptr<GemmEngine>> create(const TargetSpec &target,
                                                             GemmIsa isa);
   /// The engine for (target, isa), compiled on first use and kept for the

@@ -52,9 +52,12 @@ llvm::Function *emitLog2MatMulRowKernel(llvm::Module &m, GemmIsa isa) {
     // adds anything at all.
     llvm::Value *shift = b.CreateSelect(
         sqrt2, b.CreateAShr(b.CreateAdd(code, b.getInt32(1)), b.getInt32(1)), code, "s");
-    llvm::Value *adds =
-        b.CreateAnd(b.CreateICmpSLT(code, b.getInt32(kLogQuantZeroCode)),
-                    b.CreateICmpSLE(shift, b.getInt32(kLogQuantMaxShift)), "adds");
+    // (Codes are u8; a negative one, which only a hand-filled tensor could
+    // hold, adds nothing rather than shifting by more than 40.)
+    llvm::Value *adds = b.CreateAnd(
+        b.CreateAnd(b.CreateICmpSGE(code, b.getInt32(0)),
+                    b.CreateICmpSLT(code, b.getInt32(kLogQuantZeroCode))),
+        b.CreateICmpSLE(shift, b.getInt32(kLogQuantMaxShift)), "adds");
     llvm::Function *fn = b.GetInsertBlock()->getParent();
     auto *addBB = llvm::BasicBlock::Create(ctx, "k.add", fn);
     auto *next = llvm::BasicBlock::Create(ctx, "k.next", fn);

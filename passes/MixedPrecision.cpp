@@ -474,10 +474,21 @@ private:
                      "mixed-precision: loss probe: " + llvm::toString(std::move(e)));
       return false;
     };
+    // A NaN or infinite loss would poison every comparison of the frontier.
+    auto notFinite = [&](double loss, llvm::StringRef what) {
+      ctx.diag.error(Location::unknown(),
+                     llvm::formatv("mixed-precision: loss probe measured {0} {1}; is the "
+                                   "model's output finite?",
+                                   loss, what)
+                         .str());
+      return false;
+    };
     llvm::Expected<double> base = ctx.lossProbe(m);
     if (!base)
       return probeFailed(base.takeError());
-    std::string table;
+    if (!std::isfinite(*base))
+      return notFinite(*base, "with every linear at 8 bits");
+    std::vector<double> rise(cands.size()), gain(cands.size());
     for (size_t i = 0; i < cands.size(); ++i) {
       Op *linear = cands[i].linear;
       Value *int8 = linear->operand(1);
@@ -488,13 +499,27 @@ private:
       eraseUnusedChain(int4);
       if (!loss)
         return probeFailed(loss.takeError());
+      if (!std::isfinite(*loss))
+        return notFinite(*loss, "with " + linear->result()->name().str() + " at INT4");
       // A rise below the probe's resolution (or a fall) counts as none.
-      double rise = std::max(0.0, *loss - *base);
-      double gain = layers[i][0].error > 0 ? rise / layers[i][0].error : 0.0;
+      rise[i] = std::max(0.0, *loss - *base);
+      gain[i] = layers[i][0].error > 0 ? rise[i] / layers[i][0].error : 0.0;
+    }
+    // A linear whose INT4 added nothing measurable still keeps the
+    // Hessian's ranking of its choices, at the smallest gain measured (all
+    // at 1 when nothing was measurable): a gain of 0 would make every
+    // choice of it free, and so the cheapest always.
+    double floor = 0;
+    for (double g : gain)
+      if (g > 0 && (floor == 0 || g < floor))
+        floor = g;
+    std::string table;
+    for (size_t i = 0; i < cands.size(); ++i) {
+      double g = gain[i] > 0 ? gain[i] : floor > 0 ? floor : 1.0;
       for (BitChoice &c : layers[i])
-        c.error *= gain;
-      table += llvm::formatv("  {0,-44} {1,12:E3} {2,12:E3}\n", linear->result()->name(),
-                             rise, gain)
+        c.error *= g;
+      table += llvm::formatv("  {0,-44} {1,12:E3} {2,12:E3}\n",
+                             cands[i].linear->result()->name(), rise[i], g)
                    .str();
     }
     if (printFrontier_)

@@ -223,6 +223,10 @@ const Case kCases[] = {
      "  %r = log2_matmul %p, %v {base = \"2\", transpose_b = true} : f32[4,7]\n"
      "  return %r\n}",
      {{4, 9}, {7, 9}}, 0},
+    {"log2_matmul, batched and transposed b",
+     "graph @f(%p: u8[2,3,5,9], %v: i8[2,1,7,9]) -> (f32[2,3,5,7]) {\n"
+     "  %r = log2_matmul %p, %v {transpose_b = true} : f32[2,3,5,7]\n  return %r\n}",
+     {{2, 3, 5, 9}, {2, 1, 7, 9}}, 0},
     {"log2_matmul, vectors and a tail",
      "graph @f(%p: u8[3,40], %v: i8[40,19]) -> (f32[3,19]) {\n"
      "  %r = log2_matmul %p, %v : f32[3,19]\n  return %r\n}",

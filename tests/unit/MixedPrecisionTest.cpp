@@ -14,6 +14,7 @@
 #include "runtime/Calibration.h"
 
 #include <array>
+#include <cmath>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -230,6 +231,24 @@ TEST(MixedPrecisionTest, MeasuredLossOverridesTheHessian) {
   EXPECT_EQ(assignThree("avg-bits=8,sensitivity=measured", probe).text,
             assignThree("avg-bits=8", nullptr).text);
   EXPECT_EQ(probed.size(), 4u);
+}
+
+TEST(MixedPrecisionTest, NothingMeasurableKeepsTheHessianOrder) {
+  // No linear adds measurable loss: the Hessian's choice, not all INT4.
+  auto flat = [](Module &) -> llvm::Expected<double> { return 0.25; };
+  Assigned a = assignThree("avg-bits=5.5,sensitivity=measured", flat);
+  EXPECT_TRUE(a.ok) << a.errors;
+  EXPECT_EQ(a.int4, (std::array<bool, 3>{true, false, true}));
+}
+
+TEST(MixedPrecisionTest, NonFiniteLossFailsThePass) {
+  int calls = 0;
+  auto probe = [&](Module &) -> llvm::Expected<double> {
+    return ++calls == 2 ? std::nan("") : 0.0;
+  };
+  Assigned a = assignThree("avg-bits=5.5,sensitivity=measured", probe);
+  EXPECT_FALSE(a.ok);
+  EXPECT_NE(a.errors.find("is the model's output finite?"), std::string::npos) << a.errors;
 }
 
 TEST(MixedPrecisionTest, ProbeErrorsFailThePass) {

@@ -82,6 +82,34 @@ std::vector<int32_t> tokenizeText(Tokenizer &tok, std::string text,
   return toks;
 }
 
+/// log sum_j exp(z[j]) over V logits, in double, shifted by the maximum.
+double logSumExp(const float *z, int64_t V) {
+  double mx = -INFINITY, sum = 0;
+  for (int64_t j = 0; j < V; ++j)
+    mx = std::max(mx, double(z[j]));
+  for (int64_t j = 0; j < V; ++j)
+    sum += std::exp(double(z[j]) - mx);
+  return mx + std::log(sum);
+}
+
+/// Mean over positions of KL(softmax(p) || softmax(q)) for f32 logits [n, V].
+double meanKL(const Tensor &p, const Tensor &q) {
+  if (p.rank() != 2 || p.shape() != q.shape() || p.dtype() != DType::F32 ||
+      q.dtype() != DType::F32)
+    return NAN;
+  int64_t n = p.shape()[0], V = p.shape()[1];
+  double total = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float *zp = p.floats().data() + i * V, *zq = q.floats().data() + i * V;
+    double lseP = logSumExp(zp, V), lseQ = logSumExp(zq, V);
+    for (int64_t j = 0; j < V; ++j) {
+      double lp = double(zp[j]) - lseP, lq = double(zq[j]) - lseQ;
+      total += std::exp(lp) * (lp - lq);
+    }
+  }
+  return n ? total / n : NAN;
+}
+
 struct Perplexity {
   double nll = 0;
   int64_t scored = 0;
@@ -103,14 +131,8 @@ llvm::Expected<Perplexity> perplexity(LoadedModel &m, llvm::ArrayRef<int32_t> to
       return logits.takeError();
     int64_t V = logits->shape()[1];
     const float *z = logits->floats().data();
-    for (int64_t i = 0; i < len; ++i, z += V) {
-      double mx = -INFINITY, sum = 0;
-      for (int64_t j = 0; j < V; ++j)
-        mx = std::max(mx, double(z[j]));
-      for (int64_t j = 0; j < V; ++j)
-        sum += std::exp(double(z[j]) - mx);
-      r.nll -= double(z[toks[s + i + 1]]) - mx - std::log(sum);
-    }
+    for (int64_t i = 0; i < len; ++i, z += V)
+      r.nll -= double(z[toks[s + i + 1]]) - logSumExp(z, V);
     r.scored += len;
     if ((w + 1) % 20 == 0 || w + 1 == windows)
       llvm::errs() << llvm::format("\r  %s window %lld/%lld  tokens %lld  PPL %.4f  "
@@ -316,14 +338,16 @@ public:
   static llvm::Expected<DivergenceProbe> make(LoadedModel &m, std::vector<int32_t> toks,
                                               int64_t seqLen) {
     DivergenceProbe p(m, std::move(toks), seqLen);
-    if (llvm::Error e = p.forEachRow([&](const float *z, int64_t V) {
-          size_t at = p.reference_.size();
-          p.reference_.resize(at + V);
-          logSoftmax(z, V, p.reference_.data() + at);
+    std::vector<llvm::XXH128_hash_t> hashes;
+    if (llvm::Error e = p.forEachWindow([&](Tensor logits) {
+          hashes.push_back(llvm::xxh3_128bits(llvm::ArrayRef<uint8_t>(
+              reinterpret_cast<const uint8_t *>(logits.floats().data()),
+              logits.floats().size() * sizeof(float))));
+          p.reference_.push_back(std::move(logits));
         }))
       return e;
     p.referenceHash_ = llvm::xxh3_128bits(llvm::ArrayRef<uint8_t>(
-        reinterpret_cast<const uint8_t *>(p.reference_.data()), p.reference_.size() * 4));
+        reinterpret_cast<const uint8_t *>(hashes.data()), hashes.size() * sizeof(hashes[0])));
     return p;
   }
 
@@ -348,35 +372,23 @@ private:
   DivergenceProbe(LoadedModel &m, std::vector<int32_t> toks, int64_t seqLen)
       : m_(&m), toks_(std::move(toks)), seqLen_(seqLen) {}
 
+  /// meanKL over every window, weighted by its positions.
   llvm::Expected<double> divergence() {
-    std::vector<float> logQ;
     double kl = 0;
-    int64_t row = 0;
-    if (llvm::Error e = forEachRow([&](const float *z, int64_t V) {
-          logQ.resize(V);
-          logSoftmax(z, V, logQ.data());
-          const float *logP = reference_.data() + row++ * V;
-          for (int64_t j = 0; j < V; ++j)
-            kl += std::exp(double(logP[j])) * (double(logP[j]) - double(logQ[j]));
+    int64_t rows = 0;
+    size_t w = 0;
+    if (llvm::Error e = forEachWindow([&](Tensor logits) {
+          int64_t n = logits.shape()[0];
+          kl += meanKL(reference_[w++], logits) * double(n);
+          rows += n;
         }))
       return e;
-    return kl / double(std::max<int64_t>(row, 1));
+    return kl / double(std::max<int64_t>(rows, 1));
   }
 
-  static void logSoftmax(const float *z, int64_t V, float *out) {
-    double mx = -INFINITY, sum = 0;
-    for (int64_t j = 0; j < V; ++j)
-      mx = std::max(mx, double(z[j]));
-    for (int64_t j = 0; j < V; ++j)
-      sum += std::exp(double(z[j]) - mx);
-    double lse = mx + std::log(sum);
-    for (int64_t j = 0; j < V; ++j)
-      out[j] = float(double(z[j]) - lse);
-  }
-
-  /// Compiles the model, calls `row` with each position's logits in order,
+  /// Compiles the model, calls `window` with each window's logits in order,
   /// and drops the compiled graph (the passes go on changing the module).
-  llvm::Error forEachRow(const std::function<void(const float *, int64_t)> &row) {
+  llvm::Error forEachWindow(const std::function<void(Tensor)> &window) {
     if (llvm::Error e = compileModel(*m_))
       return e;
     for (int64_t s = 0; s < int64_t(toks_.size()); s += seqLen_) {
@@ -387,9 +399,7 @@ private:
         m_->compiled.reset();
         return logits.takeError();
       }
-      int64_t V = logits->shape()[1];
-      for (int64_t i = 0; i < logits->shape()[0]; ++i)
-        row(logits->floats().data() + i * V, V);
+      window(std::move(*logits));
     }
     m_->compiled.reset();
     return llvm::Error::success();
@@ -398,7 +408,7 @@ private:
   LoadedModel *m_;
   std::vector<int32_t> toks_;
   int64_t seqLen_;
-  std::vector<float> reference_; // log-probabilities, [tokens, vocab]
+  std::vector<Tensor> reference_; // logits per window, [tokens, vocab]
   llvm::XXH128_hash_t referenceHash_{};
 };
 
@@ -616,32 +626,6 @@ double sqnr(const Tensor &ref, const Tensor &q) {
     noise += (ref.get(i) - q.get(i)) * (ref.get(i) - q.get(i));
   }
   return noise > 0 ? 10 * std::log10(signal / noise) : INFINITY;
-}
-
-/// Mean over positions of KL(softmax(p) || softmax(q)) for logits [n, V].
-double meanKL(const Tensor &p, const Tensor &q) {
-  if (p.rank() != 2 || p.shape() != q.shape())
-    return NAN;
-  int64_t n = p.shape()[0], V = p.shape()[1];
-  double total = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    auto logSoftmax = [&](const Tensor &t, std::vector<double> &out) {
-      double mx = -INFINITY, sum = 0;
-      for (int64_t j = 0; j < V; ++j)
-        mx = std::max(mx, t.get(i * V + j));
-      for (int64_t j = 0; j < V; ++j)
-        sum += std::exp(t.get(i * V + j) - mx);
-      out.resize(V);
-      for (int64_t j = 0; j < V; ++j)
-        out[j] = t.get(i * V + j) - mx - std::log(sum);
-    };
-    std::vector<double> lp, lq;
-    logSoftmax(p, lp);
-    logSoftmax(q, lq);
-    for (int64_t j = 0; j < V; ++j)
-      total += std::exp(lp[j]) * (lp[j] - lq[j]);
-  }
-  return n ? total / n : NAN;
 }
 
 /// A fresh copy of the model, quantized with `o` (what the passes chose in

@@ -687,19 +687,7 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
   // products) on the host kernels where those are exact.
   eval.setFastPath([&](const Op &op, llvm::ArrayRef<const Tensor *> in,
                        std::vector<Tensor> &out) {
-    switch (op.kind()) {
-    case OpKind::Quantize:
-    case OpKind::Dequantize:
-    case OpKind::Add:
-    case OpKind::Sub:
-    case OpKind::Mul:
-    case OpKind::Div:
-    case OpKind::Reshape:
-    case OpKind::Transpose:
-      return runHostKernel(op, in, out, cg->pool_.get());
-    default:
-      return false;
-    }
+    return hostKernelIsExact(op) && runHostKernel(op, in, out, cg->pool_.get());
   });
   auto constant = [&](const Value *v) { return eval.evaluate(v); };
   llvm::DenseMap<const Op *, size_t> position;

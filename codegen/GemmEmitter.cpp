@@ -103,7 +103,8 @@ public:
     kSteps_ = t_.kGroup == 1 ? K
                              : b_.CreateUDiv(K, b_.getInt64(t_.kGroup * stepsPerIteration()),
                                              "k.steps");
-    loop(arg_(8), arg_(9), b_.getInt64(1), "panel", [&](llvm::Value *p) { panel(p); });
+    emitCountedLoop(b_, arg_(8), arg_(9), b_.getInt64(1), "panel",
+                    [&](llvm::Value *p) { panel(p); });
     b_.CreateRetVoid();
     return f_;
   }
@@ -118,11 +119,6 @@ private:
   /// Bytes of one A element (i16 pairs, u8 quads or f32).
   unsigned aBytes() const {
     return kind_ == GemmKind::F32 ? 4 : t_.kGroup == 2 ? 2 : 1;
-  }
-
-  void loop(llvm::Value *start, llvm::Value *end, llvm::Value *step, llvm::StringRef name,
-            const std::function<void(llvm::Value *)> &body) {
-    emitCountedLoop(b_, start, end, step, name, body);
   }
 
   void panel(llvm::Value *p) {
@@ -149,7 +145,8 @@ private:
     llvm::Value *M = arg_(5);
     llvm::Value *mr = b_.getInt64(t_.mr);
     llvm::Value *mFull = b_.CreateSub(M, b_.CreateSRem(M, mr), "m.full");
-    loop(b_.getInt64(0), mFull, mr, "m", [&](llvm::Value *m) { tile(t_.mr, m); });
+    emitCountedLoop(b_, b_.getInt64(0), mFull, mr, "m",
+                    [&](llvm::Value *m) { tile(t_.mr, m); });
     // The last M % mr rows, one specialized tile per count.
     llvm::Value *rem = b_.CreateSub(M, mFull);
     auto *done = llvm::BasicBlock::Create(ctx_, "rows.done", f_);

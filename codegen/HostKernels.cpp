@@ -2,6 +2,7 @@
 #include "codegen/HostKernels.h"
 #include "runtime/LogQuant.h"
 
+#include "codegen/GemmEngine.h"
 #include "codegen/RowMath.h"
 
 #include <algorithm>
@@ -796,6 +797,22 @@ bool hostKernelCovers(const Op &op) {
   case OpKind::QuantizeLog2:
   case OpKind::DequantizeLog2:
   case OpKind::Log2MatMul:
+    return true;
+  default:
+    return false;
+  }
+}
+
+bool hostKernelIsExact(const Op &op) {
+  switch (op.kind()) {
+  case OpKind::Quantize:
+  case OpKind::Dequantize:
+  case OpKind::Add:
+  case OpKind::Sub:
+  case OpKind::Mul:
+  case OpKind::Div:
+  case OpKind::Reshape:
+  case OpKind::Transpose:
     return true;
   default:
     return false;

@@ -16,7 +16,6 @@
 #ifndef SQC_CODEGEN_HOSTKERNELS_H
 #define SQC_CODEGEN_HOSTKERNELS_H
 
-#include "codegen/GemmEngine.h"
 #include "ir/IR.h"
 #include "runtime/Tensor.h"
 #include "runtime/ThreadPool.h"
@@ -24,6 +23,8 @@
 #include <vector>
 
 namespace sqc {
+
+class GemmEngine;
 
 /// The broadcast of two shapes (aligned to the right), or false when they
 /// do not broadcast.
@@ -37,6 +38,10 @@ llvm::SmallVector<int64_t, 4> broadcastStrides(llvm::ArrayRef<int64_t> in,
 /// Whether runHostKernel() may cover `op` (it can still decline at run time
 /// for shapes it does not handle).
 bool hostKernelCovers(const Op &op);
+/// Whether its results for `op` are the interpreter's exactly (data
+/// movement, quantization codes and the four arithmetic operators), so that
+/// they may stand in for it (e.g. evaluating weight chains at compile time).
+bool hostKernelIsExact(const Op &op);
 
 /// Computes `op`'s results from `in` into `out` and returns true, or returns
 /// false without touching `out` when the op, its types or these shapes are

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/HostKernels.h"
+#include "codegen/GemmEngine.h"
 #include "runtime/Interpreter.h"
 
 #include "TestUtil.h"

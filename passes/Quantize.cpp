@@ -38,7 +38,10 @@ namespace {
 class QuantizePass : public Pass {
 public:
   QuantizePass() : Pass("quantize") {
-    addOption("weights", &weights_, "per-channel or per-tensor weight scales");
+    addOption("weights", &weights_,
+              "per-channel or per-tensor weight scales, or fp32: weights left in FP32 "
+              "and only the activations quantized (A8, to study activation "
+              "quantizers apart from the weights' rounding)");
     addOption("acts", &acts_,
               "per-token, per-tensor-dynamic or per-tensor-static activation scales");
     addOption("bmm", &bmm_, "Also quantize the attention matmuls (Q K^T and P V)");
@@ -68,8 +71,9 @@ public:
   }
 
   PassResult run(Module &m, PassContext &ctx) override {
-    if (weights_ != "per-channel" && weights_ != "per-tensor")
-      return fail(ctx, "weights must be per-channel or per-tensor, got '" + weights_ + "'");
+    if (weights_ != "per-channel" && weights_ != "per-tensor" && weights_ != "fp32")
+      return fail(ctx, "weights must be per-channel, per-tensor or fp32, got '" + weights_ +
+                           "'");
     if (weightClip_ != "max" && weightClip_ != "mse")
       return fail(ctx, "weight-clip must be max or mse, got '" + weightClip_ + "'");
     if (softmaxBlock_ < 0)
@@ -206,6 +210,14 @@ private:
     // weight is still ours to quantize.
     if (!isCompileTimeValue(w) || isDequantized(w))
       return false;
+    if (weights_ == "fp32") {
+      if (isDequantized(lin->operand(0)))
+        return false;
+      std::optional<Value *> x = quantizeActivation(lin->operand(0), lin, ctx);
+      if (x)
+        lin->setOperand(0, *x);
+      return x.has_value();
+    }
     auto wt = eval.evaluate(w);
     if (!wt) {
       ctx.diag.error(lin->loc(), "quantize: " + llvm::toString(wt.takeError()));

@@ -21,6 +21,11 @@
       For each group, the model quantized with those flags (`fp32`: as it
       is) evaluated by the JIT and by the reference interpreter: their
       perplexities must differ by at most MAX%.
+  check_sqc.py SQC method-gap MODEL TEXT TOKENS INJECT REF METHOD ("EVAL FLAGS" MIN% MAX%)...
+      For each group, `sqc eval --compare --methods REF,METHOD` with those
+      flags (calibrated on TEXT; on a copy with injected outliers when
+      INJECT is `inject`): METHOD's perplexity relative to REF's, in
+      percent, must lie in [MIN%, MAX%].
   check_sqc.py SQC report MODEL TEXT TOKENS LAYER...
       `sqc eval --compare --report` (calibrated on TEXT): every layer of the
       per-layer SQNR table has a number for every variant, and the table
@@ -216,6 +221,37 @@ def main():
                 ok &= good
                 print(f"{flags}: JIT {jit}, interpreter {interp} ({diff:.3f}% apart, "
                       f"at most {limit}%) {'ok' if good else 'FAIL'}")
+        return 0 if ok else 1
+    if mode == "method-gap":
+        import shlex, tempfile
+        text, tokens, injecting, ref, method = rest[:5]
+        groups = rest[5:]
+        ok = True
+        with tempfile.TemporaryDirectory() as d:
+            if injecting == "inject":
+                model = inject(sqc, model, d)
+                if not model:
+                    return 1
+            for i in range(0, len(groups), 3):
+                flags, lo, hi = groups[i], float(groups[i + 1]), float(groups[i + 2])
+                r = subprocess.run([sqc, "eval", model, "--text", text, "--calib-text", text,
+                                    "--max-tokens", tokens, "--samples", "16", "--compare",
+                                    "--methods", f"{ref},{method}"] + shlex.split(flags),
+                                   capture_output=True, text=True)
+                if r.returncode != 0:
+                    print(r.stderr)
+                    return 1
+                ppl = {m.group(1): float(m.group(2)) for m in re.finditer(
+                    r"^(\S+) \S+ O\d\s+([0-9.]+)", r.stdout, re.M)}
+                if ref not in ppl or method not in ppl:
+                    print(r.stdout)
+                    print(f"FAIL: no perplexity for {ref} or {method}")
+                    return 1
+                gap = (ppl[method] / ppl[ref] - 1) * 100
+                good = lo <= gap <= hi
+                ok &= good
+                print(f"{flags}: {method} {ppl[method]} vs {ref} {ppl[ref]} ({gap:+.3f}%, "
+                      f"want [{lo}, {hi}]) {'ok' if good else 'FAIL'}")
         return 0 if ok else 1
     if mode == "report":
         text, tokens, layers = rest[0], rest[1], rest[2:]

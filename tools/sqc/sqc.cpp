@@ -301,6 +301,10 @@ struct QuantizeOptions {
   // O1's keys in Q K^T: per-channel or per-token.
   std::string keys = "per-channel";
   bool repq() const { return llvm::StringRef(method).starts_with("repq"); }
+  /// W8A8, A8 (FP32 weights) or mixed-precision weights.
+  std::string precisionName() const {
+    return mixed() ? "mixed-precision weights" : weightScales == "fp32" ? "A8" : "W8A8";
+  }
 };
 
 /// Runs a pipeline string on the model with its weights and `stats`; adds
@@ -423,6 +427,7 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false,
                                        : "";
   if (acts.empty())
     return error("--level must be O1, O2 or O3, got '" + o.level + "'"), false;
+
   if (o.method != "smoothquant" && o.method != "repq" && o.method != "repq-per-channel" &&
       o.method != "repq-per-tensor")
     return error("--method must be smoothquant, repq, repq-per-channel or repq-per-tensor, "
@@ -561,7 +566,7 @@ int runQuantize(LoadedModel &m, const QuantizeOptions &o, llvm::StringRef outDir
   std::string how = o.repq()    ? o.method
                     : o.smooth ? "smoothquant alpha=" + o.alpha
                                : std::string("naive");
-  how += std::string(" ") + (o.mixed() ? "mixed-precision weights" : "W8A8") + " " + o.level +
+  how += std::string(" ") + o.precisionName() + " " + o.level +
          ", weight scales " + o.weightScales + ", softmax " + o.softmax;
   if (o.softmax == "uniform" && o.softmaxBlock > 0)
     how += " in blocks of " + std::to_string(o.softmaxBlock);
@@ -1111,8 +1116,12 @@ int main(int argc, char **argv) {
                                       "O3: per-tensor static activation scales"),
                              cl::init("O1"), cl::sub(quantCmd), cl::sub(evalCmd), cl::cat(cat));
   cl::opt<std::string> weightScales("weight-scales",
-                                    cl::desc("per-channel (default) or per-tensor"),
-                                    cl::init("per-channel"), cl::sub(quantCmd), cl::cat(cat));
+                                    cl::desc("per-channel (default) or per-tensor; fp32 keeps "
+                                             "the weights in FP32 and quantizes only the "
+                                             "activations (A8: their error apart from the "
+                                             "weights')"),
+                                    cl::init("per-channel"), cl::sub(quantCmd),
+                                    cl::sub(evalCmd), cl::cat(cat));
   cl::opt<std::string> smoothPaths("smooth-paths",
                                    cl::desc("Where smoothing folds scales, joined by +: norms+gated+attention"),
                                    cl::init("norms+gated+attention"), cl::sub(quantCmd),
@@ -1252,6 +1261,12 @@ int main(int argc, char **argv) {
     return error("--softmax-block must be >= 0, got " + std::to_string(qopts.softmaxBlock));
   if (qopts.keys != "per-channel" && qopts.keys != "per-token")
     return error("--keys must be per-channel or per-token, got '" + qopts.keys + "'");
+  if (!llvm::is_contained({"per-channel", "per-tensor", "fp32"}, qopts.weightScales))
+    return error("--weight-scales must be per-channel, per-tensor or fp32, got '" +
+                 qopts.weightScales + "'");
+  if (qopts.weightScales == "fp32" && qopts.mixed())
+    return error("--weight-scales fp32 keeps every weight in FP32: it cannot be combined "
+                 "with --avg-bits or --size-mb");
   if (benchCmd && benchWhat == "model")
     return runBenchModel(benchModel, qopts, benchVariants, benchThreads, benchPrompt,
                          benchDecode, benchProfile, TargetSpec::parse(mcpu, mattr));
@@ -1299,7 +1314,8 @@ int main(int argc, char **argv) {
           QuantizeOptions o = qopts;
           o.level = lv;
           o.smooth = smooth;
-          variants.push_back({std::string(smooth ? "SmoothQuant" : "naive") + " W8A8 " + lv,
+          variants.push_back({std::string(smooth ? "SmoothQuant" : "naive") + " " +
+                                  o.precisionName() + " " + lv,
                               std::string(smooth ? "SQ " : "naive ") + lv, o});
         }
     } else {
@@ -1310,7 +1326,7 @@ int main(int argc, char **argv) {
         o.smooth = qopts.smooth && o.method != "naive";
         if (o.method == "naive")
           o.method = "smoothquant";
-        variants.push_back({mth.trim().str() + " W8A8 " + qopts.level,
+        variants.push_back({mth.trim().str() + " " + o.precisionName() + " " + qopts.level,
                             mth.trim().take_back(9).str(), o});
       }
     }

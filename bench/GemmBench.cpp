@@ -181,6 +181,28 @@ int runGemmBench(const GemmBenchOptions &o, llvm::raw_ostream &os) {
                                         &pool);
                           }, o.minSeconds)});
         }
+        {
+          // 4-bit weights on the best variant: per row, and in groups of 32
+          // inputs with a multiplier each (when K allows), both unpacked in
+          // registers.
+          std::vector<int8_t> q4(N * K);
+          for (int64_t i = 0; i < N * K; ++i)
+            q4[i] = int8_t(std::nearbyint(w[i] * 7));
+          std::vector<uint8_t> mult(N * (K / 32));
+          for (size_t i = 0; i < mult.size(); ++i)
+            mult[i] = uint8_t(1 + i % 16);
+          QuantizedRows rowsA;
+          best.quantizeRows(a.data(), M, K, rowsA);
+          std::vector<std::pair<std::string, PackedWeights>> packed;
+          packed.push_back({"int4-", best.packInt4(q4.data(), N, K)});
+          if (auto g = best.packInt4Grouped(q4.data(), mult.data(), N, K, K / 32))
+            packed.push_back({"int4g32-", std::move(*g)});
+          for (const auto &[name, pw] : packed)
+            rows.push_back({name + gemmIsaName(best.isa()).str(), timeCall([&] {
+                              best.int8Gemm(rowsA, pw, ws.data(), nullptr, nullptr, c.data(),
+                                            N, &pool);
+                            }, o.minSeconds)});
+        }
 #ifdef SQC_HAVE_ONEDNN
         omp_set_num_threads(int(threads));
         {

@@ -730,14 +730,39 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
         }
       } else if (op.kind() == OpKind::IntLinear) {
         const Int8Chain &c = chainOf[&op];
-        auto w = constant(op.operand(1));
-        if (!w)
-          return w.takeError();
+        // 4-bit codes stay 4-bit in memory: the kernel unpacks them (and
+        // multiplies grouped ones by their group's multiplier).
+        const Op *expand = op.operand(1)->definingOp();
+        if (expand && expand->kind() == OpKind::ExpandGroups) {
+          auto q = constant(expand->operand(0));
+          if (!q)
+            return q.takeError();
+          auto mult = constant(expand->operand(1));
+          if (!mult)
+            return mult.takeError();
+          std::vector<int8_t> codes((*q)->ints().begin(), (*q)->ints().end());
+          std::vector<uint8_t> m((*mult)->ints().begin(), (*mult)->ints().end());
+          if (auto p = cg->engine_->packInt4Grouped(codes.data(), m.data(), (*q)->shape()[0],
+                                                    (*q)->shape()[1], (*mult)->shape()[1])) {
+            step->packed = std::move(*p);
+            ++cg->groupedLinears_;
+          }
+        }
+        if (step->packed.N == 0) {
+          auto w = constant(op.operand(1));
+          if (!w)
+            return w.takeError();
+          int64_t N = (*w)->shape()[0], K = (*w)->shape()[1];
+          std::vector<int8_t> codes((*w)->ints().begin(), (*w)->ints().end());
+          bool int4 = op.operand(1)->type().dtype() == DType::I4;
+          step->packed = int4 ? cg->engine_->packInt4(codes.data(), N, K)
+                              : cg->engine_->packInt8(codes.data(), N, K);
+          cg->int4Linears_ += int4;
+        }
+        int64_t N = step->packed.N;
         auto s = constant(c.scales);
         if (!s)
           return s.takeError();
-        int64_t N = (*w)->shape()[0], K = (*w)->shape()[1];
-        std::vector<int8_t> codes((*w)->ints().begin(), (*w)->ints().end());
         step->kind = Step::Int8Linear;
         step->quantizer = c.quantizer;
         // Bias and residual adds after the rescale run in the epilogue.
@@ -759,11 +784,6 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
         }
         if ((step->residual = e.residual))
           step->reads = {e.residual};
-        // 4-bit codes stay 4-bit in memory: the kernel unpacks them.
-        bool int4 = op.operand(1)->type().dtype() == DType::I4;
-        step->packed = int4 ? cg->engine_->packInt4(codes.data(), N, K)
-                            : cg->engine_->packInt8(codes.data(), N, K);
-        cg->int4Linears_ += int4;
         step->wScale.resize(N);
         for (int64_t n = 0; n < N; ++n)
           step->wScale[n] = float((*s)->get((*s)->numElements() == 1 ? 0 : n));
@@ -875,7 +895,10 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
 std::string CompiledGraph::describe() const {
   // Integer linears with 4-bit weights count as int8 too (the same kernels,
   // their weights unpacked in registers).
-  std::string int4 = int4Linears_ ? " (" + std::to_string(int4Linears_) + " of them int4)" : "";
+  std::string int4;
+  if (int4Linears_ || groupedLinears_)
+    int4 = " (" + std::to_string(int4Linears_ + groupedLinears_) + " of them int4" +
+           (groupedLinears_ ? ", " + std::to_string(groupedLinears_) + " in groups" : "") + ")";
   return std::to_string(int8Linears_) + " int8" + int4 + " and " + std::to_string(f32Linears_) +
          " fp32 linears, " + std::to_string(int8MatMuls_) + " int8 and " +
          std::to_string(f32MatMuls_) + " fp32 batched matmuls on " +

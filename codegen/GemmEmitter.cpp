@@ -64,9 +64,10 @@ llvm::StringRef gemmIsaFeature(GemmIsa isa) {
 }
 
 std::string gemmKernelName(GemmKind kind, GemmIsa isa) {
-  return (kind == GemmKind::Int8   ? "qgemm_s8_f32out_"
-          : kind == GemmKind::Int4 ? "qgemm_s4_f32out_"
-                                   : "sgemm_f32_") +
+  return (kind == GemmKind::Int8          ? "qgemm_s8_f32out_"
+          : kind == GemmKind::Int4        ? "qgemm_s4_f32out_"
+          : kind == GemmKind::Int4Grouped ? "qgemm_s4g_f32out_"
+                                          : "sgemm_f32_") +
          gemmIsaName(isa).str();
 }
 
@@ -85,15 +86,17 @@ public:
     llvm::Type *ptr = b_.getPtrTy(), *i64 = b_.getInt64Ty();
     auto *fnTy = llvm::FunctionType::get(
         b_.getVoidTy(),
-        {ptr, i64, ptr, ptr, i64, i64, i64, i64, i64, i64, ptr, ptr, ptr, ptr, ptr}, false);
+        {ptr, i64, ptr, ptr, i64, i64, i64, i64, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, i64},
+        false);
     f_ = llvm::Function::Create(fnTy, llvm::Function::ExternalLinkage,
                                 gemmKernelName(kind_, isa_), m_);
     const char *names[] = {"A", "lda", "B", "C", "ldc", "M", "N", "K", "p0", "p1",
-                           "aScale", "wScale", "bias", "residual", "comp"};
+                           "aScale", "wScale", "bias", "residual", "comp", "mult",
+                           "group.shift"};
     unsigned i = 0;
     for (llvm::Argument &a : f_->args())
       a.setName(names[i++]);
-    for (unsigned p : {0u, 2u, 3u, 10u, 11u, 12u, 13u, 14u})
+    for (unsigned p : {0u, 2u, 3u, 10u, 11u, 12u, 13u, 14u, 15u})
       f_->addParamAttr(p, llvm::Attribute::NoAlias);
     arg_ = [&](unsigned n) -> llvm::Value * { return f_->getArg(n); };
     b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", f_));
@@ -103,6 +106,8 @@ public:
     kSteps_ = t_.kGroup == 1 ? K
                              : b_.CreateUDiv(K, b_.getInt64(t_.kGroup * stepsPerIteration()),
                                              "k.steps");
+    // Groups of k (one for every kind but Int4Grouped), 2^shift k steps each.
+    groups_ = grouped() ? b_.CreateLShr(kSteps_, arg_(16), "groups") : b_.getInt64(1);
     emitCountedLoop(b_, arg_(8), arg_(9), b_.getInt64(1), "panel",
                     [&](llvm::Value *p) { panel(p); });
     b_.CreateRetVoid();
@@ -111,7 +116,9 @@ public:
 
 private:
   unsigned nvec() const { return t_.nr / t_.lanes; }
-  unsigned stepsPerIteration() const { return kind_ == GemmKind::Int4 ? 2 : 1; }
+  bool grouped() const { return kind_ == GemmKind::Int4Grouped; }
+  bool nibbles() const { return kind_ == GemmKind::Int4 || grouped(); }
+  unsigned stepsPerIteration() const { return nibbles() ? 2 : 1; }
   llvm::Type *accElem() {
     return kind_ == GemmKind::F32 ? b_.getFloatTy() : b_.getInt32Ty();
   }
@@ -129,9 +136,12 @@ private:
     // Packed panel: K * nr elements of B (Int4: K * nr / 2 bytes).
     llvm::Value *panelBytes =
         kind_ == GemmKind::F32    ? b_.CreateMul(arg_(7), b_.getInt64(t_.nr * 4))
-        : kind_ == GemmKind::Int4 ? b_.CreateMul(arg_(7), b_.getInt64(t_.nr / 2))
+        : nibbles()               ? b_.CreateMul(arg_(7), b_.getInt64(t_.nr / 2))
                                   : b_.CreateMul(arg_(7), b_.getInt64(t_.nr));
     bPanel_ = b_.CreateGEP(b_.getInt8Ty(), arg_(2), b_.CreateMul(p, panelBytes), "b.panel");
+    if (grouped()) // groups x nr multipliers per panel
+      multPanel_ = b_.CreateGEP(b_.getInt8Ty(), arg_(15),
+                                b_.CreateMul(p, b_.CreateMul(groups_, nr)), "mult.panel");
     // Lane masks for a partial last panel.
     masks_.clear();
     llvm::SmallVector<llvm::Constant *, 16> idx;
@@ -161,12 +171,15 @@ private:
     b_.SetInsertPoint(done);
   }
 
-  /// One register tile: rows [m, m + rows) x the panel's nr columns.
+  /// One register tile: rows [m, m + rows) x the panel's nr columns. The k
+  /// loop runs inside a loop over groups of k, where Int4Grouped takes its
+  /// multipliers once per group (every other kind is one group).
   void tile(unsigned rows, llvm::Value *m) {
     llvm::BasicBlock *pre = b_.GetInsertBlock();
-    auto *header = llvm::BasicBlock::Create(ctx_, "k.header", f_);
-    auto *body = llvm::BasicBlock::Create(ctx_, "k.body", f_);
-    auto *exit = llvm::BasicBlock::Create(ctx_, "k.exit", f_);
+    auto block = [&](const char *name) { return llvm::BasicBlock::Create(ctx_, name, f_); };
+    llvm::BasicBlock *gHeader = block("g.header"), *gBody = block("g.body"),
+                     *kHeader = block("k.header"), *kBody = block("k.body"),
+                     *kExit = block("k.exit"), *gExit = block("g.exit");
     // Row pointers into A.
     std::vector<llvm::Value *> aRow(rows);
     for (unsigned r = 0; r < rows; ++r)
@@ -175,18 +188,37 @@ private:
           b_.CreateMul(b_.CreateMul(b_.CreateAdd(m, b_.getInt64(r)), arg_(1)),
                        b_.getInt64(aBytes())),
           "a.row");
-    b_.CreateBr(header);
-    b_.SetInsertPoint(header);
-    llvm::PHINode *k = b_.CreatePHI(b_.getInt64Ty(), 2, "kk");
-    k->addIncoming(b_.getInt64(0), pre);
-    std::vector<llvm::PHINode *> acc(rows * nvec());
-    for (auto &a : acc) {
-      a = b_.CreatePHI(accTy(), 2, "acc");
+    llvm::Value *perGroup = grouped() ? b_.CreateShl(b_.getInt64(1), arg_(16)) : kSteps_;
+    b_.CreateBr(gHeader);
+
+    b_.SetInsertPoint(gHeader);
+    llvm::PHINode *g = b_.CreatePHI(b_.getInt64Ty(), 2, "g");
+    g->addIncoming(b_.getInt64(0), pre);
+    std::vector<llvm::PHINode *> accG(rows * nvec()), acc(rows * nvec());
+    for (auto &a : accG) {
+      a = b_.CreatePHI(accTy(), 2, "acc.g");
       a->addIncoming(llvm::Constant::getNullValue(accTy()), pre);
     }
-    b_.CreateCondBr(b_.CreateICmpSLT(k, kSteps_), body, exit);
+    b_.CreateCondBr(b_.CreateICmpSLT(g, groups_), gBody, gExit);
 
-    b_.SetInsertPoint(body);
+    b_.SetInsertPoint(gBody);
+    if (grouped())
+      loadMultipliers(g);
+    llvm::Value *kBegin = b_.CreateMul(g, perGroup);
+    llvm::Value *kEnd = b_.CreateAdd(kBegin, perGroup);
+    llvm::BasicBlock *gBodyEnd = b_.GetInsertBlock();
+    b_.CreateBr(kHeader);
+
+    b_.SetInsertPoint(kHeader);
+    llvm::PHINode *k = b_.CreatePHI(b_.getInt64Ty(), 2, "kk");
+    k->addIncoming(kBegin, gBodyEnd);
+    for (size_t i = 0; i < acc.size(); ++i) {
+      acc[i] = b_.CreatePHI(accTy(), 2, "acc");
+      acc[i]->addIncoming(accG[i], gBodyEnd);
+    }
+    b_.CreateCondBr(b_.CreateICmpSLT(k, kEnd), kBody, kExit);
+
+    b_.SetInsertPoint(kBody);
     std::vector<llvm::Value *> next(acc.begin(), acc.end());
     for (unsigned s = 0; s < stepsPerIteration(); ++s) {
       llvm::Value *step = stepsPerIteration() == 1
@@ -201,15 +233,48 @@ private:
           next[r * nvec() + v] = multiplyAdd(next[r * nvec() + v], a, bv[v]);
       }
     }
-    k->addIncoming(b_.CreateAdd(k, b_.getInt64(1)), body);
-    for (unsigned i = 0; i < acc.size(); ++i)
-      acc[i]->addIncoming(next[i], body);
-    b_.CreateBr(header);
+    k->addIncoming(b_.CreateAdd(k, b_.getInt64(1)), kBody);
+    for (size_t i = 0; i < acc.size(); ++i)
+      acc[i]->addIncoming(next[i], kBody);
+    b_.CreateBr(kHeader);
 
-    b_.SetInsertPoint(exit);
+    b_.SetInsertPoint(kExit);
+    g->addIncoming(b_.CreateAdd(g, b_.getInt64(1)), kExit);
+    for (size_t i = 0; i < acc.size(); ++i)
+      accG[i]->addIncoming(acc[i], kExit);
+    b_.CreateBr(gHeader);
+
+    b_.SetInsertPoint(gExit);
     for (unsigned r = 0; r < rows; ++r)
       for (unsigned v = 0; v < nvec(); ++v)
-        epilogue(acc[r * nvec() + v], b_.CreateAdd(m, b_.getInt64(r)), v);
+        epilogue(accG[r * nvec() + v], b_.CreateAdd(m, b_.getInt64(r)), v);
+  }
+
+  /// Group `g`'s multipliers, one per column, as 16-bit lanes (two per
+  /// column, as a column's k values fill a 32-bit lane): the i16 variants
+  /// multiply each widened code; vpdpbusd variants multiply pairs of biased
+  /// codes (code + 8 in [0, 15], times m <= 16, stays within its byte) and
+  /// take 8 m from each byte.
+  void loadMultipliers(llvm::Value *g) {
+    mult_.assign(nvec(), nullptr);
+    eightMult_.assign(nvec(), nullptr);
+    auto *bytes = llvm::FixedVectorType::get(b_.getInt8Ty(), t_.lanes);
+    llvm::SmallVector<int, 32> twice;
+    for (unsigned l = 0; l < t_.lanes; ++l)
+      twice.append({int(l), int(l)});
+    for (unsigned v = 0; v < nvec(); ++v) {
+      llvm::Value *at = b_.CreateAdd(b_.CreateMul(g, b_.getInt64(t_.nr)),
+                                     b_.getInt64(v * t_.lanes));
+      llvm::Value *raw = b_.CreateAlignedLoad(
+          bytes, b_.CreateGEP(b_.getInt8Ty(), multPanel_, at), llvm::Align(1), "mult");
+      mult_[v] = b_.CreateShuffleVector(
+          b_.CreateZExt(raw, llvm::FixedVectorType::get(b_.getInt16Ty(), t_.lanes)), twice,
+          "mult");
+      if (t_.kGroup == 4)
+        eightMult_[v] = b_.CreateBitCast(
+            b_.CreateMul(mult_[v], llvm::ConstantInt::get(mult_[v]->getType(), 0x0808)),
+            llvm::FixedVectorType::get(b_.getInt8Ty(), t_.lanes * 4), "mult.8");
+    }
   }
 
   /// Packed B for k step `k` (Int4: the pair k, and `half` of it), vector
@@ -224,14 +289,24 @@ private:
     auto *bytes = llvm::FixedVectorType::get(b_.getInt8Ty(), t_.lanes * t_.kGroup);
     llvm::Value *raw = b_.CreateAlignedLoad(bytes, b_.CreateGEP(b_.getInt8Ty(), bPanel_, off),
                                             llvm::Align(1), "b");
-    if (kind_ == GemmKind::Int4) {
-      // Sign-extend a nibble within its byte: the low one moved up first.
-      llvm::Value *four = llvm::ConstantInt::get(bytes, 4);
-      raw = b_.CreateAShr(half == 0 ? b_.CreateShl(raw, four) : raw, four, "b.nibble");
+    llvm::Value *four = llvm::ConstantInt::get(bytes, 4);
+    if (grouped() && t_.kGroup == 4) {
+      // (code + 8) m - 8 m, byte by byte: the stored nibble xor 8 is code + 8.
+      llvm::Value *nib = half == 0 ? b_.CreateAnd(raw, llvm::ConstantInt::get(bytes, 15))
+                                   : b_.CreateLShr(raw, four);
+      llvm::Value *biased = b_.CreateXor(nib, llvm::ConstantInt::get(bytes, 8));
+      llvm::Value *times =
+          b_.CreateMul(b_.CreateBitCast(biased, mult_[v]->getType()), mult_[v]);
+      return b_.CreateBitCast(
+          b_.CreateSub(b_.CreateBitCast(times, bytes), eightMult_[v], "b.code"), accTy());
     }
+    if (nibbles()) // sign-extend a nibble within its byte: the low one moved up first
+      raw = b_.CreateAShr(half == 0 ? b_.CreateShl(raw, four) : raw, four, "b.nibble");
     if (t_.kGroup == 4) // vpdpbusd takes the bytes as they are
       return b_.CreateBitCast(raw, accTy());
-    return b_.CreateSExt(raw, llvm::FixedVectorType::get(b_.getInt16Ty(), t_.lanes * 2));
+    llvm::Value *wide =
+        b_.CreateSExt(raw, llvm::FixedVectorType::get(b_.getInt16Ty(), t_.lanes * 2));
+    return grouped() ? b_.CreateMul(wide, mult_[v], "b.code") : wide;
   }
 
   /// Row `aRow`'s k group `k`, broadcast to every lane.
@@ -333,8 +408,10 @@ private:
   GemmTiling t_;
   llvm::Function *f_ = nullptr;
   std::function<llvm::Value *(unsigned)> arg_;
-  llvm::Value *kSteps_ = nullptr, *n0_ = nullptr, *bPanel_ = nullptr;
+  llvm::Value *kSteps_ = nullptr, *groups_ = nullptr, *n0_ = nullptr, *bPanel_ = nullptr,
+              *multPanel_ = nullptr;
   std::vector<llvm::Value *> masks_;
+  std::vector<llvm::Value *> mult_, eightMult_; // Int4Grouped: the group's multipliers
 };
 
 } // namespace

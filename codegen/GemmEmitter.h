@@ -20,10 +20,13 @@
 //   void NAME(const void *A, i64 lda, const void *B, float *C, i64 ldc,
 //             i64 M, i64 N, i64 K, i64 panelBegin, i64 panelEnd,
 //             const float *aScale, const float *wScale, const float *bias,
-//             const float *residual, const i32 *comp)
+//             const float *residual, const i32 *comp, const u8 *mult,
+//             i64 groupShift)
 // K is the packed depth (a multiple of the ISA's k group); [panelBegin,
 // panelEnd) is the range of column panels this call computes, so threads
-// split the work by panels.
+// split the work by panels. Int4Grouped only: each group of k is
+// 2^groupShift iterations of the k loop (k step pairs), and `mult` holds a
+// panel's multipliers group by group, nr bytes each.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SQC_CODEGEN_GEMMEMITTER_H
@@ -56,8 +59,10 @@ llvm::StringRef gemmIsaFeature(GemmIsa isa);
 /// Int8: B holds one int8 code per byte. Int4: two codes per byte (the
 /// k step pair 2j, 2j+1 in the low and high nibble of the same position),
 /// sign-extended to int8 in registers: half the weight bytes, the same
-/// multiply-adds. F32: floats.
-enum class GemmKind { Int8, Int4, F32 };
+/// multiply-adds. Int4Grouped: Int4 codes times a u8 multiplier in [1, 16]
+/// per column and group of k (expand_groups), made INT8 codes in registers.
+/// F32: floats.
+enum class GemmKind { Int8, Int4, Int4Grouped, F32 };
 
 /// e.g. `qgemm_s8_f32out_avx2`, `sgemm_f32_avx2`.
 std::string gemmKernelName(GemmKind kind, GemmIsa isa);

@@ -5,6 +5,7 @@
 #include "codegen/RowMath.h"
 
 #include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/TargetParser/Host.h"
 
@@ -32,6 +33,11 @@ bool targetRuns(const TargetSpec &target, GemmIsa isa) {
   return sti && sti->checkFeatures(needed);
 }
 
+namespace {
+const GemmKind kAllKinds[] = {GemmKind::Int8, GemmKind::Int4, GemmKind::Int4Grouped,
+                              GemmKind::F32};
+} // namespace
+
 GemmIsa bestGemmIsa(const TargetSpec &target) {
   for (GemmIsa isa : {GemmIsa::AVX512VNNI, GemmIsa::AVXVNNI, GemmIsa::AVX2})
     if (targetRuns(target, isa))
@@ -46,7 +52,7 @@ llvm::Expected<std::unique_ptr<GemmEngine>> GemmEngine::create(const TargetSpec 
     return jit.takeError();
   auto ctx = std::make_unique<llvm::LLVMContext>();
   auto m = std::make_unique<llvm::Module>("gemm", *ctx);
-  for (GemmKind kind : {GemmKind::Int8, GemmKind::Int4, GemmKind::F32})
+  for (GemmKind kind : kAllKinds)
     emitGemmKernel(*m, kind, isa);
   emitLog2MatMulRowKernel(*m, isa);
   if (llvm::Error e = (*jit)->add(std::move(m), std::move(ctx)))
@@ -54,13 +60,14 @@ llvm::Expected<std::unique_ptr<GemmEngine>> GemmEngine::create(const TargetSpec 
   auto engine = std::unique_ptr<GemmEngine>(new GemmEngine());
   engine->isa_ = isa;
   engine->tiling_ = gemmTiling(isa);
-  for (GemmKind kind : {GemmKind::Int8, GemmKind::Int4, GemmKind::F32}) {
+  for (GemmKind kind : kAllKinds) {
     auto fn = (*jit)->lookup(gemmKernelName(kind, isa));
     if (!fn)
       return fn.takeError();
-    (kind == GemmKind::Int8   ? engine->int8_
-     : kind == GemmKind::Int4 ? engine->int4_
-                              : engine->f32_) = reinterpret_cast<Kernel>(*fn);
+    (kind == GemmKind::Int8          ? engine->int8_
+     : kind == GemmKind::Int4        ? engine->int4_
+     : kind == GemmKind::Int4Grouped ? engine->int4g_
+                                     : engine->f32_) = reinterpret_cast<Kernel>(*fn);
   }
   auto log2 = (*jit)->lookup(log2KernelName(isa));
   if (!log2)
@@ -153,6 +160,35 @@ PackedWeights GemmEngine::packInt4(const int8_t *w, int64_t N, int64_t K) const 
     for (int64_t e = 0; e < stepBytes; ++e, ++out)
       nibbles[out] = int8_t((p.bytes[at + e] & 0xf) | (p.bytes[at + stepBytes + e] << 4));
   p.bytes = std::move(nibbles);
+  return p;
+}
+
+std::optional<PackedWeights> GemmEngine::packInt4Grouped(const int8_t *q,
+                                                         const uint8_t *multipliers, int64_t N,
+                                                         int64_t K, int64_t G) const {
+  const GemmTiling &t = tiling_;
+  int64_t pair = 2 * t.kGroup;
+  if (G < 1 || K % G || (K / G) % pair)
+    return std::nullopt;
+  int64_t steps = K / G / pair; // k step pairs per group
+  if (steps & (steps - 1))
+    return std::nullopt;
+  for (int64_t i = 0; i < N * G; ++i)
+    if (multipliers[i] < 1 || multipliers[i] > 16)
+      return std::nullopt;
+  PackedWeights p = packInt4(q, N, K);
+  p.groupShift = llvm::Log2_64(uint64_t(steps));
+  p.multipliers.assign(p.panels * G * t.nr, 0);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t g = 0; g < G; ++g)
+      p.multipliers[((n / t.nr) * G + g) * t.nr + n % t.nr] = multipliers[n * G + g];
+  if (!p.comp.empty()) // 128 * sum_k of the INT8 codes the kernel makes
+    for (int64_t n = 0; n < N; ++n) {
+      int32_t sum = 0;
+      for (int64_t k = 0; k < K; ++k)
+        sum += int32_t(q[n * K + k]) * multipliers[n * G + k / (K / G)];
+      p.comp[n] = 128 * sum;
+    }
   return p;
 }
 
@@ -274,8 +310,9 @@ void GemmEngine::int8Gemm(const QuantizedRows &a, const PackedWeights &w, const 
                         : w.comp.empty() ? nullptr
                                          : w.comp.data();
   auto call = [&](int64_t p0, int64_t p1) {
-    (w.int4 ? int4_ : int8_)(A, a.Kp, w.bytes.data(), c, ldc, a.M, w.N, w.Kp, p0, p1,
-                             a.scale.data(), wScale, bias, residual, comp);
+    Kernel kernel = !w.multipliers.empty() ? int4g_ : w.int4 ? int4_ : int8_;
+    kernel(A, a.Kp, w.bytes.data(), c, ldc, a.M, w.N, w.Kp, p0, p1, a.scale.data(), wScale,
+           bias, residual, comp, w.multipliers.data(), w.groupShift);
   };
   parallelForIfWorth(pool, w.panels, double(a.M) * double(w.N) * double(w.K),
                      kMinParallelMacs, call);
@@ -286,7 +323,7 @@ void GemmEngine::f32Gemm(const float *a, int64_t lda, int64_t M, const PackedWei
                          ThreadPool *pool) const {
   auto call = [&](int64_t p0, int64_t p1) {
     f32_(a, lda, w.floats.data(), c, ldc, M, w.N, w.K, p0, p1, nullptr, nullptr, bias,
-         residual, nullptr);
+         residual, nullptr, nullptr, 0);
   };
   parallelForIfWorth(pool, w.panels, double(M) * double(w.N) * double(w.K),
                      kMinParallelMacs, call);

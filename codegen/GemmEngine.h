@@ -1,6 +1,7 @@
 //===- codegen/GemmEngine.h - JIT-compiled GEMMs, packing, threads -*- C++ -*-===//
 //
-// Compiles the int8, int4 and fp32 GEMM kernels of one ISA variant, and
+// Compiles the int8, int4 (plain and grouped) and fp32 GEMM kernels of one
+// ISA variant, and
 // log2_matmul's row kernel, once (ORC JIT, tuned for the target); packs
 // weights into the layout they read, quantizes activation rows into the form
 // the int8 kernel broadcasts, and splits each GEMM's column panels over a
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace sqc {
@@ -30,6 +32,10 @@ struct PackedWeights {
   std::vector<float> floats;  // fp32 panels
   std::vector<int32_t> comp;  // u8 variants: 128 * sum_k B[n, k]
   bool int4 = false;          // bytes hold two codes each (GemmKind::Int4)
+  // Grouped INT4 (GemmKind::Int4Grouped): per panel, per group of k, nr u8
+  // multipliers; a group is 2^groupShift k step pairs.
+  std::vector<uint8_t> multipliers;
+  int64_t groupShift = 0;
 };
 
 /// Quantized activation rows in the form the int8 kernel broadcasts.
@@ -65,6 +71,14 @@ public:
   /// Codes in [-8, 7] packed two per byte: half the bytes of packInt8, run
   /// by the Int4 kernel, which unpacks them in registers.
   PackedWeights packInt4(const int8_t *w, int64_t N, int64_t K) const;
+  /// expand_groups(q, multipliers) kept as 4-bit codes: q [N, K] in [-8, 7]
+  /// and multipliers [N, G] in [1, 16], each for K / G consecutive codes of
+  /// its row, run by the Int4Grouped kernel, which multiplies them into
+  /// INT8 codes in registers. nullopt when the groups do not fit its loop
+  /// (K / G must be 2^j whole k step pairs) or a multiplier is out of range:
+  /// expand the codes and use packInt8 instead.
+  std::optional<PackedWeights> packInt4Grouped(const int8_t *q, const uint8_t *multipliers,
+                                               int64_t N, int64_t K, int64_t G) const;
   /// The same from a run-time operand whose element (n, k) is at
   /// w[n * strideN + k * strideK] (int8 codes kept as int32, as tensors
   /// hold them): the B side of attention's batched matmuls.
@@ -112,11 +126,12 @@ public:
 private:
   using Kernel = void (*)(const void *, int64_t, const void *, float *, int64_t, int64_t,
                           int64_t, int64_t, int64_t, int64_t, const float *, const float *,
-                          const float *, const float *, const int32_t *);
+                          const float *, const float *, const int32_t *, const uint8_t *,
+                          int64_t);
   GemmIsa isa_ = GemmIsa::Generic;
   GemmTiling tiling_{};
   std::unique_ptr<Jit> jit_;
-  Kernel int8_ = nullptr, int4_ = nullptr, f32_ = nullptr;
+  Kernel int8_ = nullptr, int4_ = nullptr, int4g_ = nullptr, f32_ = nullptr;
   Log2RowKernel log2Row_ = nullptr;
 };
 

@@ -47,11 +47,15 @@ protected:
   /// |sum| here stays below 2^24, so the f32 output holds it exactly).
   void expectExact(const std::vector<int8_t> &a, const std::vector<int8_t> &b, Shape s,
                    ThreadPool *pool, bool int4 = false) {
+    expectExact(a, b, s, pool,
+                int4 ? engine->packInt4(b.data(), s.N, s.K) : engine->packInt8(b.data(), s.N, s.K));
+  }
+  /// The same with b already packed as `w` (b: the int8 codes w stands for).
+  void expectExact(const std::vector<int8_t> &a, const std::vector<int8_t> &b, Shape s,
+                   ThreadPool *pool, const PackedWeights &w) {
     QuantizedRows rows;
     std::vector<float> ones(std::max(s.M, s.N), 1.0f);
     engine->loadRows(a.data(), ones.data(), s.M, s.K, rows);
-    PackedWeights w = int4 ? engine->packInt4(b.data(), s.N, s.K)
-                           : engine->packInt8(b.data(), s.N, s.K);
     std::vector<float> c(s.M * s.N, -1.0f);
     engine->int8Gemm(rows, w, ones.data(), nullptr, nullptr, c.data(), s.N, pool);
     for (int64_t m = 0; m < s.M; ++m)
@@ -115,6 +119,56 @@ TEST_P(GemmVariant, Int4ExactOnRandomAndExtremeCodes) {
     PackedWeights w4 = engine->packInt4(b.data(), s.N, s.K);
     EXPECT_EQ(int64_t(w4.bytes.size()), w4.panels * engine->tiling().nr * w4.Kp / 2);
   }
+}
+
+/// Grouped 4-bit weights (expand_groups): codes in [-8, 7] times a
+/// multiplier in [1, 16] per column and group of k, made INT8 codes in
+/// registers. Exact for every group size the kernel's loop takes (2^j k
+/// step pairs), extremes included (-8 x 16 = -128, 7 x 16 = 112); refused
+/// for the others, which run expanded.
+TEST_P(GemmVariant, Int4GroupedExactOnRandomAndExtremeCodes) {
+  std::mt19937 rng(13);
+  ThreadPool pool(3);
+  int64_t pair = 2 * engine->tiling().kGroup;
+  for (Shape s : {Shape{1, 7, 256}, {7, 17, 128}, {13, 40, 512}, {2, 33, 256}})
+    for (int64_t size : {pair, int64_t(32), int64_t(64), int64_t(128)}) {
+      int64_t G = s.K / size;
+      std::vector<int8_t> a(s.M * s.K), q(s.N * s.K), expanded(s.N * s.K);
+      std::vector<uint8_t> mult(s.N * G);
+      auto expand = [&] {
+        for (int64_t i = 0; i < s.N * s.K; ++i)
+          expanded[i] = int8_t(q[i] * mult[(i / s.K) * G + (i % s.K) / size]);
+      };
+      for (int8_t &x : a)
+        x = int8_t(int(rng() % 256) - 128);
+      for (int8_t &x : q)
+        x = int8_t(int(rng() % 16) - 8);
+      for (uint8_t &m : mult)
+        m = uint8_t(1 + rng() % 16);
+      expand();
+      auto w = engine->packInt4Grouped(q.data(), mult.data(), s.N, s.K, G);
+      ASSERT_TRUE(w.has_value()) << "K " << s.K << ", groups of " << size;
+      EXPECT_EQ(w->bytes.size(), engine->packInt4(q.data(), s.N, s.K).bytes.size());
+      expectExact(a, expanded, s, nullptr, *w);
+      expectExact(a, expanded, s, &pool, *w);
+      for (int8_t code : {-8, 7}) {
+        std::fill(q.begin(), q.end(), code);
+        std::fill(mult.begin(), mult.end(), uint8_t(16));
+        std::fill(a.begin(), a.end(), int8_t(code < 0 ? -128 : 127));
+        expand();
+        w = engine->packInt4Grouped(q.data(), mult.data(), s.N, s.K, G);
+        ASSERT_TRUE(w.has_value());
+        expectExact(a, expanded, s, nullptr, *w);
+      }
+    }
+  std::vector<int8_t> q(4 * 96, 1);
+  std::vector<uint8_t> mult(4 * 8, 16);
+  // 96 / 3 = 32 per group, fine; 96 / 4 = 24 per group is not 2^j pairs.
+  EXPECT_TRUE(engine->packInt4Grouped(q.data(), mult.data(), 4, 96, 3).has_value());
+  EXPECT_FALSE(engine->packInt4Grouped(q.data(), mult.data(), 4, 96, 4).has_value());
+  EXPECT_FALSE(engine->packInt4Grouped(q.data(), mult.data(), 4, 96, 5).has_value());
+  mult[5] = 17; // past the kernel's byte arithmetic
+  EXPECT_FALSE(engine->packInt4Grouped(q.data(), mult.data(), 4, 96, 3).has_value());
 }
 
 /// Quantize rows, multiply, rescale, add bias and residual: the epilogue

@@ -961,14 +961,19 @@ int runBenchModel(llvm::StringRef modelPath, const QuantizeOptions &base,
   llvm::SmallVector<llvm::StringRef, 4> names;
   variants.split(names, ',', -1, false);
   for (llvm::StringRef v : names) {
-    // LEVEL/BITS: mixed-precision weights at that average, e.g. O1/5.5.
-    auto [level, bits] = v.split('/');
+    // LEVEL/BITS[gGROUP]: mixed-precision weights at that average, e.g.
+    // O1/5.5, or O1/4.25g32 with INT4 scales per group of 32 inputs.
+    auto [level, mix] = v.split('/');
+    auto [bits, group] = mix.split('g');
     double b = 0;
+    int64_t g = 0;
     if ((level != "fp32" && level != "O1" && level != "O2" && level != "O3") ||
-        (level == "fp32" && !bits.empty()) ||
-        (!bits.empty() && (bits.getAsDouble(b) || !(b >= 4 && b <= 32))))
+        (level == "fp32" && !mix.empty()) ||
+        (!mix.empty() && (bits.getAsDouble(b) || !(b >= 4 && b <= 32))) ||
+        (mix.contains('g') && (group.getAsInteger(10, g) || g < 2)))
       return error("--variants: unknown variant '" + v +
-                   "' (fp32, O1, O2, O3, or LEVEL/BITS such as O1/5.5)");
+                   "' (fp32, O1, O2, O3, or LEVEL/BITS such as O1/5.5, or LEVEL/BITSgGROUP "
+                   "such as O1/4.25g32)");
     if (v != "fp32" && base.calibText.empty())
       return error("quantized variants need --calib-text FILE");
     o.variants.push_back(v.str());
@@ -980,10 +985,13 @@ int runBenchModel(llvm::StringRef modelPath, const QuantizeOptions &base,
     if (!m || variant == "fp32")
       return m;
     QuantizeOptions q = base;
-    auto [level, bits] = variant.split('/');
+    auto [level, mix] = variant.split('/');
+    auto [bits, group] = mix.split('g');
     q.level = level.str();
     if (!bits.empty())
       bits.getAsDouble(q.avgBits); // checked above
+    if (!group.empty())
+      group.getAsInteger(10, q.group);
     if (!quantizeModel(*m, q, /*quiet=*/true))
       return llvm::createStringError(llvm::inconvertibleErrorCode(), "quantization failed");
     // As `sqc quantize` writes it: int8 weights computed once, not per run.
@@ -1184,7 +1192,8 @@ int main(int argc, char **argv) {
                                   cl::sub(benchCmd), cl::cat(cat));
   cl::opt<std::string> benchVariants(
       "variants", cl::desc("bench model: variants, the first is the baseline (fp32, O1, O2, O3; "
-                           "O1/5.5: mixed-precision weights, 5.5 bits on average)"),
+                           "O1/5.5: mixed-precision weights, 5.5 bits on average; O1/4.25g32: the same with "
+               "INT4 scales per group of 32 inputs)"),
       cl::init("fp32,O1,O3"), cl::sub(benchCmd), cl::cat(cat));
   cl::opt<int64_t> benchPrompt("prompt-tokens", cl::desc("bench model: prefill length"),
                                cl::init(128), cl::sub(benchCmd), cl::cat(cat));

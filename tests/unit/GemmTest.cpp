@@ -299,6 +299,26 @@ TEST(GemmAssembly, Avx512VnniUsesZmmDotProduct) {
   EXPECT_FALSE(has(text, "vpdpbusds"));
 }
 
+/// Grouped INT4: the multipliers are applied with 16-bit multiplies in
+/// registers, before the same exact multiply-adds as INT8.
+TEST(GemmAssembly, GroupedInt4MultipliesInRegisters) {
+  std::string avx2 =
+      assemblyFor(GemmKind::Int4Grouped, GemmIsa::AVX2, TargetSpec::parse("haswell", ""));
+  EXPECT_TRUE(has(avx2, "vpmullw")) << avx2;
+  EXPECT_TRUE(has(avx2, "vpmaddwd"));
+  EXPECT_FALSE(has(avx2, "vpmaddubsw"));
+  std::string vnni =
+      assemblyFor(GemmKind::Int4Grouped, GemmIsa::AVXVNNI, TargetSpec::parse("alderlake", ""));
+  EXPECT_TRUE(has(vnni, "vpmullw")) << vnni;
+  EXPECT_TRUE(has(vnni, "vpsubb"));
+  EXPECT_TRUE(has(vnni, "{vex}\tvpdpbusd"));
+  std::string avx512 = assemblyFor(GemmKind::Int4Grouped, GemmIsa::AVX512VNNI,
+                                   TargetSpec::parse("icelake-server", ""));
+  EXPECT_TRUE(has(avx512, "vpmullw")) << avx512;
+  EXPECT_TRUE(has(avx512, "vpdpbusd"));
+  EXPECT_TRUE(has(avx512, "zmm"));
+}
+
 TEST(GemmAssembly, F32UsesFma) {
   std::string text = assemblyFor(GemmKind::F32, GemmIsa::AVX2, TargetSpec::parse("haswell", ""));
   EXPECT_TRUE(has(text, "vfmadd231ps")) << text;

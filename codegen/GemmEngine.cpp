@@ -52,9 +52,7 @@ llvm::Expected<std::unique_ptr<GemmEngine>> GemmEngine::create(const TargetSpec 
     return jit.takeError();
   auto ctx = std::make_unique<llvm::LLVMContext>();
   auto m = std::make_unique<llvm::Module>("gemm", *ctx);
-  for (GemmKind kind : kAllKinds)
-    emitGemmKernel(*m, kind, isa);
-  emitLog2MatMulRowKernel(*m, isa);
+  emitKernels(*m, isa);
   if (llvm::Error e = (*jit)->add(std::move(m), std::move(ctx)))
     return e;
   auto engine = std::unique_ptr<GemmEngine>(new GemmEngine());
@@ -75,6 +73,12 @@ llvm::Expected<std::unique_ptr<GemmEngine>> GemmEngine::create(const TargetSpec 
   engine->log2Row_ = reinterpret_cast<Log2RowKernel>(*log2);
   engine->jit_ = std::move(*jit);
   return engine;
+}
+
+void GemmEngine::emitKernels(llvm::Module &m, GemmIsa isa) {
+  for (GemmKind kind : kAllKinds)
+    emitGemmKernel(m, kind, isa);
+  emitLog2MatMulRowKernel(m, isa);
 }
 
 llvm::Expected<std::shared_ptr<const GemmEngine>>

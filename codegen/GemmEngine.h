@@ -63,6 +63,8 @@ public:
   /// skips compiling the kernels again. Safe from any thread.
   static llvm::Expected<std::shared_ptr<const GemmEngine>> shared(const TargetSpec &target,
                                                                   GemmIsa isa);
+  /// Adds the kernels an engine of `isa` compiles to `m` (for --emit).
+  static void emitKernels(llvm::Module &m, GemmIsa isa);
   GemmIsa isa() const { return isa_; }
   const GemmTiling &tiling() const { return tiling_; }
 

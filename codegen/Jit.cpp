@@ -89,7 +89,7 @@ llvm::Expected<std::unique_ptr<Jit>> Jit::create(const TargetSpec &target) {
       [machine](llvm::orc::ThreadSafeModule tsm, const llvm::orc::MaterializationResponsibility &)
           -> llvm::Expected<llvm::orc::ThreadSafeModule> {
         tsm.withModuleDo([&](llvm::Module &m) { optimize(m, machine.get()); });
-        return std::move(tsm);
+        return tsm;
       });
   auto j = std::unique_ptr<Jit>(new Jit());
   j->jit_ = std::move(*jit);
@@ -109,7 +109,10 @@ llvm::Expected<void *> Jit::lookup(llvm::StringRef name) {
   return addr->toPtr<void *>();
 }
 
-llvm::Expected<std::string> emitAssembly(llvm::Module &m, const TargetSpec &target) {
+namespace {
+/// `m` set up for `target` and optimized as the JIT would.
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>> optimizeFor(llvm::Module &m,
+                                                                  const TargetSpec &target) {
   initializeCodegen();
   auto tm = machineBuilder(target).createTargetMachine();
   if (!tm)
@@ -117,6 +120,24 @@ llvm::Expected<std::string> emitAssembly(llvm::Module &m, const TargetSpec &targ
   m.setDataLayout((*tm)->createDataLayout());
   m.setTargetTriple((*tm)->getTargetTriple().str());
   optimize(m, tm->get());
+  return tm;
+}
+} // namespace
+
+llvm::Expected<std::string> emitOptimizedIR(llvm::Module &m, const TargetSpec &target) {
+  auto tm = optimizeFor(m, target);
+  if (!tm)
+    return tm.takeError();
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  m.print(os, nullptr);
+  return out;
+}
+
+llvm::Expected<std::string> emitAssembly(llvm::Module &m, const TargetSpec &target) {
+  auto tm = optimizeFor(m, target);
+  if (!tm)
+    return tm.takeError();
   std::string out;
   llvm::raw_string_ostream os(out);
   {

@@ -49,6 +49,8 @@ private:
 /// The target's assembly for `m` after the same O3 pipeline the JIT runs
 /// (for FileCheck tests of variants the host cannot execute).
 llvm::Expected<std::string> emitAssembly(llvm::Module &m, const TargetSpec &target);
+/// `m` as LLVM IR text after that pipeline: what the JIT compiles.
+llvm::Expected<std::string> emitOptimizedIR(llvm::Module &m, const TargetSpec &target);
 
 } // namespace sqc
 

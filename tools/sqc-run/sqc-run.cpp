@@ -5,6 +5,7 @@
 //
 //   sqc-run model.sqir [--graph forward] [--inputs in.safetensors] [-j 2] [--profile]
 //   sqc-run model.sqir --interp
+//   sqc-run model.sqir --emit=asm [--mcpu znver3]   (the kernels, not run)
 //
 // Inputs come from a safetensors file, one tensor per graph argument, named
 // like the argument (without the %). Without --inputs, every dynamic
@@ -16,6 +17,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/CompiledGraph.h"
+#include "codegen/GemmEngine.h"
 #include "ir/Parser.h"
 #include "ir/Verifier.h"
 #include "runtime/Executor.h"
@@ -133,6 +135,12 @@ int main(int argc, char **argv) {
                             cl::cat(cat));
   cl::opt<std::string> mattr("mattr", cl::desc("Target features to add or remove, e.g. -avx512f"),
                              cl::init(""), cl::cat(cat));
+  enum class Emit { None, LLVM, Asm };
+  cl::opt<Emit> emit(
+      "emit", cl::desc("Print the kernels the JIT compiles for the target instead of running"),
+      cl::values(clEnumValN(Emit::LLVM, "llvm", "LLVM IR after the JIT's O3 pipeline"),
+                 clEnumValN(Emit::Asm, "asm", "the target's assembly")),
+      cl::init(Emit::None), cl::cat(cat));
   cl::HideUnrelatedOptions(cat);
   cl::SetVersionPrinter([](llvm::raw_ostream &os) { os << versionString() << "\n"; });
   cl::ParseCommandLineOptions(argc, argv,
@@ -157,6 +165,21 @@ int main(int argc, char **argv) {
     return error(input + ": no graph " +
                  (graphName.empty() ? std::string("@forward (name one with --graph)")
                                     : "@" + graphName.getValue()));
+  if (emit != Emit::None) {
+    // The GEMM and log2 kernels of the variant the target runs best: the
+    // module the JIT compiles for any graph on this target.
+    TargetSpec target = TargetSpec::parse(mcpu, mattr);
+    GemmIsa isa = bestGemmIsa(target);
+    llvm::LLVMContext ctx;
+    llvm::Module kernels("sqc kernels, " + gemmIsaName(isa).str() + " variant", ctx);
+    GemmEngine::emitKernels(kernels, isa);
+    auto text = emit == Emit::LLVM ? emitOptimizedIR(kernels, target)
+                                   : emitAssembly(kernels, target);
+    if (!text)
+      return error(llvm::toString(text.takeError()));
+    llvm::outs() << *text;
+    return 0;
+  }
   std::unique_ptr<WeightStore> weights;
   if (const Attribute *w = m->attr("weights"); w && w->kind() == AttrKind::String) {
     auto store = SafeTensorsWeights::open(resolveBeside(input, w->getString()));

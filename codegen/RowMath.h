@@ -22,11 +22,12 @@ namespace sqc {
 /// + zp clamped to [lo, hi], x / scale in double. Adding and subtracting
 /// 1.5 * 2^52 rounds to an integer, ties to even, in the default rounding
 /// mode (nearbyint without its library call, so loops vectorize); values
-/// too large for it still clamp to the right end, and NaN clamps to lo (the
-/// comparisons are written so).
+/// too large for it still clamp to the right end, and NaN gives code 0, as
+/// in the interpreter (a select, which vectorizes).
 inline double quantizationCode(float x, double scale, double zp, double lo, double hi) {
   constexpr double kRound = 6755399441055744.0;
   double q = (double(x) / scale + kRound) - kRound + zp;
+  q = q == q ? q : 0.0;
   q = q > lo ? q : lo;
   return q < hi ? q : hi;
 }

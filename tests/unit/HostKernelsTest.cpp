@@ -14,6 +14,7 @@
 
 #include <iterator>
 #include <optional>
+#include <limits>
 #include <random>
 
 using namespace sqc;
@@ -237,6 +238,39 @@ const Case kCases[] = {
 TEST(HostKernelsTest, MatchTheInterpreter) {
   for (const Case &c : kCases)
     check(c);
+}
+
+// quantize of NaN gives code 0 (with or without a zero point), and of
+// infinities the ends of the range, on the host kernels as in the
+// interpreter (a NaN weight must not turn into -127 on the fast path only).
+TEST(HostKernelsTest, QuantizeGivesNaNTheZeroCode) {
+  const char *graphs[] = {
+      "graph @f(%x: f32[2,3], %s: f32[]) -> (i8[2,3]) {\n"
+      "  %r = quantize %x, %s : i8[2,3]\n  return %r\n}",
+      "graph @f(%x: f32[2,3], %s: f32[3], %z: i32[3]) -> (u8[2,3]) {\n"
+      "  %r = quantize %x, %s, %z : u8[2,3]\n  return %r\n}"};
+  for (const char *text : graphs) {
+    std::string errors;
+    auto m = test::parseAndVerify(text, errors);
+    ASSERT_TRUE(m) << errors;
+    const Op &op = *m->graphs().front()->ops().begin();
+    Tensor x(DType::F32, {2, 3}), s(DType::F32, op.numOperands() == 2 ? llvm::ArrayRef<int64_t>{}
+                                                                      : llvm::ArrayRef<int64_t>{3});
+    float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+    x.floats() = {nan, -inf, inf, 0.5f, -nan, 3.0f};
+    std::fill(s.floats().begin(), s.floats().end(), 0.1f);
+    Tensor z(DType::I32, {3});
+    z.ints() = {128, 0, 7};
+    std::vector<const Tensor *> in{&x, &s, &z};
+    in.resize(op.numOperands());
+    auto ref = evaluateOp(op, llvm::ArrayRef<const Tensor *>(in));
+    ASSERT_TRUE(bool(ref)) << llvm::toString(ref.takeError());
+    std::vector<Tensor> got;
+    ASSERT_TRUE(runHostKernel(op, in, got, nullptr));
+    EXPECT_EQ((*ref)[0].get(0), 0) << "the interpreter's NaN";
+    for (int64_t i = 0; i < x.numElements(); ++i)
+      EXPECT_EQ(got[0].get(i), (*ref)[0].get(i)) << "element " << i << " of " << text;
+  }
 }
 
 // log2_matmul runs on a JIT row kernel: every variant the host runs gives

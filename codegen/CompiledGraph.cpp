@@ -566,6 +566,13 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
   cg->graph_ = &g;
   cg->weights_ = weights;
   GemmIsa isa = options.isa.value_or(bestGemmIsa(options.target));
+  // Kernels for a CPU with more than this one would die of an illegal
+  // instruction on their first call.
+  if (!targetRuns(TargetSpec::host(), isa))
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "the target's " + gemmIsaName(isa).str() + " kernels cannot run on this CPU (" +
+            TargetSpec::host().cpu + "); `sqc-run --emit=asm` prints them without running");
   auto engine = GemmEngine::shared(options.target, isa);
   if (!engine)
     return engine.takeError();

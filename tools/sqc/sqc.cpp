@@ -225,7 +225,8 @@ llvm::Expected<std::vector<int32_t>> calibrationTokens(LoadedModel &m, llvm::Str
 /// records statistics of every activation that feeds a linear or matmul.
 llvm::Expected<CalibrationStats> calibrate(LoadedModel &m, llvm::StringRef textPath,
                                            int64_t samples, int64_t seqLen,
-                                           unsigned keepRows = 0, bool quiet = false) {
+                                           const JitOptions &jit, unsigned keepRows = 0,
+                                           bool quiet = false) {
   auto toks = calibrationTokens(m, textPath, samples, seqLen);
   if (!toks)
     return toks.takeError();
@@ -236,7 +237,7 @@ llvm::Expected<CalibrationStats> calibrate(LoadedModel &m, llvm::StringRef textP
   // compiled graph is dropped after, as the passes will change the graph.
   bool ownCompile = !m.compiled;
   if (ownCompile)
-    if (llvm::Error e = compileModel(m))
+    if (llvm::Error e = compileModel(m, jit))
       return e;
   auto t0 = Clock::now();
   int64_t windows = (int64_t(toks->size()) + seqLen - 1) / seqLen;
@@ -263,10 +264,10 @@ llvm::Expected<CalibrationStats> calibrate(LoadedModel &m, llvm::StringRef textP
 
 int runCalibrate(LoadedModel &m, llvm::StringRef textPath, int64_t samples,
                  int64_t seqLen, double percentile, unsigned keepRows,
-                 llvm::StringRef output) {
+                 const JitOptions &jit, llvm::StringRef output) {
   if (!(percentile > 0 && percentile <= 100))
     return error("--percentile must be in (0, 100]");
-  auto stats = calibrate(m, textPath, samples, seqLen, keepRows);
+  auto stats = calibrate(m, textPath, samples, seqLen, jit, keepRows);
   if (!stats)
     return error(llvm::toString(stats.takeError()));
   if (llvm::Error e = stats->save(output, percentile, m.description))
@@ -300,6 +301,8 @@ struct QuantizeOptions {
   int64_t softmaxBlock = 32; // uniform: probabilities per u8 scale (0: a row)
   // O1's keys in Q K^T: per-channel or per-token.
   std::string keys = "per-channel";
+  // Calibration and the loss probe run through the JIT, on this target.
+  JitOptions jit = JitOptions();
   bool repq() const { return llvm::StringRef(method).starts_with("repq"); }
   /// W8A8, A8 (FP32 weights) or mixed-precision weights.
   std::string precisionName() const {
@@ -340,8 +343,8 @@ bool runPipeline(LoadedModel &m, llvm::StringRef pipeline, const CalibrationStat
 class DivergenceProbe {
 public:
   static llvm::Expected<DivergenceProbe> make(LoadedModel &m, std::vector<int32_t> toks,
-                                              int64_t seqLen) {
-    DivergenceProbe p(m, std::move(toks), seqLen);
+                                              int64_t seqLen, const JitOptions &jit) {
+    DivergenceProbe p(m, std::move(toks), seqLen, jit);
     std::vector<llvm::XXH128_hash_t> hashes;
     if (llvm::Error e = p.forEachWindow([&](Tensor logits) {
           hashes.push_back(llvm::xxh3_128bits(llvm::ArrayRef<uint8_t>(
@@ -373,8 +376,9 @@ public:
   }
 
 private:
-  DivergenceProbe(LoadedModel &m, std::vector<int32_t> toks, int64_t seqLen)
-      : m_(&m), toks_(std::move(toks)), seqLen_(seqLen) {}
+  DivergenceProbe(LoadedModel &m, std::vector<int32_t> toks, int64_t seqLen,
+                  const JitOptions &jit)
+      : m_(&m), toks_(std::move(toks)), seqLen_(seqLen), jit_(jit) {}
 
   /// meanKL over every window, weighted by its positions.
   llvm::Expected<double> divergence() {
@@ -393,7 +397,7 @@ private:
   /// Compiles the model, calls `window` with each window's logits in order,
   /// and drops the compiled graph (the passes go on changing the module).
   llvm::Error forEachWindow(const std::function<void(Tensor)> &window) {
-    if (llvm::Error e = compileModel(*m_))
+    if (llvm::Error e = compileModel(*m_, jit_))
       return e;
     for (int64_t s = 0; s < int64_t(toks_.size()); s += seqLen_) {
       std::vector<Tensor> cache;
@@ -412,6 +416,7 @@ private:
   LoadedModel *m_;
   std::vector<int32_t> toks_;
   int64_t seqLen_;
+  JitOptions jit_;
   std::vector<Tensor> reference_; // logits per window, [tokens, vocab]
   llvm::XXH128_hash_t referenceHash_{};
 };
@@ -445,7 +450,7 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false,
         calibrationTokens(m, o.calibText, std::min(o.samples, o.probeSamples), o.seqLen);
     if (!toks)
       return error(llvm::toString(toks.takeError())), false;
-    auto made = DivergenceProbe::make(m, std::move(*toks), o.seqLen);
+    auto made = DivergenceProbe::make(m, std::move(*toks), o.seqLen, o.jit);
     if (!made)
       return error(llvm::toString(made.takeError())), false;
     probe.emplace(std::move(*made));
@@ -456,7 +461,7 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false,
   say("calibrating on " + o.calibText);
   // alpha=auto measures quantization error on sample activation rows.
   auto stats =
-      calibrate(m, o.calibText, o.samples, o.seqLen, o.alpha == "auto" ? 128 : 0, quiet);
+      calibrate(m, o.calibText, o.samples, o.seqLen, o.jit, o.alpha == "auto" ? 128 : 0, quiet);
   if (!stats)
     return error(llvm::toString(stats.takeError())), false;
   // RepQ takes the norm outputs; SmoothQuant, unless --no-smooth, the
@@ -482,7 +487,7 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false,
       // Static scales and the Hessians of mixed precision must describe the
       // smoothed activations.
       say("recalibrating the smoothed model");
-      stats = calibrate(m, o.calibText, o.samples, o.seqLen, 0, quiet);
+      stats = calibrate(m, o.calibText, o.samples, o.seqLen, o.jit, 0, quiet);
       if (!stats)
         return error(llvm::toString(stats.takeError())), false;
     }
@@ -497,7 +502,7 @@ bool quantizeModel(LoadedModel &m, const QuantizeOptions &o, bool quiet = false,
     if (o.mixed()) {
       // Mixed precision weighs errors by what the linears now read.
       say("recalibrating the reparameterized model");
-      stats = calibrate(m, o.calibText, o.samples, o.seqLen, 0, quiet);
+      stats = calibrate(m, o.calibText, o.samples, o.seqLen, o.jit, 0, quiet);
       if (!stats)
         return error(llvm::toString(stats.takeError())), false;
     }
@@ -1207,16 +1212,19 @@ int main(int argc, char **argv) {
       cl::init(""), cl::sub(benchCmd), cl::cat(cat));
   cl::opt<double> benchSeconds("min-time", cl::desc("Seconds per measurement (median of 5 parts)"),
                                cl::init(0.2), cl::sub(benchCmd), cl::cat(cat));
-  cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU (default: the host)"), cl::init(""),
-                            cl::sub(benchCmd), cl::cat(cat));
+  cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU of the JIT's kernels (default: the host)"),
+                            cl::init(""), cl::sub(benchCmd), cl::sub(evalCmd), cl::sub(genCmd),
+                            cl::sub(quantCmd), cl::sub(calibCmd), cl::cat(cat));
   cl::opt<std::string> mattr("mattr", cl::desc("Target features to add or remove, e.g. -avx512f"),
-                             cl::init(""), cl::sub(benchCmd), cl::cat(cat));
+                             cl::init(""), cl::sub(benchCmd), cl::sub(evalCmd), cl::sub(genCmd),
+                             cl::sub(quantCmd), cl::sub(calibCmd), cl::cat(cat));
   cl::opt<std::string> engineName(
       "engine", cl::desc("jit: linears on JIT-compiled kernels for this CPU (default); "
                          "interp: the reference interpreter"),
       cl::init("jit"), cl::sub(evalCmd), cl::sub(genCmd), cl::cat(cat));
   cl::opt<unsigned> runThreads("j", cl::desc("Threads for the JIT's kernels (0: all cores)"),
-                               cl::init(0), cl::sub(evalCmd), cl::sub(genCmd), cl::cat(cat));
+                               cl::init(0), cl::sub(evalCmd), cl::sub(genCmd), cl::sub(quantCmd),
+                               cl::sub(calibCmd), cl::cat(cat));
   cl::HideUnrelatedOptions(cat);
   cl::ParseCommandLineOptions(
       argc, argv,
@@ -1248,6 +1256,8 @@ int main(int argc, char **argv) {
   qopts.group = int4Group;
   qopts.sensitivity = sensitivity;
   qopts.probeSamples = probeSamples;
+  qopts.jit.target = TargetSpec::parse(mcpu, mattr);
+  qopts.jit.threads = runThreads;
   if (probeSamples < 1)
     return error("--probe-samples must be at least 1");
   if (sensitivity != "hessian" && sensitivity != "measured")
@@ -1312,7 +1322,7 @@ int main(int argc, char **argv) {
   if (engineName != "jit" && engineName != "interp")
     return error("--engine must be jit or interp, got '" + engineName + "'");
   engine.jit = engineName == "jit";
-  engine.options.threads = runThreads;
+  engine.options = qopts.jit;
   if (evalCmd && !bitBudgets.empty())
     return runBitBudgets(model, tokenizer, text, window, maxTokens, qopts, bitBudgets, engine);
   if (evalCmd && compare) { // loads a fresh copy of the model per variant
@@ -1355,7 +1365,7 @@ int main(int argc, char **argv) {
   if (genCmd)
     return runGenerate(*m, prompt, steps, temperature, seed);
   if (calibCmd)
-    return runCalibrate(*m, text, samples, seqLen, percentile, keepRows, output);
+    return runCalibrate(*m, text, samples, seqLen, percentile, keepRows, qopts.jit, output);
   if (quantCmd) {
     if (calibText.empty())
       return error("quantize needs --calib-text FILE");

@@ -697,6 +697,20 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
     return hostKernelIsExact(op) && runHostKernel(op, in, out, cg->pool_.get());
   });
   auto constant = [&](const Value *v) { return eval.evaluate(v); };
+  // A compile-time weight's int8 codes, straight from the weights file
+  // when it is a stored i8/i4 tensor (no int32 Tensor made and cached).
+  auto codesOf = [&](const Value *w) -> llvm::Expected<std::vector<int8_t>> {
+    if (const Op *d = w->definingOp(); d && d->kind() == OpKind::Weight && weights)
+      if (auto codes = weights->readCodes(d->stringAttr("name"), w->type()))
+        return std::move(*codes);
+    auto t = constant(w);
+    if (!t)
+      return t.takeError();
+    return std::vector<int8_t>((*t)->ints().begin(), (*t)->ints().end());
+  };
+  auto matrixDims = [](const Value *w) {
+    return std::pair<int64_t, int64_t>(w->type().dims()[0].size(), w->type().dims()[1].size());
+  };
   llvm::DenseMap<const Op *, size_t> position;
   for (const Op &op : g.ops())
     position[&op] = position.size();
@@ -739,31 +753,32 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
         const Int8Chain &c = chainOf[&op];
         // 4-bit codes stay 4-bit in memory: the kernel unpacks them (and
         // multiplies grouped ones by their group's multiplier).
+        bool packed = false;
         const Op *expand = op.operand(1)->definingOp();
         if (expand && expand->kind() == OpKind::ExpandGroups) {
-          auto q = constant(expand->operand(0));
+          auto q = codesOf(expand->operand(0));
           if (!q)
             return q.takeError();
           auto mult = constant(expand->operand(1));
           if (!mult)
             return mult.takeError();
-          std::vector<int8_t> codes((*q)->ints().begin(), (*q)->ints().end());
           std::vector<uint8_t> m((*mult)->ints().begin(), (*mult)->ints().end());
-          if (auto p = cg->engine_->packInt4Grouped(codes.data(), m.data(), (*q)->shape()[0],
-                                                    (*q)->shape()[1], (*mult)->shape()[1])) {
+          auto [N, K] = matrixDims(expand->operand(0));
+          if (auto p = cg->engine_->packInt4Grouped(q->data(), m.data(), N, K,
+                                                    (*mult)->shape()[1])) {
             step->packed = std::move(*p);
+            packed = true;
             ++cg->groupedLinears_;
           }
         }
-        if (step->packed.N == 0) {
-          auto w = constant(op.operand(1));
-          if (!w)
-            return w.takeError();
-          int64_t N = (*w)->shape()[0], K = (*w)->shape()[1];
-          std::vector<int8_t> codes((*w)->ints().begin(), (*w)->ints().end());
+        if (!packed) {
+          auto codes = codesOf(op.operand(1));
+          if (!codes)
+            return codes.takeError();
+          auto [N, K] = matrixDims(op.operand(1));
           bool int4 = op.operand(1)->type().dtype() == DType::I4;
-          step->packed = int4 ? cg->engine_->packInt4(codes.data(), N, K)
-                              : cg->engine_->packInt8(codes.data(), N, K);
+          step->packed = int4 ? cg->engine_->packInt4(codes->data(), N, K)
+                              : cg->engine_->packInt8(codes->data(), N, K);
           cg->int4Linears_ += int4;
         }
         int64_t N = step->packed.N;
@@ -896,6 +911,18 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
     kept.push_back(std::move(s));
   }
   cg->steps_ = std::move(kept);
+  // The kernels the steps call, compiled now rather than in the first run.
+  const GemmEngine &e = *cg->engine_;
+  if (cg->int8Linears_ > cg->int4Linears_ + cg->groupedLinears_ || cg->int8MatMuls_)
+    e.prepare(GemmKind::Int8);
+  if (cg->int4Linears_)
+    e.prepare(GemmKind::Int4);
+  if (cg->groupedLinears_)
+    e.prepare(GemmKind::Int4Grouped);
+  if (cg->f32Linears_ || cg->f32MatMuls_)
+    e.prepare(GemmKind::F32);
+  if (llvm::any_of(g.ops(), [](const Op &op) { return op.kind() == OpKind::Log2MatMul; }))
+    e.prepareLog2();
   return cg;
 }
 

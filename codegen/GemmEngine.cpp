@@ -50,35 +50,58 @@ llvm::Expected<std::unique_ptr<GemmEngine>> GemmEngine::create(const TargetSpec 
   auto jit = Jit::create(target);
   if (!jit)
     return jit.takeError();
-  auto ctx = std::make_unique<llvm::LLVMContext>();
-  auto m = std::make_unique<llvm::Module>("gemm", *ctx);
-  emitKernels(*m, isa);
-  if (llvm::Error e = (*jit)->add(std::move(m), std::move(ctx)))
-    return e;
+  // One module per kernel: the JIT optimizes and compiles a module when one
+  // of its symbols is first looked up, so a graph pays only for the kernels
+  // it runs (most need int8 and fp32 alone).
+  for (unsigned k = 0; k < kKernels; ++k) {
+    auto ctx = std::make_unique<llvm::LLVMContext>();
+    auto m = std::make_unique<llvm::Module>(kernelName(k, isa), *ctx);
+    emitKernel(*m, k, isa);
+    if (llvm::Error e = (*jit)->add(std::move(m), std::move(ctx)))
+      return e;
+  }
   auto engine = std::unique_ptr<GemmEngine>(new GemmEngine());
   engine->isa_ = isa;
   engine->tiling_ = gemmTiling(isa);
-  for (GemmKind kind : kAllKinds) {
-    auto fn = (*jit)->lookup(gemmKernelName(kind, isa));
-    if (!fn)
-      return fn.takeError();
-    (kind == GemmKind::Int8          ? engine->int8_
-     : kind == GemmKind::Int4        ? engine->int4_
-     : kind == GemmKind::Int4Grouped ? engine->int4g_
-                                     : engine->f32_) = reinterpret_cast<Kernel>(*fn);
-  }
-  auto log2 = (*jit)->lookup(log2KernelName(isa));
-  if (!log2)
-    return log2.takeError();
-  engine->log2Row_ = reinterpret_cast<Log2RowKernel>(*log2);
   engine->jit_ = std::move(*jit);
   return engine;
 }
 
+void GemmEngine::emitKernel(llvm::Module &m, unsigned which, GemmIsa isa) {
+  // Kernel indices are GemmKind values (kAllKinds in enum order), then log2.
+  static_assert(std::size(kAllKinds) + 1 == kKernels && unsigned(GemmKind::Int8) == 0 &&
+                unsigned(GemmKind::F32) == std::size(kAllKinds) - 1);
+  if (which < std::size(kAllKinds))
+    emitGemmKernel(m, kAllKinds[which], isa);
+  else
+    emitLog2MatMulRowKernel(m, isa);
+}
+
+std::string GemmEngine::kernelName(unsigned which, GemmIsa isa) {
+  return which < std::size(kAllKinds) ? gemmKernelName(kAllKinds[which], isa)
+                                      : log2KernelName(isa);
+}
+
 void GemmEngine::emitKernels(llvm::Module &m, GemmIsa isa) {
-  for (GemmKind kind : kAllKinds)
-    emitGemmKernel(m, kind, isa);
-  emitLog2MatMulRowKernel(m, isa);
+  for (unsigned k = 0; k < kKernels; ++k)
+    emitKernel(m, k, isa);
+}
+
+void *GemmEngine::kernel(unsigned which) const {
+  std::call_once(compiled_[which], [&] {
+    auto fn = jit_->lookup(kernelName(which, isa_));
+    // The IR was verified when it was emitted: failing here is a bug in
+    // the generator or in LLVM, with no caller that could recover.
+    if (!fn)
+      llvm::report_fatal_error("compiling " + llvm::Twine(kernelName(which, isa_)) + ": " +
+                               llvm::toString(fn.takeError()));
+    kernels_[which] = *fn;
+  });
+  return kernels_[which];
+}
+
+GemmEngine::Log2RowKernel GemmEngine::log2RowKernel() const {
+  return reinterpret_cast<Log2RowKernel>(kernel(kKernels - 1));
 }
 
 llvm::Expected<std::shared_ptr<const GemmEngine>>
@@ -314,8 +337,10 @@ void GemmEngine::int8Gemm(const QuantizedRows &a, const PackedWeights &w, const 
                         : w.comp.empty() ? nullptr
                                          : w.comp.data();
   auto call = [&](int64_t p0, int64_t p1) {
-    Kernel kernel = !w.multipliers.empty() ? int4g_ : w.int4 ? int4_ : int8_;
-    kernel(A, a.Kp, w.bytes.data(), c, ldc, a.M, w.N, w.Kp, p0, p1, a.scale.data(), wScale,
+    GemmKind kind = !w.multipliers.empty() ? GemmKind::Int4Grouped
+                    : w.int4               ? GemmKind::Int4
+                                           : GemmKind::Int8;
+    reinterpret_cast<Kernel>(kernel(unsigned(kind)))(A, a.Kp, w.bytes.data(), c, ldc, a.M, w.N, w.Kp, p0, p1, a.scale.data(), wScale,
            bias, residual, comp, w.multipliers.data(), w.groupShift);
   };
   parallelForIfWorth(pool, w.panels, double(a.M) * double(w.N) * double(w.K),
@@ -326,7 +351,7 @@ void GemmEngine::f32Gemm(const float *a, int64_t lda, int64_t M, const PackedWei
                          const float *bias, const float *residual, float *c, int64_t ldc,
                          ThreadPool *pool) const {
   auto call = [&](int64_t p0, int64_t p1) {
-    f32_(a, lda, w.floats.data(), c, ldc, M, w.N, w.K, p0, p1, nullptr, nullptr, bias,
+    reinterpret_cast<Kernel>(kernel(unsigned(GemmKind::F32)))(a, lda, w.floats.data(), c, ldc, M, w.N, w.K, p0, p1, nullptr, nullptr, bias,
          residual, nullptr, nullptr, 0);
   };
   parallelForIfWorth(pool, w.panels, double(M) * double(w.N) * double(w.K),

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -123,7 +124,12 @@ public:
   using Log2RowKernel = void (*)(const int32_t *codes, int64_t K, const int32_t *b,
                                  int64_t ldb, int64_t N, int64_t sqrt2, int64_t *all,
                                  int64_t *odd, float *out);
-  Log2RowKernel log2RowKernel() const { return log2Row_; }
+  Log2RowKernel log2RowKernel() const;
+
+  /// Each kernel is compiled at its first use. These compile one now, so
+  /// that a graph's compile time includes the kernels it will call.
+  void prepare(GemmKind kind) const { kernel(unsigned(kind)); }
+  void prepareLog2() const { kernel(kKernels - 1); }
 
 private:
   using Kernel = void (*)(const void *, int64_t, const void *, float *, int64_t, int64_t,
@@ -133,8 +139,14 @@ private:
   GemmIsa isa_ = GemmIsa::Generic;
   GemmTiling tiling_{};
   std::unique_ptr<Jit> jit_;
-  Kernel int8_ = nullptr, int4_ = nullptr, int4g_ = nullptr, f32_ = nullptr;
-  Log2RowKernel log2Row_ = nullptr;
+  // The GEMM kinds in GemmKind's order, then log2_matmul's row kernel.
+  static constexpr unsigned kKernels = 5;
+  static void emitKernel(llvm::Module &m, unsigned which, GemmIsa isa);
+  static std::string kernelName(unsigned which, GemmIsa isa);
+  /// Kernel `which`, compiled on its first use (from any thread).
+  void *kernel(unsigned which) const;
+  mutable std::once_flag compiled_[kKernels];
+  mutable void *kernels_[kKernels] = {};
 };
 
 } // namespace sqc

@@ -37,10 +37,8 @@ llvm::Expected<const Tensor *> ConstEvaluator::evaluate(const Value *v) {
       return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                      "no weights are loaded for weight '" +
                                          def->stringAttr("name").str() + "'");
-    auto t = weights_->get(def->stringAttr("name"), v->type());
-    if (!t)
-      return t.takeError();
-    return &(cache_[v] = **t);
+    // The store keeps its tensors for its lifetime: no copy here.
+    return weights_->get(def->stringAttr("name"), v->type());
   }
   std::vector<const Tensor *> in;
   for (const Value *o : def->operands()) {

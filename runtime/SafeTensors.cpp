@@ -224,14 +224,28 @@ llvm::Expected<Tensor> SafeTensorsFile::load(llvm::StringRef name, DType as) con
     shape.back() *= 2;
     Tensor out(as, shape);
     const uint8_t *p = data_ + t->begin;
+    int32_t *q = out.ints().data();
     for (int64_t i = 0; i < out.numElements(); i += 2, ++p) {
-      out.set(i, double(int8_t(uint8_t(*p << 4)) >> 4));
-      out.set(i + 1, double(int8_t(*p) >> 4));
+      q[i] = int8_t(uint8_t(*p << 4)) >> 4;
+      q[i + 1] = int8_t(*p) >> 4;
     }
     return out;
   }
-  Tensor out(as, t->shape);
   const uint8_t *p = data_ + t->begin;
+  // The common cases, element for element without rounding or clamping:
+  // f32 as f32, and bytes read as a type that holds every value.
+  int64_t n = t->end - t->begin;
+  if (t->dtype == StDType::I8 && (as == DType::I8 || as == DType::I32)) {
+    const int8_t *s = reinterpret_cast<const int8_t *>(p);
+    return Tensor(as, t->shape, std::vector<int32_t>(s, s + n));
+  }
+  if (t->dtype == StDType::U8 && (as == DType::U8 || as == DType::I32))
+    return Tensor(as, t->shape, std::vector<int32_t>(p, p + n));
+  Tensor out(as, t->shape);
+  if (t->dtype == StDType::F32 && as == DType::F32) {
+    std::memcpy(out.floats().data(), p, size_t(n)); // little-endian host
+    return out;
+  }
   unsigned size = stDTypeSize(t->dtype);
   for (int64_t i = 0; i < out.numElements(); ++i, p += size) {
     double v = 0;

@@ -18,6 +18,14 @@ Tensor::Tensor(DType dtype, llvm::ArrayRef<int64_t> shape)
     ints_.assign(numElements_, 0);
 }
 
+Tensor::Tensor(DType dtype, llvm::ArrayRef<int64_t> shape, std::vector<int32_t> values)
+    : dtype_(dtype), shape_(shape.begin(), shape.end()), ints_(std::move(values)) {
+  numElements_ = 1;
+  for (int64_t d : shape)
+    numElements_ *= d;
+  assert(!isFloat(dtype) && int64_t(ints_.size()) == numElements_);
+}
+
 TensorType Tensor::type() const {
   llvm::SmallVector<Dim, 4> dims;
   for (int64_t d : shape_)

@@ -24,6 +24,9 @@ public:
   Tensor() = default;
   /// A zero-filled tensor.
   Tensor(DType dtype, llvm::ArrayRef<int64_t> shape);
+  /// An integer tensor that takes `values` (one per element, each within
+  /// the range of `dtype`): no zero-filling first.
+  Tensor(DType dtype, llvm::ArrayRef<int64_t> shape, std::vector<int32_t> values);
   Tensor(const Tensor &) = default;
   Tensor &operator=(const Tensor &) = default;
   // noexcept, so std::vector<Tensor> moves tensors when it grows instead of

@@ -23,6 +23,14 @@ public:
   virtual bool contains(llvm::StringRef name) const = 0;
   /// Shape of the named tensor, for importers that check before building.
   virtual std::optional<std::vector<int64_t>> shapeOf(llvm::StringRef name) const = 0;
+  /// The codes of an i8 or i4 weight of `type`, read from where they are
+  /// stored without converting and caching a Tensor (the JIT packs them
+  /// once, and the cache would keep four bytes a code); nullopt when this
+  /// store cannot, or the stored tensor does not match: use get().
+  virtual std::optional<std::vector<int8_t>> readCodes(llvm::StringRef name,
+                                                       const TensorType &type) const {
+    return std::nullopt;
+  }
 
 protected:
   virtual llvm::Expected<Tensor> load(llvm::StringRef name, DType as) = 0;
@@ -69,6 +77,8 @@ public:
   void addFile(std::unique_ptr<SafeTensorsFile> f);
   bool contains(llvm::StringRef name) const override { return fileOf_.count(name); }
   std::optional<std::vector<int64_t>> shapeOf(llvm::StringRef name) const override;
+  std::optional<std::vector<int8_t>> readCodes(llvm::StringRef name,
+                                               const TensorType &type) const override;
 
 protected:
   llvm::Expected<Tensor> load(llvm::StringRef name, DType as) override;

@@ -8,6 +8,7 @@
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -568,11 +569,12 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
   GemmIsa isa = options.isa.value_or(bestGemmIsa(options.target));
   // Kernels for a CPU with more than this one would die of an illegal
   // instruction on their first call.
-  if (!targetRuns(TargetSpec::host(), isa))
+  if (auto lacking = featuresTheHostLacks(options.target); !lacking.empty())
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(),
-        "the target's " + gemmIsaName(isa).str() + " kernels cannot run on this CPU (" +
-            TargetSpec::host().cpu + "); `sqc-run --emit=asm` prints them without running");
+        "kernels for the target cannot run on this CPU (" + TargetSpec::host().cpu +
+            "), which lacks " + llvm::join(lacking, ", ") +
+            "; `sqc-run --emit=asm` prints them without running");
   auto engine = GemmEngine::shared(options.target, isa);
   if (!engine)
     return engine.takeError();

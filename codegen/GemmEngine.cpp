@@ -4,10 +4,7 @@
 #include "codegen/Log2Emitter.h"
 #include "codegen/RowMath.h"
 
-#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/Support/MathExtras.h"
-#include "llvm/MC/TargetRegistry.h"
-#include "llvm/TargetParser/Host.h"
 
 #include <algorithm>
 #include <cmath>
@@ -18,19 +15,7 @@ namespace sqc {
 
 bool targetRuns(const TargetSpec &target, GemmIsa isa) {
   llvm::StringRef needed = gemmIsaFeature(isa);
-  if (needed.empty())
-    return true;
-  // LLVM's subtarget for the CPU and feature list knows what the CPU
-  // implies (`--mcpu icelake-server` alone has AVX-512 VNNI) and what a
-  // removed feature takes with it (-avx512f).
-  initializeCodegen();
-  std::string triple = llvm::sys::getProcessTriple(), error;
-  const llvm::Target *t = llvm::TargetRegistry::lookupTarget(triple, error);
-  if (!t)
-    return false;
-  std::unique_ptr<llvm::MCSubtargetInfo> sti(
-      t->createMCSubtargetInfo(triple, target.cpu, target.featureString()));
-  return sti && sti->checkFeatures(needed);
+  return needed.empty() || targetHas(target, needed);
 }
 
 namespace {

@@ -4,6 +4,7 @@
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
 #include "llvm/IR/LegacyPassManager.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/TargetSelect.h"
@@ -22,6 +23,70 @@ void initializeCodegen() {
     llvm::InitializeNativeTargetAsmPrinter();
     llvm::InitializeNativeTargetAsmParser();
   });
+}
+
+namespace {
+std::unique_ptr<llvm::MCSubtargetInfo> subtargetOf(const TargetSpec &t) {
+  initializeCodegen();
+  std::string triple = llvm::sys::getProcessTriple(), error;
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return nullptr;
+  return std::unique_ptr<llvm::MCSubtargetInfo>(
+      target->createMCSubtargetInfo(triple, t.cpu, t.featureString()));
+}
+} // namespace
+
+llvm::Error checkTargetOptions(llvm::StringRef mcpu, llvm::StringRef mattr) {
+  auto fail = [](const llvm::Twine &msg) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
+  };
+  auto sti = subtargetOf(TargetSpec{});
+  if (!sti)
+    return fail("LLVM has no code generator for this host");
+  if (!mcpu.empty() && mcpu != "native" && !sti->isCPUStringValid(mcpu))
+    return fail("--mcpu: unknown CPU '" + mcpu +
+                "' (`llc-19 -march=x86-64 -mcpu=help` lists them)");
+  llvm::SmallVector<llvm::StringRef, 8> parts;
+  mattr.split(parts, ',', -1, /*KeepEmpty=*/false);
+  for (llvm::StringRef f : parts) {
+    f = f.trim();
+    llvm::StringRef name = f.drop_front();
+    if (!f.starts_with("+") && !f.starts_with("-"))
+      return fail("--mattr: '" + f + "' needs a + (add) or - (remove) sign");
+    if (!llvm::is_contained(llvm::map_range(sti->getAllProcessorFeatures(),
+                                            [](const llvm::SubtargetFeatureKV &kv) {
+                                              return llvm::StringRef(kv.Key);
+                                            }),
+                            name))
+      return fail("--mattr: unknown feature '" + name + "'");
+  }
+  return llvm::Error::success();
+}
+
+std::vector<std::string> featuresTheHostLacks(const TargetSpec &target) {
+  // The instruction sets the kernels may use (tuning flags are left out:
+  // those differ between CPUs that run the same code).
+  static const char *const kIsa[] = {
+      "sse4.2",   "avx",      "avx2",     "fma",        "f16c",       "bmi",
+      "bmi2",     "avx512f",  "avx512bw", "avx512vl",   "avx512dq",   "avx512cd",
+      "avx512vnni", "avx512bf16", "avx512fp16", "avxvnni", "amx-tile"};
+  TargetSpec host = TargetSpec::host();
+  std::vector<std::string> lacking;
+  for (const char *f : kIsa) {
+    std::string plus = std::string("+") + f;
+    if (targetHas(target, plus) && !targetHas(host, plus))
+      lacking.push_back(f);
+  }
+  return lacking;
+}
+
+bool targetHas(const TargetSpec &target, llvm::StringRef features) {
+  // LLVM's subtarget for the CPU and feature list knows what the CPU
+  // implies (`--mcpu icelake-server` alone has AVX-512 VNNI) and what a
+  // removed feature takes with it (-avx512f).
+  auto sti = subtargetOf(target);
+  return sti && sti->checkFeatures(features);
 }
 
 TargetSpec TargetSpec::host() {

@@ -33,6 +33,15 @@ struct TargetSpec {
 /// Prepares LLVM's native target once per process.
 void initializeCodegen();
 
+/// An error naming what is wrong with an --mcpu / --mattr pair: a CPU LLVM
+/// does not know, a feature it does not know or without its + or - sign.
+llvm::Error checkTargetOptions(llvm::StringRef mcpu, llvm::StringRef mattr);
+/// The instruction-set features `target` enables that this CPU lacks (its
+/// code would die of an illegal instruction here); empty when it runs.
+std::vector<std::string> featuresTheHostLacks(const TargetSpec &target);
+/// Whether `target` has every feature of `features` ("+avx2,+fma").
+bool targetHas(const TargetSpec &target, llvm::StringRef features);
+
 class Jit {
 public:
   static llvm::Expected<std::unique_ptr<Jit>> create(const TargetSpec &target);

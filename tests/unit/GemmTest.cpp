@@ -335,6 +335,31 @@ TEST(GemmIsaChoice, FollowsTargetFeatures) {
   EXPECT_EQ(bestGemmIsa(TargetSpec{"x86-64", {"+sse2"}}), GemmIsa::Generic);
 }
 
+// A target with more than the host is refused by name of what is missing;
+// the host and the x86-64 baseline always run.
+TEST(GemmIsaChoice, FeaturesTheHostLacks) {
+  EXPECT_TRUE(featuresTheHostLacks(TargetSpec::host()).empty());
+  EXPECT_TRUE(featuresTheHostLacks(TargetSpec{"x86-64", {}}).empty());
+  TargetSpec rich{"sapphirerapids", {}};
+  for (const char *f : {"avx512fp16", "amx-tile", "avx512vl"}) {
+    bool hostHas = targetHas(TargetSpec::host(), std::string("+") + f);
+    EXPECT_EQ(llvm::is_contained(featuresTheHostLacks(rich), f), !hostHas) << f;
+  }
+}
+
+TEST(GemmIsaChoice, TargetOptionsAreChecked) {
+  EXPECT_FALSE(bool(checkTargetOptions("znver3", "-avx512f,+fma")));
+  EXPECT_FALSE(bool(checkTargetOptions("", "")));
+  for (auto [cpu, attr, message] :
+       {std::tuple{"znver9", "", "unknown CPU 'znver9'"},
+        std::tuple{"", "avx2", "'avx2' needs a + (add) or - (remove) sign"},
+        std::tuple{"", "+avx9", "unknown feature 'avx9'"}}) {
+    llvm::Error e = checkTargetOptions(cpu, attr);
+    ASSERT_TRUE(bool(e));
+    EXPECT_NE(llvm::toString(std::move(e)).find(message), std::string::npos) << message;
+  }
+}
+
 TEST(GemmIsaChoice, FollowsWhatTheCpuImplies) {
   EXPECT_EQ(bestGemmIsa(TargetSpec{"znver3", {}}), GemmIsa::AVX2); // the machine
   EXPECT_EQ(bestGemmIsa(TargetSpec{"alderlake", {}}), GemmIsa::AVXVNNI);

@@ -165,10 +165,12 @@ int main(int argc, char **argv) {
     return error(input + ": no graph " +
                  (graphName.empty() ? std::string("@forward (name one with --graph)")
                                     : "@" + graphName.getValue()));
+  if (llvm::Error e = checkTargetOptions(mcpu, mattr))
+    return error(llvm::toString(std::move(e)));
+  TargetSpec target = TargetSpec::parse(mcpu, mattr);
   if (emit != Emit::None) {
     // The GEMM and log2 kernels of the variant the target runs best: the
     // module the JIT compiles for any graph on this target.
-    TargetSpec target = TargetSpec::parse(mcpu, mattr);
     GemmIsa isa = bestGemmIsa(target);
     llvm::LLVMContext ctx;
     llvm::Module kernels("sqc kernels, " + gemmIsaName(isa).str() + " variant", ctx);
@@ -196,7 +198,7 @@ int main(int argc, char **argv) {
   std::unique_ptr<CompiledGraph> compiled;
   if (!interp) {
     JitOptions o;
-    o.target = TargetSpec::parse(mcpu, mattr);
+    o.target = target;
     o.threads = threads;
     o.profile = profile;
     auto t0 = Clock::now();

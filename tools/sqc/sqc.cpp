@@ -1256,6 +1256,8 @@ int main(int argc, char **argv) {
   qopts.group = int4Group;
   qopts.sensitivity = sensitivity;
   qopts.probeSamples = probeSamples;
+  if (llvm::Error e = checkTargetOptions(mcpu, mattr))
+    return error(llvm::toString(std::move(e)));
   qopts.jit.target = TargetSpec::parse(mcpu, mattr);
   qopts.jit.threads = runThreads;
   if (probeSamples < 1)
@@ -1288,7 +1290,7 @@ int main(int argc, char **argv) {
                  "with --avg-bits or --size-mb");
   if (benchCmd && benchWhat == "model")
     return runBenchModel(benchModel, qopts, benchVariants, benchThreads, benchPrompt,
-                         benchDecode, benchProfile, TargetSpec::parse(mcpu, mattr));
+                         benchDecode, benchProfile, qopts.jit.target);
   if (benchCmd) {
     if (benchWhat != "gemm")
       return error("unknown benchmark '" + benchWhat + "' (available: gemm, model)");
@@ -1299,7 +1301,7 @@ int main(int argc, char **argv) {
       if (std::string bad = parseThreadCounts("--threads", benchThreads, o.threads); !bad.empty())
         return error(bad);
     o.minSeconds = benchSeconds;
-    o.target = TargetSpec::parse(mcpu, mattr);
+    o.target = qopts.jit.target;
     return runGemmBench(o, llvm::outs());
   }
   if (randomCmd) {

@@ -129,6 +129,21 @@ void packPanels(const In *w, int64_t N, int64_t K, int64_t sn, int64_t sk, unsig
   }
 }
 
+/// vpdpbusd variants read u8 = a + 128: their sums carry 128 * sum_k w,
+/// which the epilogue subtracts. `code(n, k)` is the int8 code the kernel
+/// multiplies; one entry per column of whole panels.
+template <typename Code>
+std::vector<int32_t> u8Correction(int64_t N, int64_t K, int64_t paddedN, Code code) {
+  std::vector<int32_t> comp(paddedN, 0);
+  for (int64_t n = 0; n < N; ++n) {
+    int32_t sum = 0;
+    for (int64_t k = 0; k < K; ++k)
+      sum += code(n, k);
+    comp[n] = 128 * sum;
+  }
+  return comp;
+}
+
 template <typename In>
 PackedWeights packInt8Panels(const In *w, int64_t N, int64_t K, int64_t sn, int64_t sk,
                              const GemmTiling &t) {
@@ -138,15 +153,9 @@ PackedWeights packInt8Panels(const In *w, int64_t N, int64_t K, int64_t sn, int6
   p.Kp = (K + t.kGroup - 1) / t.kGroup * t.kGroup;
   p.panels = (N + t.nr - 1) / t.nr;
   packPanels(w, N, K, sn, sk, t.nr, t.kGroup, p.Kp, p.bytes);
-  if (t.kGroup == 4) { // u8 activations: subtract 128 * sum_k w
-    p.comp.assign(p.panels * t.nr, 0);
-    for (int64_t n = 0; n < N; ++n) {
-      int32_t sum = 0;
-      for (int64_t k = 0; k < K; ++k)
-        sum += int32_t(w[n * sn + k * sk]);
-      p.comp[n] = 128 * sum;
-    }
-  }
+  if (t.kGroup == 4)
+    p.comp = u8Correction(N, K, p.panels * t.nr,
+                          [&](int64_t n, int64_t k) { return int32_t(w[n * sn + k * sk]); });
   return p;
 }
 } // namespace
@@ -180,9 +189,9 @@ std::optional<PackedWeights> GemmEngine::packInt4Grouped(const int8_t *q,
                                                          int64_t K, int64_t G) const {
   const GemmTiling &t = tiling_;
   int64_t pair = 2 * t.kGroup;
-  if (G < 1 || K % G || (K / G) % pair)
+  if (G < 1 || K < 1 || K % G || (K / G) % pair)
     return std::nullopt;
-  int64_t steps = K / G / pair; // k step pairs per group
+  int64_t steps = K / G / pair; // k step pairs per group: 2^j, j >= 0
   if (steps & (steps - 1))
     return std::nullopt;
   for (int64_t i = 0; i < N * G; ++i)
@@ -194,13 +203,10 @@ std::optional<PackedWeights> GemmEngine::packInt4Grouped(const int8_t *q,
   for (int64_t n = 0; n < N; ++n)
     for (int64_t g = 0; g < G; ++g)
       p.multipliers[((n / t.nr) * G + g) * t.nr + n % t.nr] = multipliers[n * G + g];
-  if (!p.comp.empty()) // 128 * sum_k of the INT8 codes the kernel makes
-    for (int64_t n = 0; n < N; ++n) {
-      int32_t sum = 0;
-      for (int64_t k = 0; k < K; ++k)
-        sum += int32_t(q[n * K + k]) * multipliers[n * G + k / (K / G)];
-      p.comp[n] = 128 * sum;
-    }
+  if (!p.comp.empty()) // of the INT8 codes the kernel makes
+    p.comp = u8Correction(N, K, p.panels * t.nr, [&](int64_t n, int64_t k) {
+      return int32_t(q[n * K + k]) * multipliers[n * G + k / (K / G)];
+    });
   return p;
 }
 

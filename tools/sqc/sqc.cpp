@@ -1285,9 +1285,9 @@ int main(int argc, char **argv) {
   if (!llvm::is_contained({"per-channel", "per-tensor", "fp32"}, qopts.weightScales))
     return error("--weight-scales must be per-channel, per-tensor or fp32, got '" +
                  qopts.weightScales + "'");
-  if (qopts.weightScales == "fp32" && qopts.mixed())
+  if (qopts.weightScales == "fp32" && (qopts.mixed() || !bitBudgets.empty()))
     return error("--weight-scales fp32 keeps every weight in FP32: it cannot be combined "
-                 "with --avg-bits or --size-mb");
+                 "with --avg-bits, --size-mb or --bit-budgets");
   if (benchCmd && benchWhat == "model")
     return runBenchModel(benchModel, qopts, benchVariants, benchThreads, benchPrompt,
                          benchDecode, benchProfile, qopts.jit.target);

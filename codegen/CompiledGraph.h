@@ -82,7 +82,9 @@ private:
   std::shared_ptr<const GemmEngine> engine_;
   std::unique_ptr<ThreadPool> pool_;
   std::vector<std::unique_ptr<Step>> steps_;
-  unsigned int8Linears_ = 0, int4Linears_ = 0, groupedLinears_ = 0, f32Linears_ = 0, int8MatMuls_ = 0, f32MatMuls_ = 0;
+  // Linears by kernel: int8 counts the int4 ones (plain or in groups) too.
+  unsigned int8Linears_ = 0, int4Linears_ = 0, groupedLinears_ = 0, f32Linears_ = 0;
+  unsigned int8MatMuls_ = 0, f32MatMuls_ = 0;
   unsigned hostOps_ = 0, interpreted_ = 0, keptCodes_ = 0;
   bool profiling_ = false;
   std::map<std::string, std::pair<double, int64_t>> profile_; // seconds, steps

@@ -1,11 +1,10 @@
 //===- codegen/GemmEngine.h - JIT-compiled GEMMs, packing, threads -*- C++ -*-===//
 //
 // Compiles the int8, int4 (plain and grouped) and fp32 GEMM kernels of one
-// ISA variant, and
-// log2_matmul's row kernel, once (ORC JIT, tuned for the target); packs
-// weights into the layout they read, quantizes activation rows into the form
-// the int8 kernel broadcasts, and splits each GEMM's column panels over a
-// thread pool.
+// ISA variant, and log2_matmul's row kernel, each at its first use (ORC
+// JIT, tuned for the target); packs weights into the layout they read,
+// quantizes activation rows into the form the int8 kernel broadcasts, and
+// splits each GEMM's column panels over a thread pool.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SQC_CODEGEN_GEMMENGINE_H

@@ -1219,7 +1219,8 @@ int main(int argc, char **argv) {
                              cl::init(""), cl::sub(benchCmd), cl::sub(evalCmd), cl::sub(genCmd),
                              cl::sub(quantCmd), cl::sub(calibCmd), cl::cat(cat));
   cl::opt<std::string> engineName(
-      "engine", cl::desc("jit: linears on JIT-compiled kernels for this CPU (default); "
+      "engine", cl::desc("jit: linears on JIT-compiled kernels for this CPU, or --mcpu's "
+                         "(default); "
                          "interp: the reference interpreter"),
       cl::init("jit"), cl::sub(evalCmd), cl::sub(genCmd), cl::cat(cat));
   cl::opt<unsigned> runThreads("j", cl::desc("Threads for the JIT's kernels (0: all cores)"),

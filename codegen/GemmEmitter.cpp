@@ -300,12 +300,21 @@ private:
       return b_.CreateBitCast(
           b_.CreateSub(b_.CreateBitCast(times, bytes), eightMult_[v], "b.code"), accTy());
     }
-    if (nibbles()) // sign-extend a nibble within its byte: the low one moved up first
-      raw = b_.CreateAShr(half == 0 ? b_.CreateShl(raw, four) : raw, four, "b.nibble");
-    if (t_.kGroup == 4) // vpdpbusd takes the bytes as they are
-      return b_.CreateBitCast(raw, accTy());
-    llvm::Value *wide =
-        b_.CreateSExt(raw, llvm::FixedVectorType::get(b_.getInt16Ty(), t_.lanes * 2));
+    if (t_.kGroup == 4) {
+      if (nibbles()) // sign-extend a nibble within its byte: the low one moved up first
+        raw = b_.CreateAShr(half == 0 ? b_.CreateShl(raw, four) : raw, four, "b.nibble");
+      return b_.CreateBitCast(raw, accTy()); // vpdpbusd takes the bytes as they are
+    }
+    auto *i16 = llvm::FixedVectorType::get(b_.getInt16Ty(), t_.lanes * 2);
+    llvm::Value *wide = b_.CreateSExt(raw, i16);
+    if (nibbles()) {
+      // Nibbles from the widened byte, where AVX2 has 16-bit shifts (it has
+      // none for bytes): the high one is the byte >> 4, the low one moved up
+      // to the top first.
+      llvm::Value *twelve = llvm::ConstantInt::get(i16, 12);
+      wide = half == 0 ? b_.CreateAShr(b_.CreateShl(wide, twelve), twelve, "b.nibble")
+                       : b_.CreateAShr(wide, llvm::ConstantInt::get(i16, 4), "b.nibble");
+    }
     return grouped() ? b_.CreateMul(wide, mult_[v], "b.code") : wide;
   }
 

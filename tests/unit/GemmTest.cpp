@@ -299,6 +299,16 @@ TEST(GemmAssembly, Avx512VnniUsesZmmDotProduct) {
   EXPECT_FALSE(has(text, "vpdpbusds"));
 }
 
+/// INT4 on AVX2: the nibbles come out of the widened bytes with 16-bit
+/// shifts (AVX2 has none for bytes, which LLVM would emulate at length).
+TEST(GemmAssembly, Int4OnAvx2ShiftsWidenedBytes) {
+  std::string text = assemblyFor(GemmKind::Int4, GemmIsa::AVX2, TargetSpec::parse("haswell", ""));
+  EXPECT_TRUE(has(text, "vpmovsxbw")) << text;
+  EXPECT_TRUE(has(text, "vpsraw"));
+  EXPECT_TRUE(has(text, "vpmaddwd"));
+  EXPECT_FALSE(has(text, "vpacksswb")) << "bytes shifted by way of words and packed back";
+}
+
 /// Grouped INT4: the multipliers are applied with 16-bit multiplies in
 /// registers, before the same exact multiply-adds as INT8.
 TEST(GemmAssembly, GroupedInt4MultipliesInRegisters) {

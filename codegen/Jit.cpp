@@ -12,6 +12,7 @@
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
 
+#include <map>
 #include <mutex>
 
 namespace sqc {
@@ -71,6 +72,13 @@ std::vector<std::string> featuresTheHostLacks(const TargetSpec &target) {
       "sse4.2",   "avx",      "avx2",     "fma",        "f16c",       "bmi",
       "bmi2",     "avx512f",  "avx512bw", "avx512vl",   "avx512dq",   "avx512cd",
       "avx512vnni", "avx512bf16", "avx512fp16", "avxvnni", "amx-tile"};
+  // Every graph compile asks (a loss probe compiles dozens): remember.
+  static std::mutex mutex;
+  static std::map<std::string, std::vector<std::string>> known;
+  std::string key = target.cpu + "|" + target.featureString();
+  std::lock_guard<std::mutex> lock(mutex);
+  if (auto it = known.find(key); it != known.end())
+    return it->second;
   TargetSpec host = TargetSpec::host();
   std::vector<std::string> lacking;
   for (const char *f : kIsa) {
@@ -78,7 +86,7 @@ std::vector<std::string> featuresTheHostLacks(const TargetSpec &target) {
     if (targetHas(target, plus) && !targetHas(host, plus))
       lacking.push_back(f);
   }
-  return lacking;
+  return known[key] = lacking;
 }
 
 bool targetHas(const TargetSpec &target, llvm::StringRef features) {

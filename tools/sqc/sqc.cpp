@@ -1197,8 +1197,8 @@ int main(int argc, char **argv) {
                                   cl::sub(benchCmd), cl::cat(cat));
   cl::opt<std::string> benchVariants(
       "variants", cl::desc("bench model: variants, the first is the baseline (fp32, O1, O2, O3; "
-                           "O1/5.5: mixed-precision weights, 5.5 bits on average; O1/4.25g32: the same with "
-               "INT4 scales per group of 32 inputs)"),
+                           "O1/5.5: mixed-precision weights, 5.5 bits on average; O1/4.25g32: "
+                           "the same with INT4 scales per group of 32 inputs)"),
       cl::init("fp32,O1,O3"), cl::sub(benchCmd), cl::cat(cat));
   cl::opt<int64_t> benchPrompt("prompt-tokens", cl::desc("bench model: prefill length"),
                                cl::init(128), cl::sub(benchCmd), cl::cat(cat));

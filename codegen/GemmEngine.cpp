@@ -331,8 +331,8 @@ void GemmEngine::int8Gemm(const QuantizedRows &a, const PackedWeights &w, const 
     GemmKind kind = !w.multipliers.empty() ? GemmKind::Int4Grouped
                     : w.int4               ? GemmKind::Int4
                                            : GemmKind::Int8;
-    reinterpret_cast<Kernel>(kernel(unsigned(kind)))(A, a.Kp, w.bytes.data(), c, ldc, a.M, w.N, w.Kp, p0, p1, a.scale.data(), wScale,
-           bias, residual, comp, w.multipliers.data(), w.groupShift);
+    gemmKernel(kind)(A, a.Kp, w.bytes.data(), c, ldc, a.M, w.N, w.Kp, p0, p1, a.scale.data(),
+                     wScale, bias, residual, comp, w.multipliers.data(), w.groupShift);
   };
   parallelForIfWorth(pool, w.panels, double(a.M) * double(w.N) * double(w.K),
                      kMinParallelMacs, call);
@@ -342,8 +342,8 @@ void GemmEngine::f32Gemm(const float *a, int64_t lda, int64_t M, const PackedWei
                          const float *bias, const float *residual, float *c, int64_t ldc,
                          ThreadPool *pool) const {
   auto call = [&](int64_t p0, int64_t p1) {
-    reinterpret_cast<Kernel>(kernel(unsigned(GemmKind::F32)))(a, lda, w.floats.data(), c, ldc, M, w.N, w.K, p0, p1, nullptr, nullptr, bias,
-         residual, nullptr, nullptr, 0);
+    gemmKernel(GemmKind::F32)(a, lda, w.floats.data(), c, ldc, M, w.N, w.K, p0, p1, nullptr,
+                              nullptr, bias, residual, nullptr, nullptr, 0);
   };
   parallelForIfWorth(pool, w.panels, double(M) * double(w.N) * double(w.K),
                      kMinParallelMacs, call);

@@ -54,8 +54,8 @@ GemmIsa bestGemmIsa(const TargetSpec &target);
 
 class GemmEngine {
 public:
-  /// Compiles the kernels of `isa` (int8, int4, fp32 GEMMs and the log2
-  /// row kernel) for `target`.
+  /// An engine of `isa`'s kernels (int8, int4, fp32 GEMMs and the log2 row
+  /// kernel) for `target`, each compiled at its first use.
   static llvm::Expected<std::unique_ptr<GemmEngine>> create(const TargetSpec &target,
                                                             GemmIsa isa);
   /// The engine for (target, isa), compiled on first use and kept for the
@@ -119,7 +119,7 @@ public:
                const float *bias, const float *residual, float *c, int64_t ldc,
                ThreadPool *pool) const;
 
-  /// log2_matmul's row kernel (Log2Emitter.h), compiled with the GEMMs.
+  /// log2_matmul's row kernel (Log2Emitter.h).
   using Log2RowKernel = void (*)(const int32_t *codes, int64_t K, const int32_t *b,
                                  int64_t ldb, int64_t N, int64_t sqrt2, int64_t *all,
                                  int64_t *odd, float *out);
@@ -144,6 +144,9 @@ private:
   static std::string kernelName(unsigned which, GemmIsa isa);
   /// Kernel `which`, compiled on its first use (from any thread).
   void *kernel(unsigned which) const;
+  Kernel gemmKernel(GemmKind kind) const {
+    return reinterpret_cast<Kernel>(kernel(unsigned(kind)));
+  }
   mutable std::once_flag compiled_[kKernels];
   mutable void *kernels_[kKernels] = {};
 };

@@ -223,12 +223,7 @@ llvm::Expected<Tensor> SafeTensorsFile::load(llvm::StringRef name, DType as) con
     std::vector<int64_t> shape = t->shape;
     shape.back() *= 2;
     Tensor out(as, shape);
-    const uint8_t *p = data_ + t->begin;
-    int32_t *q = out.ints().data();
-    for (int64_t i = 0; i < out.numElements(); i += 2, ++p) {
-      q[i] = int8_t(uint8_t(*p << 4)) >> 4;
-      q[i + 1] = int8_t(*p) >> 4;
-    }
+    unpackInt4(bytes(*t), out.ints().data());
     return out;
   }
   const uint8_t *p = data_ + t->begin;

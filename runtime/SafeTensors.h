@@ -63,6 +63,15 @@ private:
   std::map<std::string, std::string> metadata_;
 };
 
+/// INT4 codes stored two a byte (U8), the even element in the low nibble:
+/// out[2i] and out[2i + 1], sign-extended, from packed[i].
+template <typename T> void unpackInt4(llvm::ArrayRef<uint8_t> packed, T *out) {
+  for (size_t i = 0; i < packed.size(); ++i) {
+    out[2 * i] = T(int8_t(uint8_t(packed[i] << 4)) >> 4);
+    out[2 * i + 1] = T(int8_t(packed[i]) >> 4);
+  }
+}
+
 /// A tensor to write: raw little-endian bytes of `dtype`.
 struct SafeTensorOut {
   std::string name;

@@ -164,22 +164,17 @@ SafeTensorsWeights::readCodes(llvm::StringRef name, const TensorType &type) cons
   if (it == fileOf_.end() || !type.isStatic())
     return std::nullopt;
   const SafeTensorInfo &t = *it->second->find(name);
-  std::vector<int64_t> want;
-  for (const Dim &d : type.dims())
-    want.push_back(d.size());
+  auto want = type.staticShape();
   llvm::ArrayRef<uint8_t> raw = it->second->bytes(t);
-  if (type.dtype() == DType::I8 && t.dtype == StDType::I8 && t.shape == want)
+  if (type.dtype() == DType::I8 && t.dtype == StDType::I8 &&
+      llvm::ArrayRef<int64_t>(t.shape) == llvm::ArrayRef<int64_t>(want))
     return std::vector<int8_t>(raw.begin(), raw.end());
-  // INT4 as writeTo stores it: U8, two codes a byte, the low nibble first.
-  std::vector<int64_t> packed = want;
-  if (type.dtype() != DType::I4 || t.dtype != StDType::U8 || packed.empty() ||
-      packed.back() % 2 || (packed.back() /= 2, t.shape != packed))
+  // INT4 as writeTo stores it: U8, two codes a byte.
+  if (type.dtype() != DType::I4 || t.dtype != StDType::U8 || want.empty() ||
+      want.back() % 2 || (want.back() /= 2, llvm::ArrayRef<int64_t>(t.shape) != want))
     return std::nullopt;
   std::vector<int8_t> codes(raw.size() * 2);
-  for (size_t i = 0; i < raw.size(); ++i) {
-    codes[2 * i] = int8_t(uint8_t(raw[i] << 4)) >> 4;
-    codes[2 * i + 1] = int8_t(raw[i]) >> 4;
-  }
+  unpackInt4(raw, codes.data());
   return codes;
 }
 

@@ -965,23 +965,25 @@ int runBenchModel(llvm::StringRef modelPath, const QuantizeOptions &base,
   o.variants.clear();
   llvm::SmallVector<llvm::StringRef, 4> names;
   variants.split(names, ',', -1, false);
+  std::map<std::string, QuantizeOptions> quantized; // by variant name
   for (llvm::StringRef v : names) {
     // LEVEL/BITS[gGROUP]: mixed-precision weights at that average, e.g.
     // O1/5.5, or O1/4.25g32 with INT4 scales per group of 32 inputs.
     auto [level, mix] = v.split('/');
     auto [bits, group] = mix.split('g');
-    double b = 0;
-    int64_t g = 0;
+    QuantizeOptions q = base;
+    q.level = level.str();
     if ((level != "fp32" && level != "O1" && level != "O2" && level != "O3") ||
         (level == "fp32" && !mix.empty()) ||
-        (!mix.empty() && (bits.getAsDouble(b) || !(b >= 4 && b <= 32))) ||
-        (mix.contains('g') && (group.getAsInteger(10, g) || g < 2)))
+        (!mix.empty() && (bits.getAsDouble(q.avgBits) || !(q.avgBits >= 4 && q.avgBits <= 32))) ||
+        (mix.contains('g') && (group.getAsInteger(10, q.group) || q.group < 2)))
       return error("--variants: unknown variant '" + v +
                    "' (fp32, O1, O2, O3, or LEVEL/BITS such as O1/5.5, or LEVEL/BITSgGROUP "
                    "such as O1/4.25g32)");
     if (v != "fp32" && base.calibText.empty())
       return error("quantized variants need --calib-text FILE");
     o.variants.push_back(v.str());
+    quantized.emplace(v.str(), q);
   }
   if (o.variants.empty())
     return error("--variants names no variant");
@@ -989,15 +991,7 @@ int runBenchModel(llvm::StringRef modelPath, const QuantizeOptions &base,
     auto m = loadModel(modelPath, "");
     if (!m || variant == "fp32")
       return m;
-    QuantizeOptions q = base;
-    auto [level, mix] = variant.split('/');
-    auto [bits, group] = mix.split('g');
-    q.level = level.str();
-    if (!bits.empty())
-      bits.getAsDouble(q.avgBits); // checked above
-    if (!group.empty())
-      group.getAsInteger(10, q.group);
-    if (!quantizeModel(*m, q, /*quiet=*/true))
+    if (!quantizeModel(*m, quantized.at(variant.str()), /*quiet=*/true))
       return llvm::createStringError(llvm::inconvertibleErrorCode(), "quantization failed");
     // As `sqc quantize` writes it: int8 weights computed once, not per run.
     if (llvm::Error e = materializeWeights(*m))

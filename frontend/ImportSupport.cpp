@@ -193,12 +193,8 @@ llvm::Error checkWeights(const Module &m, WeightStore &store) {
         // returns the message that names the file and the tensor.
         llvm::StringRef name = op.stringAttr("name");
         auto shape = store.shapeOf(name);
-        auto want = op.result()->type().staticShape();
-        // INT4 codes are stored two a byte: half the last dimension.
-        if (shape && op.result()->type().dtype() == DType::I4 && !want.empty() &&
-            want.back() % 2 == 0)
-          want.back() /= 2;
-        if (!shape || llvm::ArrayRef<int64_t>(*shape) != llvm::ArrayRef<int64_t>(want)) {
+        const TensorType &type = op.result()->type();
+        if (!shape || *shape != storedShape(type.dtype(), type.staticShape())) {
           auto t = store.get(name, op.result()->type());
           if (!t)
             return t.takeError();

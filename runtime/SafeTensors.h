@@ -63,6 +63,19 @@ private:
   std::map<std::string, std::string> metadata_;
 };
 
+/// Whether INT4 codes of `shape` are stored two a byte (U8, half the last
+/// dimension); when the last dimension is odd they are stored as I8.
+inline bool int4StoredPacked(llvm::ArrayRef<int64_t> shape) {
+  return !shape.empty() && shape.back() % 2 == 0;
+}
+/// The shape a tensor of `dtype` and `shape` has in a safetensors file.
+inline std::vector<int64_t> storedShape(DType dtype, llvm::ArrayRef<int64_t> shape) {
+  std::vector<int64_t> s(shape.begin(), shape.end());
+  if (dtype == DType::I4 && int4StoredPacked(shape))
+    s.back() /= 2;
+  return s;
+}
+
 /// INT4 codes stored two a byte (U8), the even element in the low nibble:
 /// out[2i] and out[2i + 1], sign-extended, from packed[i].
 template <typename T> void unpackInt4(llvm::ArrayRef<uint8_t> packed, T *out) {

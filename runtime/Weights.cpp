@@ -58,14 +58,13 @@ llvm::Error InMemoryWeights::writeTo(llvm::StringRef path) const {
   std::vector<SafeTensorOut> out;
   for (const std::string &n : names) {
     const Tensor &t = tensors_.find(n)->second;
-    std::vector<int64_t> shape(t.shape().begin(), t.shape().end());
-    if (t.dtype() == DType::I4 && !shape.empty() && shape.back() % 2 == 0) {
+    std::vector<int64_t> shape = storedShape(t.dtype(), t.shape());
+    if (t.dtype() == DType::I4 && int4StoredPacked(t.shape())) {
       // Two codes per byte, the even element in the low nibble; the file says
       // U8 [..., K/2] and the graph's i4 type says how to read it back.
       std::vector<uint8_t> b(t.numElements() / 2);
       for (size_t i = 0; i < b.size(); ++i)
         b[i] = uint8_t((t.ints()[2 * i] & 0xf) | ((t.ints()[2 * i + 1] & 0xf) << 4));
-      shape.back() /= 2;
       out.push_back({n, StDType::U8, shape, b});
       continue;
     }
@@ -164,14 +163,14 @@ SafeTensorsWeights::readCodes(llvm::StringRef name, const TensorType &type) cons
   if (it == fileOf_.end() || !type.isStatic())
     return std::nullopt;
   const SafeTensorInfo &t = *it->second->find(name);
-  auto want = type.staticShape();
+  if ((type.dtype() != DType::I8 && type.dtype() != DType::I4) ||
+      t.shape != storedShape(type.dtype(), type.staticShape()))
+    return std::nullopt;
   llvm::ArrayRef<uint8_t> raw = it->second->bytes(t);
-  if (type.dtype() == DType::I8 && t.dtype == StDType::I8 &&
-      llvm::ArrayRef<int64_t>(t.shape) == llvm::ArrayRef<int64_t>(want))
+  if (t.dtype == StDType::I8) // i8, or i4 with an odd last dimension
     return std::vector<int8_t>(raw.begin(), raw.end());
-  // INT4 as writeTo stores it: U8, two codes a byte.
-  if (type.dtype() != DType::I4 || t.dtype != StDType::U8 || want.empty() ||
-      want.back() % 2 || (want.back() /= 2, llvm::ArrayRef<int64_t>(t.shape) != want))
+  if (type.dtype() != DType::I4 || t.dtype != StDType::U8 ||
+      !int4StoredPacked(type.staticShape()))
     return std::nullopt;
   std::vector<int8_t> codes(raw.size() * 2);
   unpackInt4(raw, codes.data());

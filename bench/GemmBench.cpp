@@ -163,11 +163,19 @@ int runGemmBench(const GemmBenchOptions &o, llvm::raw_ostream &os) {
         std::uniform_real_distribution<float> u(-1, 1);
         for (float &x : a)
           x = u(rng);
+        // Weights as trained ones look: normal, quantized per row to its
+        // largest magnitude (which the sign-pair packer's pairing sees).
+        std::normal_distribution<float> normal(0, 0.02f);
         for (float &x : w)
-          x = u(rng);
+          x = normal(rng);
         std::vector<int8_t> wq(N * K);
-        for (int64_t i = 0; i < N * K; ++i)
-          wq[i] = int8_t(std::nearbyint(w[i] * 127));
+        for (int64_t n = 0; n < N; ++n) {
+          float mx = 0;
+          for (int64_t k = 0; k < K; ++k)
+            mx = std::max(mx, std::fabs(w[n * K + k]));
+          for (int64_t k = 0; k < K; ++k)
+            wq[n * K + k] = int8_t(std::nearbyint(w[n * K + k] / mx * 127));
+        }
         double ops = 2.0 * double(M) * double(N) * double(K);
         std::vector<std::pair<std::string, double>> rows;
         {
@@ -178,13 +186,19 @@ int runGemmBench(const GemmBenchOptions &o, llvm::raw_ostream &os) {
                           }, o.minSeconds)});
         }
         for (const auto &e : engines) {
-          PackedWeights pw = e->packInt8(wq.data(), N, K);
           QuantizedRows rowsA;
           e->quantizeRows(a.data(), M, K, rowsA);
-          rows.push_back({"int8-" + gemmIsaName(e->isa()).str(), timeCall([&] {
-                            e->int8Gemm(rowsA, pw, ws.data(), nullptr, nullptr, c.data(), N,
-                                        &pool);
-                          }, o.minSeconds)});
+          // AVX2's linears run sign pairs (int8sp); attention's operands
+          // and zero-point rows the pmaddwd kernel (int8).
+          std::vector<std::pair<std::string, PackedWeights>> packed;
+          packed.push_back({"int8-", e->packInt8(wq.data(), N, K)});
+          if (auto sp = e->packInt8SignPairs(wq.data(), N, K))
+            packed.push_back({"int8sp-", std::move(*sp)});
+          for (const auto &[name, pw] : packed)
+            rows.push_back({name + gemmIsaName(e->isa()).str(), timeCall([&] {
+                              e->int8Gemm(rowsA, pw, ws.data(), nullptr, nullptr, c.data(), N,
+                                          &pool);
+                            }, o.minSeconds)});
         }
         {
           // 4-bit weights on the best variant: per row, and in groups of 32

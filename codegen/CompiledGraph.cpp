@@ -779,9 +779,15 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
             return codes.takeError();
           auto [N, K] = matrixDims(op.operand(1));
           bool int4 = op.operand(1)->type().dtype() == DType::I4;
-          step->packed = int4 ? cg->engine_->packInt4(codes->data(), N, K)
-                              : cg->engine_->packInt8(codes->data(), N, K);
+          // Signed rows on AVX2 take the sign-pair kernel where it applies.
+          std::optional<PackedWeights> signPairs;
+          if (!int4 && !c.zeroPoint)
+            signPairs = cg->engine_->packInt8SignPairs(codes->data(), N, K);
+          step->packed = int4        ? cg->engine_->packInt4(codes->data(), N, K)
+                         : signPairs ? std::move(*signPairs)
+                                     : cg->engine_->packInt8(codes->data(), N, K);
           cg->int4Linears_ += int4;
+          cg->signPairLinears_ += bool(signPairs);
         }
         int64_t N = step->packed.N;
         auto s = constant(c.scales);
@@ -915,8 +921,11 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
   cg->steps_ = std::move(kept);
   // The kernels the steps call, compiled now rather than in the first run.
   const GemmEngine &e = *cg->engine_;
-  if (cg->int8Linears_ > cg->int4Linears_ + cg->groupedLinears_ || cg->int8MatMuls_)
+  if (cg->int8Linears_ > cg->int4Linears_ + cg->groupedLinears_ + cg->signPairLinears_ ||
+      cg->int8MatMuls_)
     e.prepare(GemmKind::Int8);
+  if (cg->signPairLinears_)
+    e.prepare(GemmKind::Int8SignPairs);
   if (cg->int4Linears_)
     e.prepare(GemmKind::Int4);
   if (cg->groupedLinears_)
@@ -931,11 +940,14 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
 std::string CompiledGraph::describe() const {
   // Integer linears with 4-bit weights count as int8 too (the same kernels,
   // their weights unpacked in registers).
-  std::string int4;
+  std::string detail;
   if (int4Linears_ || groupedLinears_)
-    int4 = " (" + std::to_string(int4Linears_ + groupedLinears_) + " of them int4" +
-           (groupedLinears_ ? ", " + std::to_string(groupedLinears_) + " in groups" : "") + ")";
-  return std::to_string(int8Linears_) + " int8" + int4 + " and " + std::to_string(f32Linears_) +
+    detail = std::to_string(int4Linears_ + groupedLinears_) + " of them int4" +
+             (groupedLinears_ ? ", " + std::to_string(groupedLinears_) + " in groups" : "");
+  if (signPairLinears_)
+    detail += (detail.empty() ? "" : ", ") + std::to_string(signPairLinears_) + " in sign pairs";
+  return std::to_string(int8Linears_) + " int8" + (detail.empty() ? "" : " (" + detail + ")") +
+         " and " + std::to_string(f32Linears_) +
          " fp32 linears, " + std::to_string(int8MatMuls_) + " int8 and " +
          std::to_string(f32MatMuls_) + " fp32 batched matmuls on " +
          gemmIsaName(engine_->isa()).str() + " kernels, " + std::to_string(pool_->size()) +

@@ -28,6 +28,22 @@ GemmTiling gemmTiling(GemmIsa isa) {
   return {8, 16, 4, 2};
 }
 
+GemmTiling gemmTiling(GemmIsa isa, GemmKind kind) {
+  GemmTiling t = gemmTiling(isa);
+  if (kind == GemmKind::F32)
+    t.kGroup = 1;
+  if (kind == GemmKind::Int8SignPairs)
+    // Two ymm of columns, so that each broadcast serves both: 3 x 2
+    // accumulators, two quads of B, four broadcasts and the 16-bit sums
+    // in flight fit the 16 registers.
+    t = {8, 16, 3, 4};
+  return t;
+}
+
+bool gemmKindAvailable(GemmKind kind, GemmIsa isa) {
+  return kind != GemmKind::Int8SignPairs || isa == GemmIsa::AVX2;
+}
+
 llvm::StringRef gemmIsaName(GemmIsa isa) {
   switch (isa) {
   case GemmIsa::Generic:
@@ -64,10 +80,11 @@ llvm::StringRef gemmIsaFeature(GemmIsa isa) {
 }
 
 std::string gemmKernelName(GemmKind kind, GemmIsa isa) {
-  return (kind == GemmKind::Int8          ? "qgemm_s8_f32out_"
-          : kind == GemmKind::Int4        ? "qgemm_s4_f32out_"
-          : kind == GemmKind::Int4Grouped ? "qgemm_s4g_f32out_"
-                                          : "sgemm_f32_") +
+  return (kind == GemmKind::Int8            ? "qgemm_s8_f32out_"
+          : kind == GemmKind::Int8SignPairs ? "qgemm_s8signpairs_f32out_"
+          : kind == GemmKind::Int4          ? "qgemm_s4_f32out_"
+          : kind == GemmKind::Int4Grouped   ? "qgemm_s4g_f32out_"
+                                            : "sgemm_f32_") +
          gemmIsaName(isa).str();
 }
 
@@ -77,10 +94,7 @@ class KernelBuilder {
 public:
   KernelBuilder(llvm::Module &m, GemmKind kind, GemmIsa isa)
       : m_(m), ctx_(m.getContext()), b_(ctx_), kind_(kind), isa_(isa),
-        t_(gemmTiling(isa)) {
-    if (kind == GemmKind::F32)
-      t_.kGroup = 1;
-  }
+        t_(gemmTiling(isa, kind)) {}
 
   llvm::Function *emit() {
     llvm::Type *ptr = b_.getPtrTy(), *i64 = b_.getInt64Ty();
@@ -118,7 +132,16 @@ private:
   unsigned nvec() const { return t_.nr / t_.lanes; }
   bool grouped() const { return kind_ == GemmKind::Int4Grouped; }
   bool nibbles() const { return kind_ == GemmKind::Int4 || grouped(); }
+  bool signPairs() const { return kind_ == GemmKind::Int8SignPairs; }
   unsigned stepsPerIteration() const { return nibbles() ? 2 : 1; }
+  /// signPairsHeaderBytes(K / 4), in IR.
+  llvm::Value *signPairsHeader() {
+    llvm::Value *quads = b_.CreateLShr(arg_(7), 2);
+    return b_.CreateAnd(b_.CreateAdd(b_.CreateMul(b_.CreateAdd(quads, b_.getInt64(1)),
+                                                  b_.getInt64(4)),
+                                     b_.getInt64(31)),
+                        b_.getInt64(~int64_t(31)), "header");
+  }
   llvm::Type *accElem() {
     return kind_ == GemmKind::F32 ? b_.getFloatTy() : b_.getInt32Ty();
   }
@@ -133,11 +156,14 @@ private:
     n0_ = b_.CreateMul(p, nr, "n0");
     llvm::Value *left = b_.CreateSub(arg_(6), n0_);
     llvm::Value *ncols = b_.CreateSelect(b_.CreateICmpSLT(left, nr), left, nr, "ncols");
-    // Packed panel: K * nr elements of B (Int4: K * nr / 2 bytes).
+    // Packed panel: K * nr elements of B (Int4: K * nr / 2 bytes; sign
+    // pairs: after a header).
     llvm::Value *panelBytes =
         kind_ == GemmKind::F32    ? b_.CreateMul(arg_(7), b_.getInt64(t_.nr * 4))
         : nibbles()               ? b_.CreateMul(arg_(7), b_.getInt64(t_.nr / 2))
                                   : b_.CreateMul(arg_(7), b_.getInt64(t_.nr));
+    if (signPairs())
+      panelBytes = b_.CreateAdd(panelBytes, signPairsHeader());
     bPanel_ = b_.CreateGEP(b_.getInt8Ty(), arg_(2), b_.CreateMul(p, panelBytes), "b.panel");
     if (grouped()) // groups x nr multipliers per panel
       multPanel_ = b_.CreateGEP(b_.getInt8Ty(), arg_(15),
@@ -175,6 +201,8 @@ private:
   /// loop runs inside a loop over groups of k, where Int4Grouped takes its
   /// multipliers once per group (every other kind is one group).
   void tile(unsigned rows, llvm::Value *m) {
+    if (signPairs())
+      return signPairsTile(rows, m);
     llvm::BasicBlock *pre = b_.GetInsertBlock();
     auto block = [&](const char *name) { return llvm::BasicBlock::Create(ctx_, name, f_); };
     llvm::BasicBlock *gHeader = block("g.header"), *gBody = block("g.body"),
@@ -248,6 +276,116 @@ private:
     for (unsigned r = 0; r < rows; ++r)
       for (unsigned v = 0; v < nvec(); ++v)
         epilogue(accG[r * nvec() + v], b_.CreateAdd(m, b_.getInt64(r)), v);
+  }
+
+  /// `for (i = begin; i < end; ++i) accs = body(i, accs)` with the
+  /// accumulators carried in registers; returns their final values.
+  std::vector<llvm::Value *>
+  accumulatingLoop(llvm::Value *begin, llvm::Value *end, std::vector<llvm::Value *> accs,
+                   const char *name,
+                   const std::function<void(llvm::Value *, std::vector<llvm::Value *> &)> &body) {
+    llvm::BasicBlock *pre = b_.GetInsertBlock();
+    auto *header = llvm::BasicBlock::Create(ctx_, llvm::Twine(name) + ".header", f_);
+    auto *bodyBB = llvm::BasicBlock::Create(ctx_, llvm::Twine(name) + ".body", f_);
+    auto *exit = llvm::BasicBlock::Create(ctx_, llvm::Twine(name) + ".exit", f_);
+    b_.CreateBr(header);
+    b_.SetInsertPoint(header);
+    llvm::PHINode *i = b_.CreatePHI(b_.getInt64Ty(), 2, name);
+    i->addIncoming(begin, pre);
+    std::vector<llvm::PHINode *> phis;
+    std::vector<llvm::Value *> next;
+    for (llvm::Value *a : accs) {
+      phis.push_back(b_.CreatePHI(a->getType(), 2, "acc"));
+      phis.back()->addIncoming(a, pre);
+      next.push_back(phis.back());
+    }
+    b_.CreateCondBr(b_.CreateICmpSLT(i, end), bodyBB, exit);
+    b_.SetInsertPoint(bodyBB);
+    body(i, next);
+    i->addIncoming(b_.CreateAdd(i, b_.getInt64(1)), b_.GetInsertBlock());
+    for (size_t j = 0; j < phis.size(); ++j)
+      phis[j]->addIncoming(next[j], b_.GetInsertBlock());
+    b_.CreateBr(header);
+    b_.SetInsertPoint(exit);
+    return std::vector<llvm::Value *>(phis.begin(), phis.end());
+  }
+
+  /// Int8SignPairs' tile: the panel's quad pairs, each summed in 16 bits,
+  /// then its single quads.
+  void signPairsTile(unsigned rows, llvm::Value *m) {
+    llvm::Type *i8 = b_.getInt8Ty(), *i32 = b_.getInt32Ty();
+    auto *bytes = llvm::FixedVectorType::get(i8, 32);
+    std::vector<llvm::Value *> aRow(rows);
+    for (unsigned r = 0; r < rows; ++r) // two bytes of A per k
+      aRow[r] = b_.CreateGEP(
+          i8, arg_(0),
+          b_.CreateMul(b_.CreateMul(b_.CreateAdd(m, b_.getInt64(r)), arg_(1)), b_.getInt64(2)),
+          "a.row");
+    llvm::Value *pairs = b_.CreateSExt(b_.CreateLoad(i32, bPanel_), b_.getInt64Ty(), "pairs");
+    llvm::Value *quads = b_.CreateLShr(arg_(7), 2);
+    llvm::Value *offsets = b_.CreateGEP(i8, bPanel_, b_.getInt64(4));
+    llvm::Value *bQuads = b_.CreateGEP(i8, bPanel_, signPairsHeader(), "b.quads");
+    llvm::Value *ones =
+        llvm::ConstantInt::get(llvm::FixedVectorType::get(b_.getInt16Ty(), 16), 1);
+    // Quad j's B vectors and, per row, its codes and magnitudes broadcast.
+    auto loadQuad = [&](llvm::Value *j, std::vector<llvm::Value *> &x,
+                        std::vector<llvm::Value *> &mag) {
+      llvm::Value *off = b_.CreateSExt(
+          b_.CreateLoad(i32, b_.CreateGEP(i32, offsets, j)), b_.getInt64Ty(), "a.off");
+      x.resize(rows);
+      mag.resize(rows);
+      for (unsigned r = 0; r < rows; ++r) {
+        llvm::Value *at = b_.CreateGEP(i8, aRow[r], off);
+        auto splat = [&](llvm::Value *p) {
+          return b_.CreateBitCast(
+              b_.CreateVectorSplat(8, b_.CreateAlignedLoad(i32, p, llvm::Align(1))), bytes);
+        };
+        x[r] = splat(at);
+        mag[r] = splat(b_.CreateGEP(i8, at, b_.getInt64(4)));
+      }
+      std::vector<llvm::Value *> bv(nvec());
+      llvm::Value *quad = b_.CreateGEP(i8, bQuads, b_.CreateMul(j, b_.getInt64(t_.nr * 4)));
+      for (unsigned v = 0; v < nvec(); ++v)
+        bv[v] = b_.CreateAlignedLoad(bytes, b_.CreateGEP(i8, quad, b_.getInt64(32 * v)),
+                                     llvm::Align(1), "b");
+      return bv;
+    };
+    // |a| x (b * sign(a)): 16-bit pair sums of at most 128 * 254.
+    auto pairSums = [&](llvm::Value *mag, llvm::Value *x, llvm::Value *bv) {
+      llvm::Value *signedB =
+          b_.CreateIntrinsic(llvm::Intrinsic::x86_avx2_psign_b, {}, {bv, x});
+      return b_.CreateIntrinsic(llvm::Intrinsic::x86_avx2_pmadd_ub_sw, {}, {mag, signedB});
+    };
+    auto widenAdd = [&](llvm::Value *acc, llvm::Value *sums) {
+      return b_.CreateAdd(
+          acc, b_.CreateIntrinsic(llvm::Intrinsic::x86_avx2_pmadd_wd, {}, {sums, ones}));
+    };
+    const unsigned nv = nvec();
+    std::vector<llvm::Value *> acc(rows * nv, llvm::Constant::getNullValue(accTy()));
+    acc = accumulatingLoop(b_.getInt64(0), pairs, acc, "pair",
+                           [&](llvm::Value *i, std::vector<llvm::Value *> &a) {
+                             std::vector<llvm::Value *> x0, m0, x1, m1;
+                             llvm::Value *j = b_.CreateShl(i, 1);
+                             auto b0 = loadQuad(j, x0, m0);
+                             auto b1 = loadQuad(b_.CreateAdd(j, b_.getInt64(1)), x1, m1);
+                             for (unsigned r = 0; r < rows; ++r)
+                               for (unsigned v = 0; v < nv; ++v)
+                                 a[r * nv + v] = widenAdd(
+                                     a[r * nv + v], b_.CreateAdd(pairSums(m0[r], x0[r], b0[v]),
+                                                                 pairSums(m1[r], x1[r], b1[v])));
+                           });
+    acc = accumulatingLoop(b_.CreateShl(pairs, 1), quads, acc, "single",
+                           [&](llvm::Value *j, std::vector<llvm::Value *> &a) {
+                             std::vector<llvm::Value *> x, mag;
+                             auto bv = loadQuad(j, x, mag);
+                             for (unsigned r = 0; r < rows; ++r)
+                               for (unsigned v = 0; v < nv; ++v)
+                                 a[r * nv + v] =
+                                     widenAdd(a[r * nv + v], pairSums(mag[r], x[r], bv[v]));
+                           });
+    for (unsigned r = 0; r < rows; ++r)
+      for (unsigned v = 0; v < nv; ++v)
+        epilogue(acc[r * nv + v], b_.CreateAdd(m, b_.getInt64(r)), v);
   }
 
   /// Group `g`'s multipliers, one per column, as 16-bit lanes (two per
@@ -426,6 +564,8 @@ private:
 } // namespace
 
 llvm::Function *emitGemmKernel(llvm::Module &m, GemmKind kind, GemmIsa isa) {
+  if (!gemmKindAvailable(kind, isa))
+    llvm::report_fatal_error(llvm::Twine("no ") + gemmKernelName(kind, isa) + " kernel");
   llvm::Function *f = KernelBuilder(m, kind, isa).emit();
   // A generator bug should fail here, not inside instruction selection.
   if (llvm::verifyFunction(*f, &llvm::errs()))

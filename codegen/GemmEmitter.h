@@ -13,6 +13,14 @@
 //            with the exact correction 128 * sum_k B[n, k] in the epilogue.
 //          Epilogue: float(acc) * aScale[m] * wScale[n] (+ bias[n])
 //          (+ residual[m, n]), written as f32.
+//   int8, sign pairs (AVX2): vpmaddubsw's u8 x s8 pairs saturate 16 bits,
+//          except when the u8 side is a magnitude |a| <= 128 and the s8 side
+//          b * sign(a) with |b| <= 127 (vpsignb). A holds each k quad's four
+//          codes then their magnitudes. Two k quads add in 16 bits before
+//          one vpmaddwd widens them when their weights prove it safe: for
+//          every 16-bit lane, 128 * sum |b| over its four k <= 32767. The
+//          packer pairs quads so (GemmEngine::packInt8SignPairs); each
+//          panel starts with its pair count and the quads' A offsets.
 //   fp32:  FMA on broadcast A and packed B; epilogue (+ bias) (+ residual).
 //
 // Kernel signature (all pointers may alias nothing; bias/residual/comp may
@@ -62,7 +70,20 @@ llvm::StringRef gemmIsaFeature(GemmIsa isa);
 /// multiply-adds. Int4Grouped: Int4 codes times a u8 multiplier in [1, 16]
 /// per column and group of k (expand_groups), made INT8 codes in registers.
 /// F32: floats.
-enum class GemmKind { Int8, Int4, Int4Grouped, F32 };
+/// Int8SignPairs (AVX2 only): int8 codes whose every |w| < 128, read with
+/// rows in sign-magnitude form; see below.
+enum class GemmKind { Int8, Int4, Int4Grouped, F32, Int8SignPairs };
+
+/// Whether the generator has `kind` for `isa`.
+bool gemmKindAvailable(GemmKind kind, GemmIsa isa);
+
+/// The tile and packed layout of `kind` on `isa`.
+GemmTiling gemmTiling(GemmIsa isa, GemmKind kind);
+
+/// Bytes before an Int8SignPairs panel's B quads: its number of quad pairs,
+/// then each quad's byte offset into an A row (pairs first, then singles),
+/// padded to 32 bytes.
+inline int64_t signPairsHeaderBytes(int64_t quads) { return (4 * (quads + 1) + 31) / 32 * 32; }
 
 /// e.g. `qgemm_s8_f32out_avx2`, `sgemm_f32_avx2`.
 std::string gemmKernelName(GemmKind kind, GemmIsa isa);

@@ -10,6 +10,8 @@
 #include <cmath>
 #include <map>
 #include <mutex>
+#include <numeric>
+#include <cstring>
 
 namespace sqc {
 
@@ -20,7 +22,7 @@ bool targetRuns(const TargetSpec &target, GemmIsa isa) {
 
 namespace {
 const GemmKind kAllKinds[] = {GemmKind::Int8, GemmKind::Int4, GemmKind::Int4Grouped,
-                              GemmKind::F32};
+                              GemmKind::F32, GemmKind::Int8SignPairs};
 } // namespace
 
 GemmIsa bestGemmIsa(const TargetSpec &target) {
@@ -41,7 +43,8 @@ llvm::Expected<std::unique_ptr<GemmEngine>> GemmEngine::create(const TargetSpec 
   for (unsigned k = 0; k < kKernels; ++k) {
     auto ctx = std::make_unique<llvm::LLVMContext>();
     auto m = std::make_unique<llvm::Module>(kernelName(k, isa), *ctx);
-    emitKernel(*m, k, isa);
+    if (!emitKernel(*m, k, isa))
+      continue;
     if (llvm::Error e = (*jit)->add(std::move(m), std::move(ctx)))
       return e;
   }
@@ -52,14 +55,17 @@ llvm::Expected<std::unique_ptr<GemmEngine>> GemmEngine::create(const TargetSpec 
   return engine;
 }
 
-void GemmEngine::emitKernel(llvm::Module &m, unsigned which, GemmIsa isa) {
+bool GemmEngine::emitKernel(llvm::Module &m, unsigned which, GemmIsa isa) {
   // Kernel indices are GemmKind values (kAllKinds in enum order), then log2.
   static_assert(std::size(kAllKinds) + 1 == kKernels && unsigned(GemmKind::Int8) == 0 &&
-                unsigned(GemmKind::F32) == std::size(kAllKinds) - 1);
-  if (which < std::size(kAllKinds))
+                unsigned(GemmKind::Int8SignPairs) == std::size(kAllKinds) - 1);
+  if (which >= std::size(kAllKinds))
+    emitLog2MatMulRowKernel(m, isa);
+  else if (gemmKindAvailable(kAllKinds[which], isa))
     emitGemmKernel(m, kAllKinds[which], isa);
   else
-    emitLog2MatMulRowKernel(m, isa);
+    return false;
+  return true;
 }
 
 std::string GemmEngine::kernelName(unsigned which, GemmIsa isa) {
@@ -164,6 +170,97 @@ PackedWeights GemmEngine::packInt8(const int8_t *w, int64_t N, int64_t K) const 
   return packInt8Panels(w, N, K, K, 1, tiling_);
 }
 
+std::optional<PackedWeights> GemmEngine::packInt8SignPairs(const int8_t *w, int64_t N,
+                                                           int64_t K) const {
+  if (!gemmKindAvailable(GemmKind::Int8SignPairs, isa_) ||
+      std::find(w, w + N * K, int8_t(-128)) != w + N * K)
+    return std::nullopt;
+  const GemmTiling t = gemmTiling(isa_, GemmKind::Int8SignPairs);
+  const int64_t nr = t.nr, quads = (K + 3) / 4, lanes = 2 * nr; // 16-bit lanes
+  PackedWeights p;
+  p.N = N;
+  p.K = K;
+  p.Kp = 4 * quads;
+  p.kind = GemmKind::Int8SignPairs;
+  p.panels = (N + nr - 1) / nr;
+  const int64_t header = signPairsHeaderBytes(quads), panelBytes = header + quads * nr * 4;
+  p.bytes.assign(p.panels * panelBytes, 0);
+  auto code = [&](int64_t n, int64_t k) -> int32_t { return n < N && k < K ? w[n * K + k] : 0; };
+  // Per quad, each 16-bit lane's sum |b| (the lane's two k of one column).
+  std::vector<int32_t> laneSum(quads * lanes);
+  std::vector<int64_t> order, picked, singles;
+  std::vector<char> used(quads);
+  for (int64_t panel = 0; panel < p.panels; ++panel) {
+    int64_t n0 = panel * nr;
+    for (int64_t q = 0; q < quads; ++q)
+      for (int64_t l = 0; l < lanes; ++l) {
+        int64_t n = n0 + l / 2, k = 4 * q + 2 * (l % 2);
+        laneSum[q * lanes + l] = std::abs(code(n, k)) + std::abs(code(n, k + 1));
+      }
+    // Two quads may share 16 bits when no lane can pass 2^15 - 1: with
+    // |a| <= 128, when every lane's sum |b| over both is at most 255.
+    // Greedy: the heaviest quad left takes the lightest one it fits with.
+    // Quads pair within blocks of kBlock, so that the kernel's reads of A
+    // stay near each other (and in cache) as it walks the pairs.
+    constexpr int64_t kBlock = 32;
+    auto peak = [&](int64_t q) {
+      return *std::max_element(&laneSum[q * lanes], &laneSum[(q + 1) * lanes]);
+    };
+    picked.clear();
+    singles.clear();
+    for (int64_t q0 = 0; q0 < quads; q0 += kBlock) {
+      order.resize(std::min(kBlock, quads - q0));
+      std::iota(order.begin(), order.end(), q0);
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int64_t a, int64_t b) { return peak(a) > peak(b); });
+      for (size_t i = 0, light = order.size(); i < order.size(); ++i) {
+        int64_t q = order[i];
+        if (used[q])
+          continue;
+        used[q] = 1;
+        while (light > 0 && used[order[light - 1]])
+          --light;
+        // A few of the lightest quads left; past them, q stays single.
+        int64_t partner = -1;
+        for (size_t j = light, tries = 0; j > i + 1 && tries < 8; --j) {
+          int64_t c = order[j - 1];
+          if (used[c])
+            continue;
+          ++tries;
+          bool fits = true;
+          for (int64_t l = 0; l < lanes && fits; ++l)
+            fits = laneSum[q * lanes + l] + laneSum[c * lanes + l] <= 255;
+          if (fits) {
+            partner = c;
+            break;
+          }
+        }
+        if (partner < 0) {
+          singles.push_back(q);
+          continue;
+        }
+        used[partner] = 1;
+        picked.push_back(q);
+        picked.push_back(partner);
+      }
+    }
+    std::fill(used.begin(), used.end(), 0);
+    int8_t *dst = p.bytes.data() + panel * panelBytes;
+    int32_t pairs = int32_t(picked.size() / 2);
+    picked.insert(picked.end(), singles.begin(), singles.end());
+    std::memcpy(dst, &pairs, 4);
+    for (int64_t j = 0; j < quads; ++j) {
+      int32_t offset = int32_t(8 * picked[j]); // the quad's codes in an A row
+      std::memcpy(dst + 4 + 4 * j, &offset, 4);
+      int8_t *b = dst + header + j * nr * 4;
+      for (int64_t c = 0; c < nr; ++c)
+        for (int64_t i = 0; i < 4; ++i)
+          b[c * 4 + i] = int8_t(code(n0 + c, 4 * picked[j] + i));
+    }
+  }
+  return p;
+}
+
 PackedWeights GemmEngine::packInt4(const int8_t *w, int64_t N, int64_t K) const {
   // The int8 layout over K rounded to whole k step pairs, then each pair of
   // k steps folded into one: step 2j in the low nibbles, 2j + 1 in the high.
@@ -174,7 +271,7 @@ PackedWeights GemmEngine::packInt4(const int8_t *w, int64_t N, int64_t K) const 
     std::copy(w + n * K, w + (n + 1) * K, padded.begin() + n * Kp);
   PackedWeights p = packInt8Panels(padded.data(), N, Kp, Kp, 1, t);
   p.K = K;
-  p.int4 = true;
+  p.kind = GemmKind::Int4;
   int64_t stepBytes = t.nr * t.kGroup; // one k step of a panel
   std::vector<int8_t> nibbles(p.bytes.size() / 2);
   for (size_t at = 0, out = 0; at < p.bytes.size(); at += 2 * stepBytes)
@@ -198,6 +295,7 @@ std::optional<PackedWeights> GemmEngine::packInt4Grouped(const int8_t *q,
     if (multipliers[i] < 1 || multipliers[i] > 16)
       return std::nullopt;
   PackedWeights p = packInt4(q, N, K);
+  p.kind = GemmKind::Int4Grouped;
   p.groupShift = llvm::Log2_64(uint64_t(steps));
   p.multipliers.assign(p.panels * G * t.nr, 0);
   for (int64_t n = 0; n < N; ++n)
@@ -230,10 +328,21 @@ PackedWeights GemmEngine::packF32(const float *w, int64_t N, int64_t K, int64_t 
   p.N = N;
   p.K = K;
   p.Kp = K;
+  p.kind = GemmKind::F32;
   p.panels = (N + tiling_.nr - 1) / tiling_.nr;
   packPanels(w, N, K, strideN, strideK, tiling_.nr, 1, K, p.floats);
   return p;
 }
+
+namespace {
+/// A row of codes (Kp a multiple of 4) in QuantizedRows::signMag's form.
+void toSignMagnitude(const int16_t *codes, int64_t Kp, int8_t *out) {
+  for (int64_t k = 0; k < Kp; ++k) {
+    out[8 * (k / 4) + k % 4] = int8_t(codes[k]);
+    out[8 * (k / 4) + 4 + k % 4] = int8_t(uint8_t(std::abs(codes[k])));
+  }
+}
+} // namespace
 
 void GemmEngine::quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRows &out,
                               float staticScale, ThreadPool *pool,
@@ -243,8 +352,9 @@ void GemmEngine::quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRow
   out.Kp = (K + 2 * g - 1) / (2 * g) * (2 * g); // whole k step pairs, for INT4 weights
   out.scale.resize(M);
   out.unsignedCodes = false;
-  bool bytes = g == 4;
+  bool bytes = g == 4, signMag = gemmKindAvailable(GemmKind::Int8SignPairs, isa_);
   (bytes ? out.u8.resize(M * out.Kp) : out.i16.resize(M * out.Kp));
+  out.signMag.resize(signMag ? 2 * M * out.Kp : 0);
   parallelForIfWorth(pool, M, double(M) * K, double(1 << 15), [&](int64_t m0, int64_t m1) {
     std::vector<float> made(prologue ? K : 0);
     for (int64_t m = m0; m < m1; ++m) {
@@ -267,6 +377,8 @@ void GemmEngine::quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRow
         int16_t *q = out.i16.data() + m * out.Kp;
         rowCodes(row, K, scale, -128, 127, q);
         std::fill(q + K, q + out.Kp, int16_t(0));
+        if (signMag)
+          toSignMagnitude(q, out.Kp, out.signMag.data() + 2 * m * out.Kp);
       }
     }
   });
@@ -278,7 +390,7 @@ namespace {
 /// shifted by +128 (the kernel corrects for it), u8 as they are.
 template <typename Code>
 void loadCodes(const Code *q, const float *scales, int64_t M, int64_t K, bool isUnsigned,
-               unsigned g, QuantizedRows &out) {
+               unsigned g, bool signMag, QuantizedRows &out) {
   out.M = M;
   out.Kp = (K + 2 * g - 1) / (2 * g) * (2 * g); // whole k step pairs, for INT4 weights
   out.scale.assign(scales, scales + M);
@@ -294,17 +406,22 @@ void loadCodes(const Code *q, const float *scales, int64_t M, int64_t K, bool is
       else
         out.i16[m * out.Kp + k] = int16_t(q[m * K + k]);
     }
+  out.signMag.resize(signMag && !isUnsigned && !bytes ? 2 * M * out.Kp : 0);
+  for (int64_t m = 0; m < M && !out.signMag.empty(); ++m)
+    toSignMagnitude(out.i16.data() + m * out.Kp, out.Kp, out.signMag.data() + 2 * m * out.Kp);
 }
 } // namespace
 
 void GemmEngine::loadRows(const int8_t *q, const float *scales, int64_t M, int64_t K,
                           QuantizedRows &out) const {
-  loadCodes(q, scales, M, K, /*isUnsigned=*/false, tiling_.kGroup, out);
+  loadCodes(q, scales, M, K, /*isUnsigned=*/false, tiling_.kGroup,
+            gemmKindAvailable(GemmKind::Int8SignPairs, isa_), out);
 }
 
 void GemmEngine::loadRows(const int32_t *q, const float *scales, int64_t M, int64_t K,
                           bool isUnsigned, QuantizedRows &out) const {
-  loadCodes(q, scales, M, K, isUnsigned, tiling_.kGroup, out);
+  loadCodes(q, scales, M, K, isUnsigned, tiling_.kGroup,
+            gemmKindAvailable(GemmKind::Int8SignPairs, isa_), out);
 }
 
 namespace {
@@ -320,18 +437,19 @@ constexpr double kMinParallelMacs = 5e5;
 void GemmEngine::int8Gemm(const QuantizedRows &a, const PackedWeights &w, const float *wScale,
                           const float *bias, const float *residual, float *c, int64_t ldc,
                           ThreadPool *pool, const int32_t *zeroComp) const {
-  const void *A = tiling_.kGroup == 4 ? static_cast<const void *>(a.u8.data())
-                                      : static_cast<const void *>(a.i16.data());
+  const void *A = w.kind == GemmKind::Int8SignPairs ? static_cast<const void *>(a.signMag.data())
+                  : tiling_.kGroup == 4             ? static_cast<const void *>(a.u8.data())
+                                                    : static_cast<const void *>(a.i16.data());
+  // A packer's promise to its caller: sign pairs read signed codes only.
+  if (w.kind == GemmKind::Int8SignPairs && int64_t(a.signMag.size()) != 2 * a.M * a.Kp)
+    llvm::report_fatal_error("Int8SignPairs weights multiplied by rows without signed codes");
   // Unsigned codes reach vpdpbusd unshifted: only their zero point, if
   // any, to correct.
   const int32_t *comp = a.unsignedCodes ? zeroComp
                         : w.comp.empty() ? nullptr
                                          : w.comp.data();
   auto call = [&](int64_t p0, int64_t p1) {
-    GemmKind kind = !w.multipliers.empty() ? GemmKind::Int4Grouped
-                    : w.int4               ? GemmKind::Int4
-                                           : GemmKind::Int8;
-    gemmKernel(kind)(A, a.Kp, w.bytes.data(), c, ldc, a.M, w.N, w.Kp, p0, p1, a.scale.data(),
+    gemmKernel(w.kind)(A, a.Kp, w.bytes.data(), c, ldc, a.M, w.N, w.Kp, p0, p1, a.scale.data(),
                      wScale, bias, residual, comp, w.multipliers.data(), w.groupShift);
   };
   parallelForIfWorth(pool, w.panels, double(a.M) * double(w.N) * double(w.K),

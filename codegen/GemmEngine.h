@@ -31,7 +31,7 @@ struct PackedWeights {
   std::vector<int8_t> bytes;  // int8 panels
   std::vector<float> floats;  // fp32 panels
   std::vector<int32_t> comp;  // u8 variants: 128 * sum_k B[n, k]
-  bool int4 = false;          // bytes hold two codes each (GemmKind::Int4)
+  GemmKind kind = GemmKind::Int8; // the kernel that reads this layout
   // Grouped INT4 (GemmKind::Int4Grouped): per panel, per group of k, nr u8
   // multipliers; a group is 2^groupShift k step pairs.
   std::vector<uint8_t> multipliers;
@@ -42,6 +42,9 @@ struct PackedWeights {
 struct QuantizedRows {
   int64_t M = 0, Kp = 0;
   std::vector<int16_t> i16; // pmaddwd variants: [M, Kp]
+  // AVX2, signed codes: per k quad its four codes, then their magnitudes,
+  // for Int8SignPairs weights [M, 2 Kp].
+  std::vector<int8_t> signMag;
   std::vector<uint8_t> u8;  // vpdpbusd variants: [M, Kp], value + 128
   std::vector<float> scale; // per row
   bool unsignedCodes = false; // u8 codes (softmax outputs): no +128 shift
@@ -69,6 +72,11 @@ public:
   const GemmTiling &tiling() const { return tiling_; }
 
   PackedWeights packInt8(const int8_t *w, int64_t N, int64_t K) const;
+  /// The Int8SignPairs layout (AVX2 only; see GemmEmitter.h): each panel's
+  /// k quads paired where no 16-bit sum of the pair can overflow. nullopt
+  /// on other ISAs or when a code is -128 (vpsignb cannot negate it).
+  /// Rows multiplied by it must be signed codes.
+  std::optional<PackedWeights> packInt8SignPairs(const int8_t *w, int64_t N, int64_t K) const;
   PackedWeights packF32(const float *w, int64_t N, int64_t K) const;
   /// Codes in [-8, 7] packed two per byte: half the bytes of packInt8, run
   /// by the Int4 kernel, which unpacks them in registers.
@@ -139,8 +147,9 @@ private:
   GemmTiling tiling_{};
   std::unique_ptr<Jit> jit_;
   // The GEMM kinds in GemmKind's order, then log2_matmul's row kernel.
-  static constexpr unsigned kKernels = 5;
-  static void emitKernel(llvm::Module &m, unsigned which, GemmIsa isa);
+  static constexpr unsigned kKernels = 6;
+  /// Adds kernel `which` to `m`; false for a kind `isa` does not have.
+  static bool emitKernel(llvm::Module &m, unsigned which, GemmIsa isa);
   static std::string kernelName(unsigned which, GemmIsa isa);
   /// Kernel `which`, compiled on its first use (from any thread).
   void *kernel(unsigned which) const;

@@ -73,7 +73,8 @@ std::vector<Tensor> run(LoadedModel &m, const std::vector<int32_t> &toks) {
 }
 
 /// `wantLinears`: how describe() counts the integer linears ("35 int8").
-void compareEngines(const char *pipeline, double tolerance, const std::string &wantLinears) {
+void compareEngines(const char *pipeline, double tolerance, const std::string &wantLinears,
+                    const JitOptions &options = {}) {
   auto m = loadModel(kModel);
   ASSERT_TRUE(bool(m)) << llvm::toString(m.takeError());
   std::vector<int32_t> toks =
@@ -83,7 +84,7 @@ void compareEngines(const char *pipeline, double tolerance, const std::string &w
     ASSERT_TRUE(test::runPipelineOn(*m, pipeline, &stats));
   }
   std::vector<Tensor> interp = run(*m, toks);
-  ASSERT_FALSE(bool(compileModel(*m)));
+  ASSERT_FALSE(bool(compileModel(*m, options)));
   std::string what = m->compiled->describe();
   EXPECT_NE(what.find(wantLinears), std::string::npos) << what;
   std::vector<Tensor> jit = run(*m, toks);
@@ -103,6 +104,21 @@ TEST(CompiledGraphTest, W8A8LogitsMatchInterpreter) {
     GTEST_SKIP() << "../shared/data is not present";
   // 5 layers x 7 linears; the LM head stays FP32.
   compareEngines("quantize{bmm=true},fuse-qdq,cse,dce", 1e-3, "35 int8");
+}
+
+/// AVX2's linears run the sign-pair kernel (the host has AVX2 wherever
+/// these tests run: the build targets x86-64 with it).
+TEST(CompiledGraphTest, W8A8OnAvx2SignPairsMatchesInterpreter) {
+  if (!llvm::sys::fs::exists(kModel))
+    GTEST_SKIP() << "../shared/data is not present";
+  JitOptions avx2;
+  avx2.isa = GemmIsa::AVX2;
+  if (!targetRuns(avx2.target, GemmIsa::AVX2))
+    GTEST_SKIP() << "this CPU has no AVX2";
+  compareEngines("quantize{bmm=true},fuse-qdq,cse,dce", 1e-3, "35 int8 (35 in sign pairs)",
+                 avx2);
+  compareEngines("quantize{bmm=true},mixed-precision{avg-bits=6,fp32=false},fuse-qdq,cse,dce",
+                 1e-3, " in sign pairs)", avx2);
 }
 
 TEST(CompiledGraphTest, PerTensorScalesFuseToo) {

@@ -2,7 +2,8 @@
 //
 // Every int8 variant the host runs is checked bit-exact against an int64
 // reference on random and adversarial inputs (all -128, all 127, alternating
-// signs: the pairs that saturate AVX2's vpmaddubsw), sizes that leave partial
+// signs: the pairs that saturate AVX2's vpmaddubsw; AVX2's sign pairs with
+// weights that pair and weights that cannot), sizes that leave partial
 // register tiles and panels, K not a multiple of the k group, M = 1, and
 // with several threads. The fp32 kernel is checked against a double
 // reference. Variants the host cannot run are compiled for a CPU that has
@@ -171,6 +172,50 @@ TEST_P(GemmVariant, Int4GroupedExactOnRandomAndExtremeCodes) {
   EXPECT_FALSE(engine->packInt4Grouped(q.data(), mult.data(), 4, 96, 3).has_value());
 }
 
+/// Sign pairs (AVX2): exact for every weight in [-127, 127] and any int8
+/// activation, whether a panel's quads pair up (small weights), stay single
+/// (all 127: any pair of quads would pass 2^15 - 1 in 16 bits) or mix.
+TEST_P(GemmVariant, Int8SignPairsExactWhereverQuadsPair) {
+  std::vector<int8_t> none(8 * 8, 1);
+  auto absent = engine->packInt8SignPairs(none.data(), 8, 8);
+  if (!gemmKindAvailable(GemmKind::Int8SignPairs, GetParam())) {
+    EXPECT_FALSE(absent.has_value());
+    return;
+  }
+  ASSERT_TRUE(absent.has_value());
+  none[13] = -128; // vpsignb would leave it negative
+  EXPECT_FALSE(engine->packInt8SignPairs(none.data(), 8, 8).has_value());
+  std::mt19937 rng(13);
+  ThreadPool pool(3);
+  for (Shape s : kShapes) {
+    std::vector<int8_t> a(s.M * s.K), b(s.N * s.K);
+    for (int8_t &x : a)
+      x = int8_t(int(rng() % 256) - 128);
+    for (int range : {127, 40, 3}) {
+      for (int8_t &x : b)
+        x = int8_t(int(rng() % (2 * range + 1)) - range);
+      // A few heavy k quads among light ones: pairs and singles mixed.
+      for (size_t i = 0; range == 40 && i < b.size(); i += 11)
+        b[i] = i % 2 ? 127 : -127;
+      auto w = engine->packInt8SignPairs(b.data(), s.N, s.K);
+      ASSERT_TRUE(w.has_value());
+      expectExact(a, b, s, nullptr, *w);
+      expectExact(a, b, s, &pool, *w);
+    }
+    // The extremes: |a| = 128 against |b| = 127, in every sign.
+    for (auto fill : {std::pair<int8_t, int8_t>{-128, 127}, {-128, -127}, {127, 127}}) {
+      std::fill(a.begin(), a.end(), fill.first);
+      std::fill(b.begin(), b.end(), fill.second);
+      expectExact(a, b, s, &pool, *engine->packInt8SignPairs(b.data(), s.N, s.K));
+    }
+    for (size_t i = 0; i < a.size(); ++i)
+      a[i] = i % 2 ? -128 : 127;
+    for (size_t i = 0; i < b.size(); ++i)
+      b[i] = i % 3 ? -127 : 127;
+    expectExact(a, b, s, &pool, *engine->packInt8SignPairs(b.data(), s.N, s.K));
+  }
+}
+
 /// Quantize rows, multiply, rescale, add bias and residual: the epilogue
 /// against the same arithmetic in double.
 TEST_P(GemmVariant, Int8EpilogueScalesAndAdds) {
@@ -281,6 +326,19 @@ TEST(GemmAssembly, Avx2UsesExactMultiplyAddOnYmm) {
   EXPECT_TRUE(has(text, "vpmovsxbw")); // s8 weights widened in registers
   EXPECT_TRUE(has(text, "ymm"));
   EXPECT_FALSE(has(text, "vpmaddubsw")) << "would saturate";
+}
+
+/// Sign pairs: vpmaddubsw only on magnitudes and sign-moved weights, with
+/// 16-bit adds between it and the widening vpmaddwd.
+TEST(GemmAssembly, Avx2SignPairsMoveSignsBeforeByteProducts) {
+  std::string text =
+      assemblyFor(GemmKind::Int8SignPairs, GemmIsa::AVX2, TargetSpec::parse("haswell", ""));
+  EXPECT_TRUE(has(text, "vpsignb")) << text;
+  EXPECT_TRUE(has(text, "vpmaddubsw"));
+  EXPECT_TRUE(has(text, "vpaddw"));
+  EXPECT_TRUE(has(text, "vpmaddwd"));
+  EXPECT_FALSE(has(text, "vpmovsxbw"));
+  EXPECT_FALSE(gemmKindAvailable(GemmKind::Int8SignPairs, GemmIsa::AVXVNNI));
 }
 
 TEST(GemmAssembly, AvxVnniUsesVexDotProduct) {

@@ -134,10 +134,10 @@ private:
   bool nibbles() const { return kind_ == GemmKind::Int4 || grouped(); }
   bool signPairs() const { return kind_ == GemmKind::Int8SignPairs; }
   unsigned stepsPerIteration() const { return nibbles() ? 2 : 1; }
-  /// signPairsHeaderBytes(K / 4), in IR.
+  /// signPairsHeaderBytes(K / 4), in IR (K / 4 slots).
   llvm::Value *signPairsHeader() {
-    llvm::Value *quads = b_.CreateLShr(arg_(7), 2);
-    return b_.CreateAnd(b_.CreateAdd(b_.CreateMul(b_.CreateAdd(quads, b_.getInt64(1)),
+    llvm::Value *slots = b_.CreateLShr(arg_(7), 2);
+    return b_.CreateAnd(b_.CreateAdd(b_.CreateMul(b_.CreateAdd(slots, b_.getInt64(2)),
                                                   b_.getInt64(4)),
                                      b_.getInt64(31)),
                         b_.getInt64(~int64_t(31)), "header");
@@ -310,8 +310,8 @@ private:
     return std::vector<llvm::Value *>(phis.begin(), phis.end());
   }
 
-  /// Int8SignPairs' tile: the panel's quad pairs, each summed in 16 bits,
-  /// then its single quads.
+  /// Int8SignPairs' tile: the panel's slot pairs, each summed in 16 bits,
+  /// then its single slots.
   void signPairsTile(unsigned rows, llvm::Value *m) {
     llvm::Type *i8 = b_.getInt8Ty(), *i32 = b_.getInt32Ty();
     auto *bytes = llvm::FixedVectorType::get(i8, 32);
@@ -322,12 +322,13 @@ private:
           b_.CreateMul(b_.CreateMul(b_.CreateAdd(m, b_.getInt64(r)), arg_(1)), b_.getInt64(2)),
           "a.row");
     llvm::Value *pairs = b_.CreateSExt(b_.CreateLoad(i32, bPanel_), b_.getInt64Ty(), "pairs");
-    llvm::Value *quads = b_.CreateLShr(arg_(7), 2);
-    llvm::Value *offsets = b_.CreateGEP(i8, bPanel_, b_.getInt64(4));
+    llvm::Value *slots = b_.CreateSExt(
+        b_.CreateLoad(i32, b_.CreateGEP(i8, bPanel_, b_.getInt64(4))), b_.getInt64Ty(), "slots");
+    llvm::Value *offsets = b_.CreateGEP(i8, bPanel_, b_.getInt64(8));
     llvm::Value *bQuads = b_.CreateGEP(i8, bPanel_, signPairsHeader(), "b.quads");
     llvm::Value *ones =
         llvm::ConstantInt::get(llvm::FixedVectorType::get(b_.getInt16Ty(), 16), 1);
-    // Quad j's B vectors and, per row, its codes and magnitudes broadcast.
+    // Slot j's B vectors and, per row, its codes and magnitudes broadcast.
     auto loadQuad = [&](llvm::Value *j, std::vector<llvm::Value *> &x,
                         std::vector<llvm::Value *> &mag) {
       llvm::Value *off = b_.CreateSExt(
@@ -374,7 +375,7 @@ private:
                                      a[r * nv + v], b_.CreateAdd(pairSums(m0[r], x0[r], b0[v]),
                                                                  pairSums(m1[r], x1[r], b1[v])));
                            });
-    acc = accumulatingLoop(b_.CreateShl(pairs, 1), quads, acc, "single",
+    acc = accumulatingLoop(b_.CreateShl(pairs, 1), slots, acc, "single",
                            [&](llvm::Value *j, std::vector<llvm::Value *> &a) {
                              std::vector<llvm::Value *> x, mag;
                              auto bv = loadQuad(j, x, mag);

@@ -20,7 +20,9 @@
 //          one vpmaddwd widens them when their weights prove it safe: for
 //          every 16-bit lane, 128 * sum |b| over its four k <= 32767. The
 //          packer pairs quads so (GemmEngine::packInt8SignPairs); each
-//          panel starts with its pair count and the quads' A offsets.
+//          panel starts with its pair and slot counts and the slots' A
+//          offsets. A -128 weight (which vpsignb cannot negate) is -127 in
+//          its quad and -1 in a second slot on the same A codes.
 //   fp32:  FMA on broadcast A and packed B; epilogue (+ bias) (+ residual).
 //
 // Kernel signature (all pointers may alias nothing; bias/residual/comp may
@@ -80,10 +82,11 @@ bool gemmKindAvailable(GemmKind kind, GemmIsa isa);
 /// The tile and packed layout of `kind` on `isa`.
 GemmTiling gemmTiling(GemmIsa isa, GemmKind kind);
 
-/// Bytes before an Int8SignPairs panel's B quads: its number of quad pairs,
-/// then each quad's byte offset into an A row (pairs first, then singles),
+/// Bytes before an Int8SignPairs panel's B slots (k quads, some twice; the
+/// packed depth K is 4 x slots): its number of slot pairs, of slots used,
+/// then each slot's byte offset into an A row (pairs first, then singles),
 /// padded to 32 bytes.
-inline int64_t signPairsHeaderBytes(int64_t quads) { return (4 * (quads + 1) + 31) / 32 * 32; }
+inline int64_t signPairsHeaderBytes(int64_t slots) { return (4 * (slots + 2) + 31) / 32 * 32; }
 
 /// e.g. `qgemm_s8_f32out_avx2`, `sgemm_f32_avx2`.
 std::string gemmKernelName(GemmKind kind, GemmIsa isa);

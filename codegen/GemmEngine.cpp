@@ -172,90 +172,124 @@ PackedWeights GemmEngine::packInt8(const int8_t *w, int64_t N, int64_t K) const 
 
 std::optional<PackedWeights> GemmEngine::packInt8SignPairs(const int8_t *w, int64_t N,
                                                            int64_t K) const {
-  if (!gemmKindAvailable(GemmKind::Int8SignPairs, isa_) ||
-      std::find(w, w + N * K, int8_t(-128)) != w + N * K)
+  if (!gemmKindAvailable(GemmKind::Int8SignPairs, isa_))
     return std::nullopt;
   const GemmTiling t = gemmTiling(isa_, GemmKind::Int8SignPairs);
   const int64_t nr = t.nr, quads = (K + 3) / 4, lanes = 2 * nr; // 16-bit lanes
+  // A slot is a k quad of the panel's columns, as the kernel multiplies it.
+  // vpsignb cannot negate -128, so a quad holding -128 becomes two slots
+  // on the same A codes: itself with -127 there, and a "rest" of -1 there
+  // (0 elsewhere).
+  struct Slot {
+    int64_t quad;
+    bool rest;
+  };
+  auto code = [&](int64_t n, int64_t k) -> int32_t { return n < N && k < K ? w[n * K + k] : 0; };
+  auto slotCode = [&](int64_t n, const Slot &s, int64_t i) -> int8_t {
+    int32_t v = code(n, 4 * s.quad + i);
+    return int8_t(s.rest ? (v == -128 ? -1 : 0) : std::max(v, -127));
+  };
   PackedWeights p;
   p.N = N;
   p.K = K;
-  p.Kp = 4 * quads;
   p.kind = GemmKind::Int8SignPairs;
   p.panels = (N + nr - 1) / nr;
-  const int64_t header = signPairsHeaderBytes(quads), panelBytes = header + quads * nr * 4;
-  p.bytes.assign(p.panels * panelBytes, 0);
-  auto code = [&](int64_t n, int64_t k) -> int32_t { return n < N && k < K ? w[n * K + k] : 0; };
-  // Per quad, each 16-bit lane's sum |b| (the lane's two k of one column).
-  std::vector<int32_t> laneSum(quads * lanes);
-  std::vector<int64_t> order, picked, singles;
-  std::vector<char> used(quads);
+  std::vector<std::vector<Slot>> order(p.panels); // per panel: pairs, then singles
+  std::vector<int32_t> pairs(p.panels);
+  std::vector<Slot> block, singles;
+  std::vector<int32_t> laneSum, peak; // per slot of the block (and lane): sum |b|
+  std::vector<size_t> byPeak;
+  std::vector<char> used;
   for (int64_t panel = 0; panel < p.panels; ++panel) {
     int64_t n0 = panel * nr;
-    for (int64_t q = 0; q < quads; ++q)
-      for (int64_t l = 0; l < lanes; ++l) {
-        int64_t n = n0 + l / 2, k = 4 * q + 2 * (l % 2);
-        laneSum[q * lanes + l] = std::abs(code(n, k)) + std::abs(code(n, k + 1));
-      }
-    // Two quads may share 16 bits when no lane can pass 2^15 - 1: with
-    // |a| <= 128, when every lane's sum |b| over both is at most 255.
-    // Greedy: the heaviest quad left takes the lightest one it fits with.
-    // Quads pair within blocks of kBlock, so that the kernel's reads of A
-    // stay near each other (and in cache) as it walks the pairs.
-    constexpr int64_t kBlock = 32;
-    auto peak = [&](int64_t q) {
-      return *std::max_element(&laneSum[q * lanes], &laneSum[(q + 1) * lanes]);
-    };
-    picked.clear();
+    std::vector<Slot> &seq = order[panel];
     singles.clear();
+    // Two slots may share 16 bits when no lane can pass 2^15 - 1: with
+    // |a| <= 128, when every lane's sum |b| over both is at most 255.
+    // Greedy: the heaviest slot left takes the lightest one it fits with.
+    // Slots pair within blocks of kBlock quads, so that the kernel's reads
+    // of A stay near each other (and in cache) as it walks the pairs.
+    constexpr int64_t kBlock = 32;
     for (int64_t q0 = 0; q0 < quads; q0 += kBlock) {
-      order.resize(std::min(kBlock, quads - q0));
-      std::iota(order.begin(), order.end(), q0);
-      std::stable_sort(order.begin(), order.end(),
-                       [&](int64_t a, int64_t b) { return peak(a) > peak(b); });
-      for (size_t i = 0, light = order.size(); i < order.size(); ++i) {
-        int64_t q = order[i];
-        if (used[q])
+      block.clear();
+      for (int64_t q = q0; q < std::min(quads, q0 + kBlock); ++q) {
+        block.push_back({q, false});
+        bool hasMin = false;
+        for (int64_t c = 0; c < nr; ++c)
+          for (int64_t i = 0; i < 4; ++i)
+            hasMin |= code(n0 + c, 4 * q + i) == -128;
+        if (hasMin)
+          block.push_back({q, true});
+      }
+      laneSum.assign(block.size() * lanes, 0);
+      peak.assign(block.size(), 0);
+      for (size_t b = 0; b < block.size(); ++b)
+        for (int64_t l = 0; l < lanes; ++l) {
+          int32_t &sum = laneSum[b * lanes + l];
+          sum = std::abs(slotCode(n0 + l / 2, block[b], 2 * (l % 2))) +
+                std::abs(slotCode(n0 + l / 2, block[b], 2 * (l % 2) + 1));
+          peak[b] = std::max(peak[b], sum);
+        }
+      byPeak.resize(block.size());
+      std::iota(byPeak.begin(), byPeak.end(), 0);
+      std::stable_sort(byPeak.begin(), byPeak.end(),
+                       [&](size_t a, size_t b) { return peak[a] > peak[b]; });
+      used.assign(block.size(), 0);
+      for (size_t i = 0, light = byPeak.size(); i < byPeak.size(); ++i) {
+        size_t a = byPeak[i];
+        if (used[a])
           continue;
-        used[q] = 1;
-        while (light > 0 && used[order[light - 1]])
+        used[a] = 1;
+        while (light > 0 && used[byPeak[light - 1]])
           --light;
-        // A few of the lightest quads left; past them, q stays single.
-        int64_t partner = -1;
+        // A few of the lightest slots left; past them, a stays single.
+        std::optional<size_t> partner;
         for (size_t j = light, tries = 0; j > i + 1 && tries < 8; --j) {
-          int64_t c = order[j - 1];
+          size_t c = byPeak[j - 1];
           if (used[c])
             continue;
           ++tries;
           bool fits = true;
           for (int64_t l = 0; l < lanes && fits; ++l)
-            fits = laneSum[q * lanes + l] + laneSum[c * lanes + l] <= 255;
+            fits = laneSum[a * lanes + l] + laneSum[c * lanes + l] <= 255;
           if (fits) {
             partner = c;
             break;
           }
         }
-        if (partner < 0) {
-          singles.push_back(q);
+        if (!partner) {
+          singles.push_back(block[a]);
           continue;
         }
-        used[partner] = 1;
-        picked.push_back(q);
-        picked.push_back(partner);
+        used[*partner] = 1;
+        seq.push_back(block[a]);
+        seq.push_back(block[*partner]);
       }
     }
-    std::fill(used.begin(), used.end(), 0);
+    pairs[panel] = int32_t(seq.size() / 2);
+    seq.insert(seq.end(), singles.begin(), singles.end());
+  }
+  // Every panel gets as many slots as the one with the most (the kernel
+  // finds panels by their number); each header says how many it uses.
+  int64_t slots = 0;
+  for (const auto &seq : order)
+    slots = std::max<int64_t>(slots, seq.size());
+  p.Kp = 4 * slots;
+  const int64_t header = signPairsHeaderBytes(slots), panelBytes = header + slots * nr * 4;
+  p.bytes.assign(p.panels * panelBytes, 0);
+  for (int64_t panel = 0; panel < p.panels; ++panel) {
+    const std::vector<Slot> &seq = order[panel];
     int8_t *dst = p.bytes.data() + panel * panelBytes;
-    int32_t pairs = int32_t(picked.size() / 2);
-    picked.insert(picked.end(), singles.begin(), singles.end());
-    std::memcpy(dst, &pairs, 4);
-    for (int64_t j = 0; j < quads; ++j) {
-      int32_t offset = int32_t(8 * picked[j]); // the quad's codes in an A row
-      std::memcpy(dst + 4 + 4 * j, &offset, 4);
+    int32_t count = int32_t(seq.size());
+    std::memcpy(dst, &pairs[panel], 4);
+    std::memcpy(dst + 4, &count, 4);
+    for (int32_t j = 0; j < count; ++j) {
+      int32_t offset = int32_t(8 * seq[j].quad); // the quad's codes in an A row
+      std::memcpy(dst + 8 + 4 * j, &offset, 4);
       int8_t *b = dst + header + j * nr * 4;
       for (int64_t c = 0; c < nr; ++c)
         for (int64_t i = 0; i < 4; ++i)
-          b[c * 4 + i] = int8_t(code(n0 + c, 4 * picked[j] + i));
+          b[c * 4 + i] = slotCode(panel * nr + c, seq[j], i);
     }
   }
   return p;

@@ -26,7 +26,7 @@ namespace sqc {
 /// A weight [N, K] in a kernel's panel layout.
 struct PackedWeights {
   int64_t N = 0, K = 0; // logical shape
-  int64_t Kp = 0;       // packed depth (K rounded up to the k group)
+  int64_t Kp = 0;       // packed depth (K rounded up to the k group; sign pairs: 4 x slots)
   int64_t panels = 0;
   std::vector<int8_t> bytes;  // int8 panels
   std::vector<float> floats;  // fp32 panels
@@ -73,9 +73,8 @@ public:
 
   PackedWeights packInt8(const int8_t *w, int64_t N, int64_t K) const;
   /// The Int8SignPairs layout (AVX2 only; see GemmEmitter.h): each panel's
-  /// k quads paired where no 16-bit sum of the pair can overflow. nullopt
-  /// on other ISAs or when a code is -128 (vpsignb cannot negate it).
-  /// Rows multiplied by it must be signed codes.
+  /// k quads paired where no 16-bit sum of the pair can overflow; nullopt
+  /// on other ISAs. Rows multiplied by it must be signed codes.
   std::optional<PackedWeights> packInt8SignPairs(const int8_t *w, int64_t N, int64_t K) const;
   PackedWeights packF32(const float *w, int64_t N, int64_t K) const;
   /// Codes in [-8, 7] packed two per byte: half the bytes of packInt8, run

@@ -57,6 +57,7 @@ struct CompiledGraph::Step {
   float staticScale = 0;            // QuantizeRows: fixed scale, if any
   std::optional<int32_t> zeroPoint; // QuantizeRows: u8 codes with this zero point
   bool perTensor = false;           // QuantizeRows: one dynamic scale
+  bool signPairsOnly = false;       // QuantizeRows: read by sign-pair linears alone
   PackedWeights packed;
   std::vector<float> wScale, bias;
   const Value *residual = nullptr;  // Int8Linear: added in the epilogue
@@ -900,6 +901,17 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
     }
     cg->steps_.push_back(std::move(step));
   }
+  // Quantizers whose rows only sign-pair linears read make those rows alone.
+  llvm::DenseMap<const Op *, bool> onlySignPairs;
+  for (const auto &s : cg->steps_)
+    if (s->kind == Step::Int8Linear) {
+      bool sp = s->packed.kind == GemmKind::Int8SignPairs;
+      auto [it, fresh] = onlySignPairs.try_emplace(s->quantizer, sp);
+      it->second &= sp;
+    }
+  for (auto &s : cg->steps_)
+    if (s->kind == Step::QuantizeRows)
+      s->signPairsOnly = onlySignPairs.lookup(s->op);
   // Weights and constants that only fused or packed steps read are not
   // needed at run time; everything else is interpreted.
   llvm::DenseSet<const Value *> read;
@@ -1059,7 +1071,7 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
         engine_->loadRows(codes.data(), ones.data(), M, K, /*isUnsigned=*/true, q.rows);
       } else {
         engine_->quantizeRows(x.floats().data(), M, K, q.rows, scale, pool_.get(),
-                              prologue ? &norm : nullptr);
+                              prologue ? &norm : nullptr, s.signPairsOnly);
       }
       run.release(s.reads);
       break;

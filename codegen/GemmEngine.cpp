@@ -371,26 +371,30 @@ PackedWeights GemmEngine::packF32(const float *w, int64_t N, int64_t K, int64_t 
 namespace {
 /// A row of codes (Kp a multiple of 4) in QuantizedRows::signMag's form.
 void toSignMagnitude(const int16_t *codes, int64_t Kp, int8_t *out) {
-  for (int64_t k = 0; k < Kp; ++k) {
-    out[8 * (k / 4) + k % 4] = int8_t(codes[k]);
-    out[8 * (k / 4) + 4 + k % 4] = int8_t(uint8_t(std::abs(codes[k])));
-  }
+  for (int64_t q = 0; q < Kp / 4; ++q, codes += 4, out += 8)
+    for (int i = 0; i < 4; ++i) {
+      out[i] = int8_t(codes[i]);
+      out[4 + i] = int8_t(uint8_t(codes[i] < 0 ? -codes[i] : codes[i]));
+    }
 }
 } // namespace
 
 void GemmEngine::quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRows &out,
                               float staticScale, ThreadPool *pool,
-                              const RowPrologue *prologue) const {
+                              const RowPrologue *prologue, bool signPairsOnly) const {
   const unsigned g = tiling_.kGroup;
   out.M = M;
   out.Kp = (K + 2 * g - 1) / (2 * g) * (2 * g); // whole k step pairs, for INT4 weights
   out.scale.resize(M);
   out.unsignedCodes = false;
   bool bytes = g == 4, signMag = gemmKindAvailable(GemmKind::Int8SignPairs, isa_);
-  (bytes ? out.u8.resize(M * out.Kp) : out.i16.resize(M * out.Kp));
+  bool i16 = !bytes && !(signMag && signPairsOnly);
+  out.u8.resize(bytes ? M * out.Kp : 0);
+  out.i16.resize(i16 ? M * out.Kp : 0);
   out.signMag.resize(signMag ? 2 * M * out.Kp : 0);
   parallelForIfWorth(pool, M, double(M) * K, double(1 << 15), [&](int64_t m0, int64_t m1) {
     std::vector<float> made(prologue ? K : 0);
+    std::vector<int16_t> scratch(i16 ? 0 : out.Kp); // codes on their way to signMag
     for (int64_t m = m0; m < m1; ++m) {
       const float *row = x + m * K;
       if (prologue) {
@@ -408,7 +412,7 @@ void GemmEngine::quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRow
         rowCodes(row, K, scale, -128, 127, 128, q);
         std::fill(q + K, q + out.Kp, uint8_t(128));
       } else {
-        int16_t *q = out.i16.data() + m * out.Kp;
+        int16_t *q = i16 ? out.i16.data() + m * out.Kp : scratch.data();
         rowCodes(row, K, scale, -128, 127, q);
         std::fill(q + K, q + out.Kp, int16_t(0));
         if (signMag)
@@ -474,9 +478,14 @@ void GemmEngine::int8Gemm(const QuantizedRows &a, const PackedWeights &w, const 
   const void *A = w.kind == GemmKind::Int8SignPairs ? static_cast<const void *>(a.signMag.data())
                   : tiling_.kGroup == 4             ? static_cast<const void *>(a.u8.data())
                                                     : static_cast<const void *>(a.i16.data());
-  // A packer's promise to its caller: sign pairs read signed codes only.
-  if (w.kind == GemmKind::Int8SignPairs && int64_t(a.signMag.size()) != 2 * a.M * a.Kp)
-    llvm::report_fatal_error("Int8SignPairs weights multiplied by rows without signed codes");
+  // The rows must hold the layout the kernel reads (sign pairs: signed
+  // codes only); a caller that asked for other layouts is a bug.
+  size_t need = w.kind == GemmKind::Int8SignPairs ? a.signMag.size() / 2
+                : tiling_.kGroup == 4             ? a.u8.size()
+                                                  : a.i16.size();
+  if (int64_t(need) != a.M * a.Kp)
+    llvm::report_fatal_error(llvm::Twine(gemmKernelName(w.kind, isa_)) +
+                             ": the rows are not in the layout it reads");
   // Unsigned codes reach vpdpbusd unshifted: only their zero point, if
   // any, to correct.
   const int32_t *comp = a.unsignedCodes ? zeroComp

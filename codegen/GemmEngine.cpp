@@ -184,10 +184,12 @@ std::optional<PackedWeights> GemmEngine::packInt8SignPairs(const int8_t *w, int6
     int64_t quad;
     bool rest;
   };
-  auto code = [&](int64_t n, int64_t k) -> int32_t { return n < N && k < K ? w[n * K + k] : 0; };
-  auto slotCode = [&](int64_t n, const Slot &s, int64_t i) -> int8_t {
-    int32_t v = code(n, 4 * s.quad + i);
-    return int8_t(s.rest ? (v == -128 ? -1 : 0) : std::max(v, -127));
+  // The panel being packed: nr columns of 4 x quads codes, zero-padded.
+  const int64_t Kp = 4 * quads;
+  std::vector<int8_t> tile(nr * Kp);
+  auto slotCode = [&](int64_t c, const Slot &s, int64_t i) -> int8_t {
+    int8_t v = tile[c * Kp + 4 * s.quad + i];
+    return s.rest ? int8_t(v == -128 ? -1 : 0) : std::max<int8_t>(v, -127);
   };
   PackedWeights p;
   p.N = N;
@@ -200,8 +202,13 @@ std::optional<PackedWeights> GemmEngine::packInt8SignPairs(const int8_t *w, int6
   std::vector<int32_t> laneSum, peak; // per slot of the block (and lane): sum |b|
   std::vector<size_t> byPeak;
   std::vector<char> used;
+  auto loadTile = [&](int64_t panel) {
+    std::fill(tile.begin(), tile.end(), 0);
+    for (int64_t c = 0; c < nr && panel * nr + c < N; ++c)
+      std::copy_n(w + (panel * nr + c) * K, K, tile.begin() + c * Kp);
+  };
   for (int64_t panel = 0; panel < p.panels; ++panel) {
-    int64_t n0 = panel * nr;
+    loadTile(panel);
     std::vector<Slot> &seq = order[panel];
     singles.clear();
     // Two slots may share 16 bits when no lane can pass 2^15 - 1: with
@@ -217,7 +224,7 @@ std::optional<PackedWeights> GemmEngine::packInt8SignPairs(const int8_t *w, int6
         bool hasMin = false;
         for (int64_t c = 0; c < nr; ++c)
           for (int64_t i = 0; i < 4; ++i)
-            hasMin |= code(n0 + c, 4 * q + i) == -128;
+            hasMin |= tile[c * Kp + 4 * q + i] == -128;
         if (hasMin)
           block.push_back({q, true});
       }
@@ -226,8 +233,8 @@ std::optional<PackedWeights> GemmEngine::packInt8SignPairs(const int8_t *w, int6
       for (size_t b = 0; b < block.size(); ++b)
         for (int64_t l = 0; l < lanes; ++l) {
           int32_t &sum = laneSum[b * lanes + l];
-          sum = std::abs(slotCode(n0 + l / 2, block[b], 2 * (l % 2))) +
-                std::abs(slotCode(n0 + l / 2, block[b], 2 * (l % 2) + 1));
+          sum = std::abs(slotCode(l / 2, block[b], 2 * (l % 2))) +
+                std::abs(slotCode(l / 2, block[b], 2 * (l % 2) + 1));
           peak[b] = std::max(peak[b], sum);
         }
       byPeak.resize(block.size());
@@ -278,6 +285,7 @@ std::optional<PackedWeights> GemmEngine::packInt8SignPairs(const int8_t *w, int6
   const int64_t header = signPairsHeaderBytes(slots), panelBytes = header + slots * nr * 4;
   p.bytes.assign(p.panels * panelBytes, 0);
   for (int64_t panel = 0; panel < p.panels; ++panel) {
+    loadTile(panel);
     const std::vector<Slot> &seq = order[panel];
     int8_t *dst = p.bytes.data() + panel * panelBytes;
     int32_t count = int32_t(seq.size());
@@ -289,7 +297,7 @@ std::optional<PackedWeights> GemmEngine::packInt8SignPairs(const int8_t *w, int6
       int8_t *b = dst + header + j * nr * 4;
       for (int64_t c = 0; c < nr; ++c)
         for (int64_t i = 0; i < 4; ++i)
-          b[c * 4 + i] = slotCode(panel * nr + c, seq[j], i);
+          b[c * 4 + i] = slotCode(c, seq[j], i);
     }
   }
   return p;

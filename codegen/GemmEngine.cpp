@@ -466,8 +466,7 @@ void GemmEngine::loadRows(const int8_t *q, const float *scales, int64_t M, int64
 
 void GemmEngine::loadRows(const int32_t *q, const float *scales, int64_t M, int64_t K,
                           bool isUnsigned, QuantizedRows &out) const {
-  loadCodes(q, scales, M, K, isUnsigned, tiling_.kGroup,
-            gemmKindAvailable(GemmKind::Int8SignPairs, isa_), out);
+  loadCodes(q, scales, M, K, isUnsigned, tiling_.kGroup, /*signMag=*/false, out);
 }
 
 namespace {

@@ -107,11 +107,13 @@ public:
   void quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRows &out,
                     float staticScale = 0, ThreadPool *pool = nullptr,
                     const RowPrologue *prologue = nullptr, bool signPairsOnly = false) const;
-  /// Rows already in int8 (the reference's codes) with their scales.
+  /// Rows already in int8 (the reference's codes) with their scales, in
+  /// every layout the ISA's kernels read.
   void loadRows(const int8_t *q, const float *scales, int64_t M, int64_t K,
                 QuantizedRows &out) const;
   /// Rows of codes kept as int32: int8, or u8 when `isUnsigned` (the
-  /// product stays exact: u8 fits the i16 path and is fed to vpdpbusd as is).
+  /// product stays exact: u8 fits the i16 path and is fed to vpdpbusd as is),
+  /// for weights packed by packInt8 (not sign pairs).
   void loadRows(const int32_t *q, const float *scales, int64_t M, int64_t K, bool isUnsigned,
                 QuantizedRows &out) const;
 

@@ -34,7 +34,7 @@ GemmTiling gemmTiling(GemmIsa isa, GemmKind kind) {
     t.kGroup = 1;
   if (kind == GemmKind::Int8SignPairs)
     // Two ymm of columns, so that each broadcast serves both: 3 x 2
-    // accumulators, two quads of B, four broadcasts and the 16-bit sums
+    // accumulators, two slots of B, four broadcasts and the 16-bit sums
     // in flight fit the 16 registers.
     t = {8, 16, 3, 4};
   return t;
@@ -325,11 +325,11 @@ private:
     llvm::Value *slots = b_.CreateSExt(
         b_.CreateLoad(i32, b_.CreateGEP(i8, bPanel_, b_.getInt64(4))), b_.getInt64Ty(), "slots");
     llvm::Value *offsets = b_.CreateGEP(i8, bPanel_, b_.getInt64(8));
-    llvm::Value *bQuads = b_.CreateGEP(i8, bPanel_, signPairsHeader(), "b.quads");
+    llvm::Value *bSlots = b_.CreateGEP(i8, bPanel_, signPairsHeader(), "b.slots");
     llvm::Value *ones =
         llvm::ConstantInt::get(llvm::FixedVectorType::get(b_.getInt16Ty(), 16), 1);
     // Slot j's B vectors and, per row, its codes and magnitudes broadcast.
-    auto loadQuad = [&](llvm::Value *j, std::vector<llvm::Value *> &x,
+    auto loadSlot = [&](llvm::Value *j, std::vector<llvm::Value *> &x,
                         std::vector<llvm::Value *> &mag) {
       llvm::Value *off = b_.CreateSExt(
           b_.CreateLoad(i32, b_.CreateGEP(i32, offsets, j)), b_.getInt64Ty(), "a.off");
@@ -345,9 +345,9 @@ private:
         mag[r] = splat(b_.CreateGEP(i8, at, b_.getInt64(4)));
       }
       std::vector<llvm::Value *> bv(nvec());
-      llvm::Value *quad = b_.CreateGEP(i8, bQuads, b_.CreateMul(j, b_.getInt64(t_.nr * 4)));
+      llvm::Value *slot = b_.CreateGEP(i8, bSlots, b_.CreateMul(j, b_.getInt64(t_.nr * 4)));
       for (unsigned v = 0; v < nvec(); ++v)
-        bv[v] = b_.CreateAlignedLoad(bytes, b_.CreateGEP(i8, quad, b_.getInt64(32 * v)),
+        bv[v] = b_.CreateAlignedLoad(bytes, b_.CreateGEP(i8, slot, b_.getInt64(32 * v)),
                                      llvm::Align(1), "b");
       return bv;
     };
@@ -367,8 +367,8 @@ private:
                            [&](llvm::Value *i, std::vector<llvm::Value *> &a) {
                              std::vector<llvm::Value *> x0, m0, x1, m1;
                              llvm::Value *j = b_.CreateShl(i, 1);
-                             auto b0 = loadQuad(j, x0, m0);
-                             auto b1 = loadQuad(b_.CreateAdd(j, b_.getInt64(1)), x1, m1);
+                             auto b0 = loadSlot(j, x0, m0);
+                             auto b1 = loadSlot(b_.CreateAdd(j, b_.getInt64(1)), x1, m1);
                              for (unsigned r = 0; r < rows; ++r)
                                for (unsigned v = 0; v < nv; ++v)
                                  a[r * nv + v] = widenAdd(
@@ -378,7 +378,7 @@ private:
     acc = accumulatingLoop(b_.CreateShl(pairs, 1), slots, acc, "single",
                            [&](llvm::Value *j, std::vector<llvm::Value *> &a) {
                              std::vector<llvm::Value *> x, mag;
-                             auto bv = loadQuad(j, x, mag);
+                             auto bv = loadSlot(j, x, mag);
                              for (unsigned r = 0; r < rows; ++r)
                                for (unsigned v = 0; v < nv; ++v)
                                  a[r * nv + v] =

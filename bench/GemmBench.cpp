@@ -206,7 +206,7 @@ int runGemmBench(const GemmBenchOptions &o, llvm::raw_ostream &os) {
           // registers.
           std::vector<int8_t> q4(N * K);
           for (int64_t i = 0; i < N * K; ++i)
-            q4[i] = int8_t(std::nearbyint(w[i] * 7));
+            q4[i] = int8_t(std::nearbyint(wq[i] / 127.0f * 7));
           std::vector<uint8_t> mult(N * (K / 32));
           for (size_t i = 0; i < mult.size(); ++i)
             mult[i] = uint8_t(1 + i % 16);

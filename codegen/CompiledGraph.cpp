@@ -57,7 +57,8 @@ struct CompiledGraph::Step {
   float staticScale = 0;            // QuantizeRows: fixed scale, if any
   std::optional<int32_t> zeroPoint; // QuantizeRows: u8 codes with this zero point
   bool perTensor = false;           // QuantizeRows: one dynamic scale
-  bool signPairsOnly = false;       // QuantizeRows: read by sign-pair linears alone
+  // QuantizeRows: the kinds of weights its rows meet (the layouts to make).
+  GemmEngine::RowReaders readers = GemmEngine::RowReaders::All;
   PackedWeights packed;
   std::vector<float> wScale, bias;
   const Value *residual = nullptr;  // Int8Linear: added in the epilogue
@@ -901,17 +902,21 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
     }
     cg->steps_.push_back(std::move(step));
   }
-  // Quantizers whose rows only sign-pair linears read make those rows alone.
-  llvm::DenseMap<const Op *, bool> onlySignPairs;
+  // Each quantizer makes the row layouts of the linears that read it:
+  // sign pairs, the others, or both.
+  llvm::DenseMap<const Op *, std::pair<bool, bool>> readBy; // (sign pairs, others)
   for (const auto &s : cg->steps_)
     if (s->kind == Step::Int8Linear) {
-      bool sp = s->packed.kind == GemmKind::Int8SignPairs;
-      auto [it, fresh] = onlySignPairs.try_emplace(s->quantizer, sp);
-      it->second &= sp;
+      auto &[signPairs, others] = readBy[s->quantizer];
+      (s->packed.kind == GemmKind::Int8SignPairs ? signPairs : others) = true;
     }
   for (auto &s : cg->steps_)
-    if (s->kind == Step::QuantizeRows)
-      s->signPairsOnly = onlySignPairs.lookup(s->op);
+    if (s->kind == Step::QuantizeRows) {
+      auto [signPairs, others] = readBy.lookup(s->op);
+      s->readers = signPairs && !others   ? GemmEngine::RowReaders::SignPairs
+                   : others && !signPairs ? GemmEngine::RowReaders::Others
+                                          : GemmEngine::RowReaders::All;
+    }
   // Weights and constants that only fused or packed steps read are not
   // needed at run time; everything else is interpreted.
   llvm::DenseSet<const Value *> read;
@@ -1071,7 +1076,7 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
         engine_->loadRows(codes.data(), ones.data(), M, K, /*isUnsigned=*/true, q.rows);
       } else {
         engine_->quantizeRows(x.floats().data(), M, K, q.rows, scale, pool_.get(),
-                              prologue ? &norm : nullptr, s.signPairsOnly);
+                              prologue ? &norm : nullptr, s.readers);
       }
       run.release(s.reads);
       break;

@@ -72,8 +72,8 @@ llvm::StringRef gemmIsaFeature(GemmIsa isa);
 /// multiply-adds. Int4Grouped: Int4 codes times a u8 multiplier in [1, 16]
 /// per column and group of k (expand_groups), made INT8 codes in registers.
 /// F32: floats.
-/// Int8SignPairs (AVX2 only): int8 codes whose every |w| < 128, read with
-/// rows in sign-magnitude form; see below.
+/// Int8SignPairs (AVX2 only): int8 codes read with rows in sign-magnitude
+/// form; see the top of this file.
 enum class GemmKind { Int8, Int4, Int4Grouped, F32, Int8SignPairs };
 
 /// Whether the generator has `kind` for `isa`.

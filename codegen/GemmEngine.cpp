@@ -389,20 +389,22 @@ void toSignMagnitude(const int16_t *codes, int64_t Kp, int8_t *out) {
 
 void GemmEngine::quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRows &out,
                               float staticScale, ThreadPool *pool,
-                              const RowPrologue *prologue, bool signPairsOnly) const {
+                              const RowPrologue *prologue, RowReaders readers) const {
   const unsigned g = tiling_.kGroup;
   out.M = M;
   out.Kp = (K + 2 * g - 1) / (2 * g) * (2 * g); // whole k step pairs, for INT4 weights
   out.scale.resize(M);
   out.unsignedCodes = false;
-  bool bytes = g == 4, signMag = gemmKindAvailable(GemmKind::Int8SignPairs, isa_);
-  bool i16 = !bytes && !(signMag && signPairsOnly);
+  bool bytes = g == 4;
+  bool signMag = readers != RowReaders::Others &&
+                 gemmKindAvailable(GemmKind::Int8SignPairs, isa_);
+  bool i16 = !bytes && !(signMag && readers == RowReaders::SignPairs);
   out.u8.resize(bytes ? M * out.Kp : 0);
   out.i16.resize(i16 ? M * out.Kp : 0);
   out.signMag.resize(signMag ? 2 * M * out.Kp : 0);
   parallelForIfWorth(pool, M, double(M) * K, double(1 << 15), [&](int64_t m0, int64_t m1) {
     std::vector<float> made(prologue ? K : 0);
-    std::vector<int16_t> scratch(i16 ? 0 : out.Kp); // codes on their way to signMag
+    std::vector<int16_t> scratch(bytes || i16 ? 0 : out.Kp); // codes on their way to signMag
     for (int64_t m = m0; m < m1; ++m) {
       const float *row = x + m * K;
       if (prologue) {

@@ -101,12 +101,14 @@ public:
   /// Symmetric INT8 per row (scale max|row| / 127), or with one fixed
   /// `staticScale` for every row when it is > 0; rows split over `pool`.
   /// With a `prologue`, each row is what it makes of x's row (e.g. a norm),
-  /// never stored whole. `signPairsOnly`: only Int8SignPairs weights will
-  /// read the rows, so the other layouts are not made.
+  /// never stored whole. `readers`: the weights that will read the rows,
+  /// so that only the layouts they need are made.
+  enum class RowReaders { All, SignPairs, Others };
   using RowPrologue = std::function<void(const float *in, float *out)>;
   void quantizeRows(const float *x, int64_t M, int64_t K, QuantizedRows &out,
                     float staticScale = 0, ThreadPool *pool = nullptr,
-                    const RowPrologue *prologue = nullptr, bool signPairsOnly = false) const;
+                    const RowPrologue *prologue = nullptr,
+                    RowReaders readers = RowReaders::All) const;
   /// Rows already in int8 (the reference's codes) with their scales, in
   /// every layout the ISA's kernels read.
   void loadRows(const int8_t *q, const float *scales, int64_t M, int64_t K,

@@ -14,6 +14,7 @@
 #include "codegen/Log2Emitter.h"
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -214,6 +215,30 @@ TEST_P(GemmVariant, Int8SignPairsExactWhereverQuadsPair) {
   }
 }
 
+/// Sign pairs at the edge of 16 bits: two quads whose lanes' sum |b| is
+/// 255 pair up, and with |a| = 128 their 16-bit sum reaches 128 * 255 =
+/// 32640; at 256 it could reach 32768, so they must stay single.
+TEST_P(GemmVariant, Int8SignPairsPairUpToTheBound) {
+  if (!gemmKindAvailable(GemmKind::Int8SignPairs, GetParam()))
+    GTEST_SKIP() << "sign pairs are AVX2's";
+  Shape s{4, 16, 8}; // one panel of two quads
+  for (int total : {255, 256}) {
+    std::vector<int8_t> a(s.M * s.K, -128), b(s.N * s.K);
+    int rest = total - 200; // the second quad's lanes
+    for (int64_t n = 0; n < s.N; ++n)
+      for (int64_t k = 0; k < s.K; ++k)
+        b[n * s.K + k] = int8_t(k < 4 ? -100 : k % 2 ? -(rest - rest / 2) : -(rest / 2));
+    auto w = engine->packInt8SignPairs(b.data(), s.N, s.K);
+    ASSERT_TRUE(w.has_value());
+    int32_t pairs;
+    std::memcpy(&pairs, w->bytes.data(), 4); // the panel header's pair count
+    EXPECT_EQ(pairs, total == 255 ? 1 : 0) << total;
+    expectExact(a, b, s, nullptr, *w);
+  }
+  // No k at all: every product is the empty sum.
+  expectExact({}, {}, {3, 5, 0}, nullptr, *engine->packInt8SignPairs(nullptr, 5, 0));
+}
+
 /// Quantize rows, multiply, rescale, add bias and residual: the epilogue
 /// against the same arithmetic in double.
 TEST_P(GemmVariant, Int8EpilogueScalesAndAdds) {
@@ -238,6 +263,17 @@ TEST_P(GemmVariant, Int8EpilogueScalesAndAdds) {
   std::vector<float> c(s.M * s.N);
   ThreadPool pool(2);
   engine->int8Gemm(rows, pw, ws.data(), bias.data(), resid.data(), c.data(), s.N, &pool);
+  // Sign pairs on rows made for them alone: the same integers, the same
+  // epilogue, the same floats.
+  if (auto sp = engine->packInt8SignPairs(w.data(), s.N, s.K)) {
+    QuantizedRows signMag;
+    engine->quantizeRows(x.data(), s.M, s.K, signMag, 0, nullptr, nullptr,
+                         GemmEngine::RowReaders::SignPairs);
+    EXPECT_TRUE(signMag.i16.empty());
+    std::vector<float> c2(s.M * s.N);
+    engine->int8Gemm(signMag, *sp, ws.data(), bias.data(), resid.data(), c2.data(), s.N, &pool);
+    EXPECT_EQ(c2, c);
+  }
   for (int64_t m = 0; m < s.M; ++m) {
     float mx = 0;
     for (int64_t k = 0; k < s.K; ++k)

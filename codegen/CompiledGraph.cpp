@@ -39,6 +39,13 @@ struct MatMulChain {
   const Value *scaled() const { return (blocks() ? matmul : dequantize)->result(); }
 };
 
+namespace {
+/// Runs of at least this many rows use a linear's sign pairs (AVX2).
+/// Prefill gains from them; decode (one row) streams weights from memory,
+/// where the pmaddwd kernel's layout measured 1.5x faster.
+constexpr int64_t kSignPairRows = 8;
+} // namespace
+
 struct CompiledGraph::Step {
   enum Kind {
     Interpret,   // the reference interpreter
@@ -57,9 +64,14 @@ struct CompiledGraph::Step {
   float staticScale = 0;            // QuantizeRows: fixed scale, if any
   std::optional<int32_t> zeroPoint; // QuantizeRows: u8 codes with this zero point
   bool perTensor = false;           // QuantizeRows: one dynamic scale
-  // QuantizeRows: the kinds of weights its rows meet (the layouts to make).
-  GemmEngine::RowReaders readers = GemmEngine::RowReaders::All;
+  // QuantizeRows: whether none, some or all of the linears reading its
+  // rows have sign pairs (the layouts to make for many rows).
+  enum { NoSignPairs, SomeSignPairs, AllSignPairs } signPairReaders = NoSignPairs;
   PackedWeights packed;
+  // Int8Linear on AVX2: the weights again as sign pairs, for runs of
+  // kSignPairRows rows or more (prefill); fewer rows (decode) stream the
+  // packed ones, which the pmaddwd kernel reads faster from memory.
+  std::optional<PackedWeights> signPairs;
   std::vector<float> wScale, bias;
   const Value *residual = nullptr;  // Int8Linear: added in the epilogue
   // QuantizeRows: a norm whose rows it makes as it quantizes them (input is
@@ -781,15 +793,13 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
             return codes.takeError();
           auto [N, K] = matrixDims(op.operand(1));
           bool int4 = op.operand(1)->type().dtype() == DType::I4;
-          // Signed rows on AVX2 take the sign-pair kernel where it applies.
-          std::optional<PackedWeights> signPairs;
+          step->packed = int4 ? cg->engine_->packInt4(codes->data(), N, K)
+                              : cg->engine_->packInt8(codes->data(), N, K);
+          // Signed rows on AVX2 take the sign-pair kernel in prefill.
           if (!int4 && !c.zeroPoint)
-            signPairs = cg->engine_->packInt8SignPairs(codes->data(), N, K);
-          step->packed = int4        ? cg->engine_->packInt4(codes->data(), N, K)
-                         : signPairs ? std::move(*signPairs)
-                                     : cg->engine_->packInt8(codes->data(), N, K);
+            step->signPairs = cg->engine_->packInt8SignPairs(codes->data(), N, K);
           cg->int4Linears_ += int4;
-          cg->signPairLinears_ += bool(signPairs);
+          cg->signPairLinears_ += step->signPairs.has_value();
         }
         int64_t N = step->packed.N;
         auto s = constant(c.scales);
@@ -902,20 +912,19 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
     }
     cg->steps_.push_back(std::move(step));
   }
-  // Each quantizer makes the row layouts of the linears that read it:
-  // sign pairs, the others, or both.
+  // Each quantizer makes the row layouts of the linears that read it.
   llvm::DenseMap<const Op *, std::pair<bool, bool>> readBy; // (sign pairs, others)
   for (const auto &s : cg->steps_)
     if (s->kind == Step::Int8Linear) {
       auto &[signPairs, others] = readBy[s->quantizer];
-      (s->packed.kind == GemmKind::Int8SignPairs ? signPairs : others) = true;
+      (s->signPairs ? signPairs : others) = true;
     }
   for (auto &s : cg->steps_)
     if (s->kind == Step::QuantizeRows) {
       auto [signPairs, others] = readBy.lookup(s->op);
-      s->readers = signPairs && !others   ? GemmEngine::RowReaders::SignPairs
-                   : others && !signPairs ? GemmEngine::RowReaders::Others
-                                          : GemmEngine::RowReaders::All;
+      s->signPairReaders = !signPairs ? Step::NoSignPairs
+                           : others   ? Step::SomeSignPairs
+                                      : Step::AllSignPairs;
     }
   // Weights and constants that only fused or packed steps read are not
   // needed at run time; everything else is interpreted.
@@ -938,8 +947,7 @@ CompiledGraph::compile(const Graph &g, WeightStore *weights, const JitOptions &o
   cg->steps_ = std::move(kept);
   // The kernels the steps call, compiled now rather than in the first run.
   const GemmEngine &e = *cg->engine_;
-  if (cg->int8Linears_ > cg->int4Linears_ + cg->groupedLinears_ + cg->signPairLinears_ ||
-      cg->int8MatMuls_)
+  if (cg->int8Linears_ > cg->int4Linears_ + cg->groupedLinears_ || cg->int8MatMuls_)
     e.prepare(GemmKind::Int8);
   if (cg->signPairLinears_)
     e.prepare(GemmKind::Int8SignPairs);
@@ -1076,7 +1084,12 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
         engine_->loadRows(codes.data(), ones.data(), M, K, /*isUnsigned=*/true, q.rows);
       } else {
         engine_->quantizeRows(x.floats().data(), M, K, q.rows, scale, pool_.get(),
-                              prologue ? &norm : nullptr, s.readers);
+                              prologue ? &norm : nullptr,
+                              M < kSignPairRows || s.signPairReaders == Step::NoSignPairs
+                                  ? GemmEngine::RowReaders::Others
+                              : s.signPairReaders == Step::AllSignPairs
+                                  ? GemmEngine::RowReaders::SignPairs
+                                  : GemmEngine::RowReaders::All);
       }
       run.release(s.reads);
       break;
@@ -1096,7 +1109,9 @@ llvm::Expected<std::vector<Tensor>> CompiledGraph::run(std::vector<Tensor> input
       // then run one by one after the GEMM (the same float sums), each
       // result shown to it as it is made (nothing else reads them).
       bool apart = observe && !s.withinEpilogue.empty();
-      engine_->int8Gemm(a.rows, s.packed, s.wScale.data(),
+      const PackedWeights &w =
+          s.signPairs && a.rows.M >= kSignPairRows ? *s.signPairs : s.packed;
+      engine_->int8Gemm(a.rows, w, s.wScale.data(),
                         s.bias.empty() || apart ? nullptr : s.bias.data(),
                         residual && !apart ? residual->floats().data() : nullptr,
                         out.floats().data(), s.packed.N, pool_.get(),

@@ -84,7 +84,7 @@ private:
   std::vector<std::unique_ptr<Step>> steps_;
   // Linears by kernel: int8 counts the int4 ones (plain or in groups) too.
   unsigned int8Linears_ = 0, int4Linears_ = 0, groupedLinears_ = 0, f32Linears_ = 0;
-  unsigned signPairLinears_ = 0; // int8 linears on AVX2's Int8SignPairs kernel
+  unsigned signPairLinears_ = 0; // int8 linears with sign pairs too (AVX2 prefill)
   unsigned int8MatMuls_ = 0, f32MatMuls_ = 0;
   unsigned hostOps_ = 0, interpreted_ = 0, keptCodes_ = 0;
   bool profiling_ = false;

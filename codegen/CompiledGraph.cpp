@@ -970,7 +970,7 @@ std::string CompiledGraph::describe() const {
     detail = std::to_string(int4Linears_ + groupedLinears_) + " of them int4" +
              (groupedLinears_ ? ", " + std::to_string(groupedLinears_) + " in groups" : "");
   if (signPairLinears_)
-    detail += (detail.empty() ? "" : ", ") + std::to_string(signPairLinears_) + " in sign pairs";
+    detail += (detail.empty() ? "" : ", ") + std::to_string(signPairLinears_) + " also as sign pairs";
   return std::to_string(int8Linears_) + " int8" + (detail.empty() ? "" : " (" + detail + ")") +
          " and " + std::to_string(f32Linears_) +
          " fp32 linears, " + std::to_string(int8MatMuls_) + " int8 and " +

@@ -106,8 +106,9 @@ TEST(CompiledGraphTest, W8A8LogitsMatchInterpreter) {
   compareEngines("quantize{bmm=true},fuse-qdq,cse,dce", 1e-3, "35 int8");
 }
 
-/// AVX2's linears run the sign-pair kernel (the host has AVX2 wherever
-/// these tests run: the build targets x86-64 with it).
+/// AVX2's linears: the prefill (more than kSignPairRows tokens) on sign
+/// pairs, the two decode steps on the pmaddwd packing (the host has AVX2
+/// wherever these tests run: the build targets x86-64 with it).
 TEST(CompiledGraphTest, W8A8OnAvx2SignPairsMatchesInterpreter) {
   if (!llvm::sys::fs::exists(kModel))
     GTEST_SKIP() << "../shared/data is not present";
@@ -115,10 +116,10 @@ TEST(CompiledGraphTest, W8A8OnAvx2SignPairsMatchesInterpreter) {
   avx2.isa = GemmIsa::AVX2;
   if (!targetRuns(avx2.target, GemmIsa::AVX2))
     GTEST_SKIP() << "this CPU has no AVX2";
-  compareEngines("quantize{bmm=true},fuse-qdq,cse,dce", 1e-3, "35 int8 (35 in sign pairs)",
+  compareEngines("quantize{bmm=true},fuse-qdq,cse,dce", 1e-3, "35 int8 (35 also as sign pairs)",
                  avx2);
   compareEngines("quantize{bmm=true},mixed-precision{avg-bits=6,fp32=false},fuse-qdq,cse,dce",
-                 1e-3, " in sign pairs)", avx2);
+                 1e-3, " also as sign pairs)", avx2);
 }
 
 TEST(CompiledGraphTest, PerTensorScalesFuseToo) {

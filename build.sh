@@ -15,7 +15,7 @@ cd "$(dirname "$0")"
 PACKAGES=(cmake ninja-build g++ python3 pkg-config
   llvm-19-dev llvm-19-tools clang-19 libclang-rt-19-dev libzstd-dev
   libeigen3-dev libfmt-dev nlohmann-json3-dev libgtest-dev libgmock-dev
-  libdnnl-dev)
+  libdnnl-dev ocl-icd-opencl-dev)
 JOBS=${JOBS:-$(nproc)}
 
 deps() {
